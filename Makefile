@@ -1,0 +1,100 @@
+# Makefile for cr: one static musl binary. Plain GNU make, no configure step.
+#
+#   make deps     install the build tools and fetch nanopb's and inih's sources
+#                 from Debian's packages (root; apt-get through a private list)
+#   make          build ./cr (static, stripped) and print its size
+#   make demo     deps + build + a live process checkpointed and restored
+#   make check    build, then run test.sh (tier 0, and tier 1 as root)
+#
+# NANOPB_SRC= and INIH_SRC= point the build at your own release checkouts
+# (Buildroot, Alpine, an offline mirror) instead of the fetched ones.
+
+VERSION    = 0.1.0
+PREFIX     = /usr/local
+CC         = musl-gcc
+PYTHON     = /usr/bin/python3
+NANOPB_GEN = /usr/bin/nanopb_generator.py
+DEPS       = .deps
+NANOPB_VER = 0.4.7
+INIH_VER   = 59
+NANOPB_SRC = $(DEPS)/nanopb-$(NANOPB_VER)
+INIH_SRC   = $(DEPS)/inih-r$(INIH_VER)
+BUDGET     = 102400
+
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wformat-security -Wno-missing-field-initializers
+WERROR   = -Werror
+# inih: line numbers for our own messages, no multi-line values (a stray
+# indent must not silently extend the previous value), and a line limit far
+# above any valid line so over-long values reach cr's own checks.
+INI_DEFS = -DINI_HANDLER_LINENO=1 -DINI_ALLOW_MULTILINE=0 -DINI_MAX_LINE=8192 \
+           -DINI_STOP_ON_FIRST_ERROR=1 -DINI_CALL_HANDLER_ON_NEW_SECTION=1 \
+           -DINI_ALLOW_INLINE_COMMENTS=0
+CPPFLAGS_CR = -DCR_VERSION=\"$(VERSION)\" $(INI_DEFS) -DPB_BUFFER_ONLY=1 \
+           -Inanopb -I$(INIH_SRC)
+CFLAGS_CR  = -std=c11 -Os -pipe -ffunction-sections -fdata-sections \
+           -fno-asynchronous-unwind-tables -fstack-protector-strong $(WARN)
+LDFLAGS_CR = -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,relro,-z,now -Wl,-z,noexecstack -s
+
+PB_RT  = nanopb/pb.h nanopb/pb_common.h nanopb/pb_common.c nanopb/pb_encode.h \
+         nanopb/pb_encode.c nanopb/pb_decode.h nanopb/pb_decode.c
+SRC    = cr.c nanopb/rpc.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c \
+         $(INIH_SRC)/ini.c
+
+.PHONY: all deps demo check vm-check install uninstall clean proto size
+
+all: cr
+
+cr: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h
+	$(CC) $(CPPFLAGS_CR) $(CPPFLAGS) $(CFLAGS_CR) $(WERROR) $(CFLAGS) -o $@ $(SRC) $(LDFLAGS_CR) $(LDFLAGS)
+	@echo "cr: $$(stat -c %s $@) bytes (budget $(BUDGET))"
+
+size: cr
+	@s=$$(stat -c %s cr); echo "cr: $$s bytes (budget $(BUDGET))"; test $$s -le $(BUDGET)
+
+# The nanopb runtime is copied from its release source into nanopb/, next to
+# the code generated from rpc.proto; nothing under nanopb/ is committed.
+$(PB_RT): | $(NANOPB_SRC)/pb.h
+	@mkdir -p nanopb
+	cp $(NANOPB_SRC)/$(notdir $@) $@
+
+nanopb/rpc.pb.c nanopb/rpc.pb.h: rpc.proto rpc.options | $(NANOPB_GEN)
+	@mkdir -p nanopb
+	$(PYTHON) $(NANOPB_GEN) -q -I. -D nanopb rpc.proto
+
+proto:
+	rm -f nanopb/rpc.pb.c nanopb/rpc.pb.h
+	$(MAKE) nanopb/rpc.pb.c
+
+$(NANOPB_SRC)/pb.h $(INIH_SRC)/ini.h $(INIH_SRC)/ini.c $(NANOPB_GEN):
+	@echo "missing $@: run 'make deps' as root (or set NANOPB_SRC=/INIH_SRC= to release checkouts)" >&2
+	@false
+
+# Build dependencies from Debian's packages. The sources come through a
+# private apt configuration under $(DEPS) (deb-src lines for bookworm, which
+# carries nanopb 0.4.7, and trixie, which carries inih 59), built from the
+# mirror the system already uses: the system's apt sources are not touched.
+deps:
+	@test "$$(id -u)" = 0 || { echo "make deps needs root (apt-get)" >&2; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools nanopb protobuf-compiler
+	sh tests/debfetch.sh source $(DEPS)/apt nanopb=$(NANOPB_VER)-2 libinih=$(INIH_VER)-1
+	cd $(DEPS) && tar xzf apt/src/nanopb_$(NANOPB_VER).orig.tar.gz && tar xzf apt/src/libinih_$(INIH_VER).orig.tar.gz
+	@echo "deps ready: $(NANOPB_SRC) $(INIH_SRC)"
+
+demo:
+	@test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -x $(NANOPB_GEN) -a -x /usr/bin/musl-gcc || $(MAKE) deps
+	$(MAKE) cr
+	sh tests/demo.sh
+
+check: cr
+	sh ./test.sh
+
+install: cr
+	install -Dm755 cr $(DESTDIR)$(PREFIX)/bin/cr
+	install -Dm644 cr.ini.example $(DESTDIR)$(PREFIX)/share/doc/cr/cr.ini.example
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/cr $(DESTDIR)$(PREFIX)/share/doc/cr/cr.ini.example
+
+clean:
+	rm -f cr nanopb/*.c nanopb/*.h

@@ -1,0 +1,2155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cr: checkpoint, pre-dump and restore Linux process trees through CRIU's
+ * RPC protocol.
+ *
+ * cr spawns `criu swrk FD` over a SOCK_SEQPACKET socketpair (or connects to a
+ * running `criu service`) and exchanges criu_req/criu_resp messages encoded
+ * with nanopb, one message per datagram. Options come from one table that
+ * drives the command line, the ini file (parsed by inih), the defaults and
+ * --help. Image directories are written beside their target and renamed into
+ * place only when CRIU reports success, so a failed checkpoint never leaves a
+ * half-written directory or damages an earlier one.
+ *
+ * What cr deliberately does not do: it does not manage containers (no
+ * rootfs, no namespaces setup, no config.json), it does not copy files the
+ * tree uses, and it does not reimplement anything CRIU does; it only drives
+ * CRIU and guards against the ways CRIU can lose a process.
+ */
+#define _GNU_SOURCE
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ini.h"
+#include "pb_decode.h"
+#include "pb_encode.h"
+#include "rpc.pb.h"
+
+/* ========================= Constants and macros ========================= */
+
+#ifndef CR_VERSION
+#define CR_VERSION "unknown"
+#endif
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Exit statuses (README "Exit status"). With restore --wait, cr exits with
+ * the restored tree's own status instead, or 128+signal. */
+#define EXIT_OK 0
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+
+/* The oldest CRIU cr talks to: FEATURE_CHECK, pidfd_store and the
+ * manage_cgroups_mode values cr sends all exist from 3.15 on. Features that
+ * need more are gated one by one in cfg_check_version(). */
+#define CRIU_MIN_VERSION 31500
+
+/* Longest value accepted for a path or string option: the nanopb bounds in
+ * rpc.options are 1024 bytes including the terminating NUL. */
+#define MAX_VALUE 1023
+#define MAX_LIST 16	/* criu_opts.external / inherit_fd max_count */
+#define MAX_CONFIG_SIZE (1 << 20)
+#define MAX_ARGS 512	/* command-line words */
+
+/* How long cr waits for CRIU to wind down after SIGINT/SIGTERM before it
+ * kills it (the tree is resumed by CRIU's own failure path). */
+#define GRACE_MS 10000
+
+#define TMPFS_MAGIC_ 0x01021994
+
+/* The CRIU log line every run on a host without CAP_SYS_RESOURCE starts
+ * with; CRIU copies it into cr_errmsg even on success (machine-notes). */
+#define HARMLESS_ERROR "RLIMIT_NOFILE"
+
+/* ===================== Configuration table (X-macro) ===================== */
+
+/* Commands, as bits: which commands an option applies to. G marks the
+ * global options, accepted before the command and in the [criu] section. */
+#define C_DUMP (1u << 0)
+#define C_PRE (1u << 1)
+#define C_RST (1u << 2)
+#define C_CHK (1u << 3)
+#define C_G (1u << 4)
+#define C_DP (C_DUMP | C_PRE)
+#define C_DR (C_DUMP | C_RST)
+#define C_DPR (C_DUMP | C_PRE | C_RST)
+#define C_ALL (C_DUMP | C_PRE | C_RST | C_CHK | C_G)
+
+enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
+
+/*
+ * One row per option: struct field, long flag, short flag, type, commands,
+ * ini section (NULL: the section of the command, [checkpoint] [pre-dump]
+ * [restore]), ini key (NULL: the long flag), default, the accepted words or
+ * the maximum (UINT), the argument's name in --help, and the help text.
+ * Everything else (struct cfg, getopt's table, the ini handler, defaults,
+ * --help, the README's configuration table) comes from here.
+ */
+#define CR_OPTIONS(X) \
+	X(config, "config", 'c', T_STR, C_ALL, "-", NULL, "", NULL, "FILE", "ini file to read (default /etc/cr.ini when it exists; 'none' for no file)") \
+	X(criu, "criu", 0, T_STR, C_ALL, "criu", "binary", "", NULL, "PATH", "CRIU binary (else $CR_CRIU, else criu on PATH)") \
+	X(criu_socket, "criu-socket", 0, T_STR, C_ALL, "criu", "socket", "", NULL, "PATH", "use a running 'criu service' at PATH instead of spawning criu swrk") \
+	X(log_level, "log-level", 0, T_UINT, C_ALL, "criu", NULL, "2", "4", "N", "CRIU log level: 0 none, 1 errors, 2 warnings, 3 info, 4 debug") \
+	X(verbose, "verbose", 'v', T_BOOL, C_ALL, "criu", NULL, "false", NULL, NULL, "say what cr does, step by step, on stderr") \
+	X(image_path, "image-path", 'D', T_STR, C_DPR, NULL, NULL, "checkpoint", NULL, "DIR", "image directory") \
+	X(work_path, "work-path", 'W', T_STR, C_DPR, NULL, NULL, "", NULL, "DIR", "directory for CRIU's log and stats (default: the image directory)") \
+	X(parent_path, "parent-path", 0, T_STR, C_DP, NULL, NULL, "", NULL, "DIR", "previous pre-dump, relative to the image directory (e.g. ../pre1)") \
+	X(force, "force", 'f', T_BOOL, C_DP, NULL, NULL, "false", NULL, NULL, "replace a checkpoint already at --image-path, once the new one succeeded") \
+	X(leave_running, "leave-running", 'R', T_BOOL, C_DUMP, NULL, NULL, "false", NULL, NULL, "leave the tree running after the checkpoint") \
+	X(tcp_established, "tcp-established", 0, T_BOOL, C_DR, NULL, NULL, "false", NULL, NULL, "checkpoint/restore established TCP connections") \
+	X(tcp_skip_in_flight, "tcp-skip-in-flight", 0, T_BOOL, C_DUMP, NULL, NULL, "false", NULL, NULL, "skip TCP connections still being set up") \
+	X(tcp_close, "tcp-close", 0, T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore established TCP connections closed") \
+	X(ext_unix_sk, "ext-unix-sk", 0, T_BOOL, C_DR, NULL, NULL, "false", NULL, NULL, "allow unix sockets connected to peers outside the tree") \
+	X(shell_job, "shell-job", 0, T_BOOL, C_DR, NULL, NULL, "false", NULL, NULL, "the tree is a job of a shell (attached to a terminal)") \
+	X(file_locks, "file-locks", 0, T_BOOL, C_DR, NULL, NULL, "false", NULL, NULL, "checkpoint/restore file locks") \
+	X(link_remap, "link-remap", 0, T_BOOL, C_DUMP, NULL, NULL, "false", NULL, NULL, "allow link remaps of deleted files") \
+	X(cg_mode, "manage-cgroups-mode", 0, T_STR, C_DPR, NULL, NULL, "ignore", "soft|full|strict|ignore", "MODE", "how CRIU handles cgroups (README: Cgroups)") \
+	X(empty_ns, "empty-ns", 0, T_STR, C_DR, NULL, NULL, "", "network", "NS", "leave this namespace empty (only 'network')") \
+	X(auto_dedup, "auto-dedup", 0, T_BOOL, C_DPR, NULL, NULL, "false", NULL, NULL, "free parent image pages the new dump supersedes") \
+	X(network_lock, "network-lock", 0, T_STR, C_DUMP, NULL, NULL, "", "iptables|nftables|skip", "METHOD", "how CRIU locks the network (default: CRIU's, iptables)") \
+	X(external, "external", 0, T_LIST, C_DR, NULL, NULL, "", NULL, "SPEC", "external resource (CRIU --external), repeatable") \
+	X(root, "root", 0, T_STR, C_RST, NULL, NULL, "", NULL, "DIR", "root of the file system to restore into") \
+	X(inherit_fd, "inherit-fd", 0, T_LIST, C_RST, NULL, NULL, "", NULL, "KEY:FD", "give the restored tree cr's fd FD for resource KEY, repeatable") \
+	X(detach, "detach", 'd', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore and exit, printing the pid (the default)") \
+	X(wait, "wait", 'w', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore as cr's child and exit with its status") \
+	X(pid_file, "pid-file", 0, T_STR, C_RST, NULL, NULL, "", NULL, "FILE", "write the restored root's pid to FILE") \
+	X(timeout, "timeout", 't', T_UINT, C_DPR, NULL, NULL, "0", "86400", "SEC", "bound on the whole operation (0: none); also CRIU's freeze timeout") \
+	X(log_file, "log-file", 0, T_STR, C_DPR, NULL, NULL, "", NULL, "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log)")
+
+struct list {
+	const char *v[MAX_LIST];
+	int n;
+	bool from_cli;	/* the command line replaces the ini file's list */
+};
+
+#define FIELD_T_STR const char *
+#define FIELD_T_BOOL bool
+#define FIELD_T_UINT unsigned
+#define FIELD_T_LIST struct list
+
+enum opt_id {
+#define X(f, l, s, t, c, sec, key, def, ch, meta, help) O_##f,
+	CR_OPTIONS(X)
+#undef X
+	O_COUNT
+};
+
+struct cfg {
+#define X(f, l, s, t, c, sec, key, def, ch, meta, help) FIELD_##t f;
+	CR_OPTIONS(X)
+#undef X
+	bool set[O_COUNT];	/* given by the user (ini or flag), not defaulted */
+	unsigned cmd;		/* the command's C_* bit */
+	const char *cmd_name;
+	int nargs;
+	char **args;
+};
+
+struct opt_desc {
+	const char *name;
+	char shrt;
+	enum opt_type type;
+	unsigned cmds;
+	const char *section;
+	const char *key;
+	const char *def;
+	const char *choices;
+	const char *meta;
+	const char *help;
+};
+
+static const struct opt_desc opts[O_COUNT] = {
+#define X(f, l, s, t, c, sec, key, def, ch, meta, help) \
+	[O_##f] = { l, s, t, c, sec, key ? key : l, def, ch, meta, help },
+	CR_OPTIONS(X)
+#undef X
+};
+
+/* ============================== Global state ============================= */
+
+static const char *prog = "cr";
+static struct cfg cfg;	/* written while parsing only; read-only after main's checks */
+
+/* =========================== Diagnostics ================================ */
+
+/*
+ * One family of messages, all "cr: " on stderr (stdout is for results: the
+ * restored pid, check's report, --print-config). A format that ends in ':'
+ * gets ": strerror(errno)" appended, as suckless' eprintf does. errno is
+ * preserved so callers can report and then decide.
+ */
+static void vmsg(const char *fmt, va_list ap)
+{
+	int saved = errno;
+	size_t n = strlen(fmt);
+
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	if (n && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(saved));
+	fputc('\n', stderr);
+	errno = saved;
+}
+
+__attribute__((format(printf, 1, 2))) static void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 1, 2))) static void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cfg.verbose)
+		return;
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+}
+
+/* Before the first side effect only (rule: die freely, then unwind). */
+__attribute__((format(printf, 2, 3), noreturn)) static void die_code(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+#define die(...) die_code(EXIT_FAIL, __VA_ARGS__)
+#define usage_die(...) die_code(EXIT_USAGE, __VA_ARGS__)
+
+/* ======================= Small utilities (fd, str, num) ================== */
+
+static bool str_eq(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+/* Parse a whole decimal number in [0, max]; -1 on anything else. */
+static long long parse_num(const char *s, long long max)
+{
+	long long v = 0;
+
+	if (!*s || strlen(s) > 18)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v <= max ? v : -1;
+}
+
+/* Is word one of the '|'-separated choices? */
+static bool in_choices(const char *word, const char *choices)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = choices; *p;) {
+		const char *e = strchr(p, '|');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+
+		if (n && len == n && !strncmp(p, word, n))
+			return true;
+		p += len + (e != NULL);
+	}
+	return false;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* close() that keeps errno, for error paths. */
+static void close_keep(int fd)
+{
+	int saved = errno;
+
+	if (fd >= 0)
+		close(fd);
+	errno = saved;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read at most size-1 bytes of dirfd/path into buf, NUL-terminated.
+ * Returns the length, or -1. */
+static ssize_t read_file_at(int dirfd, const char *path, char *buf, size_t size)
+{
+	size_t len = 0;
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	while (len < size - 1) {
+		ssize_t n = read(fd, buf + len, size - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close_keep(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return (ssize_t)len;
+}
+
+/*
+ * Directory entries straight from getdents64, without opendir's heap:
+ * cr links no malloc at all. Calls fn for each name but "." and "..";
+ * stops early when fn returns non-zero and returns that value, or -1 on
+ * error.
+ */
+struct linux_dirent64_ {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+static int dir_each(int fd, int (*fn)(int fd, const char *name, void *arg), void *arg)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	long n;
+
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < n;) {
+			struct linux_dirent64_ *de = (struct linux_dirent64_ *)(buf + off);
+			int r;
+
+			off += de->reclen;
+			if (str_eq(de->name, ".") || str_eq(de->name, ".."))
+				continue;
+			if ((r = fn(fd, de->name, arg)))
+				return r;
+		}
+	return n < 0 ? -1 : 0;
+}
+
+static int rm_rf_at(int dirfd, const char *name);
+
+static int rm_rf_entry(int fd, const char *name, void *arg)
+{
+	if (rm_rf_at(fd, name))
+		*(int *)arg = -1;
+	return 0;
+}
+
+/* Remove dirfd/name and everything below it, without following symlinks.
+ * (Mutual recursion with rm_rf_entry, hence the declaration above.) */
+static int rm_rf_at(int dirfd, const char *name)
+{
+	int fd, ret = 0;
+
+	if (!unlinkat(dirfd, name, 0) || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (dir_each(fd, rm_rf_entry, &ret))
+		ret = -1;
+	close(fd);
+	if (unlinkat(dirfd, name, AT_REMOVEDIR))
+		ret = -1;
+	return ret;
+}
+
+/* mkdir -p with mode for every directory created. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int stop_at_first(int fd, const char *name, void *arg)
+{
+	(void)fd, (void)name, (void)arg;
+	return 1;
+}
+
+/* Is the directory at dirfd/name empty? 1 yes, 0 no, -1 error. */
+static int dir_is_empty(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0)
+		return -1;
+	r = dir_each(fd, stop_at_first, NULL);
+	close(fd);
+	return r < 0 ? -1 : !r;
+}
+
+/* A decimal or (base 16) hex number at s, up to the first other character. */
+static unsigned long long scan_num(const char *s, int base)
+{
+	unsigned long long v = 0;
+
+	for (;; s++) {
+		int d = *s >= '0' && *s <= '9' ? *s - '0' : base == 16 && (*s | 32) >= 'a' && (*s | 32) <= 'f' ? (*s | 32) - 'a' + 10 : -1;
+
+		if (d < 0)
+			return v;
+		v = v * (unsigned)base + (unsigned)d;
+	}
+}
+
+/* Strings that outlive the line inih handed them in: a bump arena as big
+ * as the largest config file, so it cannot run out and needs no malloc. */
+static const char *str_keep(const char *s)
+{
+	static char arena[MAX_CONFIG_SIZE + 1];
+	static size_t used;
+	size_t len = strlen(s) + 1;
+	char *p = arena + used;
+
+	if (len > sizeof(arena) - used)
+		return NULL;
+	memcpy(p, s, len);
+	used += len;
+	return p;
+}
+
+/* The absolute path of an open file, for messages (what realpath would
+ * give, without the heap realpath uses). */
+static int fd_path(int fd, char *buf, size_t size)
+{
+	char link[32];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, size - 1);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return 0;
+}
+
+/* Split path into its parent directory and last component, dropping
+ * trailing slashes: "a/b/" -> "a", "b"; "b" -> ".", "b"; "/b" -> "/", "b". */
+static int split_path(const char *path, char *dir, size_t dsize, char *base, size_t bsize)
+{
+	size_t len = strlen(path), blen;
+	char *slash;
+
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (!len || len >= dsize)
+		return -1;
+	memcpy(dir, path, len);
+	dir[len] = '\0';
+	slash = strrchr(dir, '/');
+	blen = strlen(slash ? slash + 1 : dir);
+	if (!blen || blen >= bsize)
+		return -1;
+	memcpy(base, slash ? slash + 1 : dir, blen + 1);
+	if (!slash)
+		memcpy(dir, ".", 2);
+	else
+		slash[slash == dir] = '\0';
+	if (str_eq(base, ".") || str_eq(base, ".."))
+		return -1;
+	return 0;
+}
+
+/* ================ Configuration: defaults, ini, argv, checks ============= */
+
+/*
+ * Store one value in cfg. `where` names the source for messages: "--flag"
+ * or "FILE:LINE: key". Returns 0, or -1 after printing why (the caller
+ * decides how to exit). Every string is checked here once, so nothing later
+ * has to wonder about control characters or lengths.
+ */
+static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
+{
+	const struct opt_desc *o = &opts[id];
+	void *field = NULL;
+	long long n;
+
+	switch (id) {
+#define X(f, l, s, t, c, sec, key, def, ch, meta, help) \
+	case O_##f: \
+		field = &cfg.f; \
+		break;
+		CR_OPTIONS(X)
+#undef X
+	case O_COUNT:
+		break;
+	}
+	for (const unsigned char *p = (const unsigned char *)val; *p; p++)
+		if (*p < 0x20 || *p == 0x7f) {
+			warn("%s: the value contains a control character", where);
+			return -1;
+		}
+	if (strlen(val) > MAX_VALUE) {
+		warn("%s: the value is longer than %d bytes", where, MAX_VALUE);
+		return -1;
+	}
+	if (o->type == T_BOOL) {
+		if (in_choices(val, "true|yes|on|1"))
+			*(bool *)field = true;
+		else if (in_choices(val, "false|no|off|0"))
+			*(bool *)field = false;
+		else {
+			warn("%s: \"%s\" is not a boolean (true or false)", where, val);
+			return -1;
+		}
+	} else if (o->type == T_UINT) {
+		if ((n = parse_num(val, (long long)scan_num(o->choices, 10))) < 0) {
+			warn("%s: \"%s\" is not a number from 0 to %s", where, val, o->choices);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)n;
+	} else if (o->type == T_LIST) {
+		struct list *l = field;
+
+		if (cli && !l->from_cli) {
+			l->n = 0;
+			l->from_cli = true;
+		}
+		if (!*val) {
+			warn("%s: empty value", where);
+			return -1;
+		}
+		if (l->n == MAX_LIST) {
+			warn("%s: more than %d values", where, MAX_LIST);
+			return -1;
+		}
+		l->v[l->n++] = val;
+	} else {
+		if (o->choices && *val && !in_choices(val, o->choices)) {
+			warn("%s: \"%s\" is not one of %s", where, val, o->choices);
+			return -1;
+		}
+		*(const char **)field = val;
+	}
+	cfg.set[id] = true;
+	return 0;
+}
+
+static void cfg_defaults(void)
+{
+	for (int i = 0; i < O_COUNT; i++)
+		if (opts[i].type != T_LIST && cfg_set((enum opt_id)i, opts[i].def, "default", false))
+			abort();
+	memset(cfg.set, 0, sizeof(cfg.set));
+}
+
+/* The ini sections, and the commands whose options they hold. */
+static const struct {
+	const char *name;
+	unsigned cmd;
+} sections[] = {
+	{ "criu", C_G },
+	{ "checkpoint", C_DUMP },
+	{ "pre-dump", C_PRE },
+	{ "restore", C_RST },
+};
+
+struct ini_ctx {
+	const char *file;
+	unsigned section;	/* C_* of the current section, 0 before the first */
+	bool reported;		/* the handler printed why it stopped */
+	char where[PATH_MAX + 64];
+};
+
+/*
+ * inih handler: one call per key, and one per section header (name NULL).
+ * Unknown sections and keys are errors, as are keys that belong to another
+ * section. A key is applied when its section is global or is the running
+ * command's; the others are still checked, so a typo in [restore] is
+ * reported while checkpointing too. The ini file is read before the command
+ * line's values are applied, so flags win.
+ */
+static int cfg_ini_key(struct ini_ctx *ctx, const char *section, const char *name, const char *value, int lineno)
+{
+	const char *copy;
+
+	if (!name) {
+		ctx->section = 0;
+		for (size_t i = 0; i < ARRAY_LEN(sections); i++)
+			if (str_eq(section, sections[i].name))
+				ctx->section = sections[i].cmd;
+		if (!ctx->section)
+			warn("%s:%d: unknown section [%s] (known: criu, checkpoint, pre-dump, restore)",
+			     ctx->file, lineno, section);
+		return ctx->section != 0;
+	}
+	if (!ctx->section) {
+		warn("%s:%d: key \"%s\" outside any section", ctx->file, lineno, name);
+		return 0;
+	}
+	for (int i = 0; i < O_COUNT; i++) {
+		const struct opt_desc *o = &opts[i];
+		bool here = o->section ? str_eq(o->section, section) : (o->cmds & ctx->section) && ctx->section != C_G;
+
+		if (!here || !str_eq(o->key, name))
+			continue;
+		snprintf(ctx->where, sizeof(ctx->where), "%s:%d: %s", ctx->file, lineno, name);
+		if (!(o->section ? (o->cmds & (cfg.cmd | C_G)) : ctx->section == cfg.cmd)) {
+			/* another command's section: check the value, keep nothing */
+			struct cfg saved = cfg;
+			int ok = cfg_set((enum opt_id)i, value, ctx->where, false) == 0;
+
+			cfg = saved;
+			return ok;
+		}
+		if (!(copy = str_keep(value))) {
+			warn("%s: out of memory", ctx->where);
+			return 0;
+		}
+		return cfg_set((enum opt_id)i, copy, ctx->where, false) == 0;
+	}
+	warn("%s:%d: unknown key \"%s\" in [%s]", ctx->file, lineno, name, section);
+	return 0;
+}
+
+static int cfg_ini_handler(void *user, const char *section, const char *name, const char *value, int lineno)
+{
+	struct ini_ctx *ctx = user;
+	int ok = cfg_ini_key(ctx, section, name, value, lineno);
+
+	/* inih itself reports only a line number: remember who stopped */
+	if (!ok)
+		ctx->reported = true;
+	return ok;
+}
+
+/*
+ * Read the ini file. The file is read whole first so that cr, not inih,
+ * reports the things inih would mangle: NUL bytes and lines longer than
+ * INI_MAX_LINE. Run as root, cr refuses a file that another user could have
+ * written: it decides which binary cr executes as root.
+ */
+static void cfg_load_ini(const char *file, bool must_exist)
+{
+	static char buf[MAX_CONFIG_SIZE + 1];
+	struct ini_ctx ctx = { .file = file };
+	struct stat st;
+	ssize_t len;
+	int fd, line = 1, col = 0, r;
+
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (!must_exist && errno == ENOENT)
+			return;
+		usage_die("config %s:", file);
+	}
+	if (fstat(fd, &st))
+		usage_die("config %s:", file);
+	if (!S_ISREG(st.st_mode))
+		usage_die("config %s: not a regular file", file);
+	if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 022)))
+		usage_die("config %s: %s; cr runs as root and takes commands from this file (chown root, chmod go-w)",
+			  file, st.st_uid != 0 ? "owned by another user" : "writable by group or others");
+	close(fd);
+	len = read_file_at(AT_FDCWD, file, buf, sizeof(buf));
+	if (len < 0)
+		usage_die("config %s:", file);
+	if (len == MAX_CONFIG_SIZE)
+		usage_die("config %s: larger than %d bytes", file, MAX_CONFIG_SIZE - 1);
+	for (ssize_t i = 0; i < len; i++, col++) {
+		if (buf[i] == '\0')
+			usage_die("%s:%d: NUL byte in the file", file, line);
+		if (col >= INI_MAX_LINE - 2)
+			usage_die("%s:%d: line longer than %d bytes", file, line, INI_MAX_LINE - 2);
+		if (buf[i] == '\n')
+			line++, col = -1;
+	}
+	r = ini_parse_string(buf, cfg_ini_handler, &ctx);
+	if (r > 0 && !ctx.reported)
+		usage_die("%s:%d: cannot parse this line (expected [section] or key = value)", file, r);
+	if (r != 0)
+		exit(EXIT_USAGE);
+}
+
+/* ============================ Usage and help ============================= */
+
+static const struct cmd_desc {
+	const char *name;
+	unsigned bit;
+	const char *args;
+	const char *help;
+} cmds[] = {
+	{ "checkpoint", C_DUMP, "PID", "checkpoint the process tree rooted at PID (alias: dump)" },
+	{ "pre-dump", C_PRE, "PID", "dump the tree's memory while it keeps running, for a later checkpoint" },
+	{ "restore", C_RST, "", "restore a checkpointed tree" },
+	{ "check", C_CHK, "", "report what works on this host (CRIU, kernel, cgroups)" },
+	{ "version", C_G, "", "print cr's version" },
+};
+
+static void usage_options(FILE *f, unsigned bit)
+{
+	for (int i = 0; i < O_COUNT; i++) {
+		const struct opt_desc *o = &opts[i];
+		char flag[64];
+
+		if (!(o->cmds & bit))
+			continue;
+		if (o->shrt)
+			snprintf(flag, sizeof(flag), "-%c, --%s%s%s", o->shrt, o->name, o->meta ? " " : "",
+				 o->meta ? o->meta : "");
+		else
+			snprintf(flag, sizeof(flag), "    --%s%s%s", o->name, o->meta ? " " : "", o->meta ? o->meta : "");
+		fprintf(f, "  %-32s %s", flag, o->help);
+		if (o->type != T_BOOL && o->type != T_LIST && o->def[0])
+			fprintf(f, " [%s]", o->def);
+		fputc('\n', f);
+	}
+}
+
+static void usage(FILE *f, const struct cmd_desc *c)
+{
+	if (c) {
+		fprintf(f, "Usage: %s %s [OPTIONS]%s%s\n\n%s.\n\nOptions:\n", prog, c->name, c->args[0] ? " " : "",
+			c->args, c->help);
+		usage_options(f, c->bit);
+		fprintf(f, "  -h, --help                       show this help\n");
+		return;
+	}
+	fprintf(f, "Usage: %s [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
+		   "Checkpoint, pre-dump and restore Linux process trees through CRIU's RPC.\n\nCommands:\n",
+		prog);
+	for (size_t i = 0; i < ARRAY_LEN(cmds); i++)
+		fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
+	fprintf(f, "\nGlobal options (also accepted after the command):\n");
+	usage_options(f, C_G);
+	fprintf(f, "  -h, --help                       show this help; COMMAND --help shows its options\n"
+		   "  -V, --version                    print cr's version\n\n"
+		   "Exit status: 0 success, 1 the operation failed, 2 usage or configuration error;\n"
+		   "restore --wait exits with the restored tree's status (128+N for signal N).\n");
+}
+
+static void print_version(void)
+{
+	printf("cr %s (CRIU RPC client; nanopb %s, inih r%s, static musl)\n", CR_VERSION, "0.4.7", "59");
+}
+
+/* ================================ argv =================================== */
+
+#define OPT_HELP 'h'
+#define OPT_VERSION 'V'
+#define LONG_BASE 256
+
+struct argv_val {
+	int id;
+	const char *val;
+	const char *name;
+};
+
+/*
+ * Parse the command line in two passes: global options up to the command
+ * (getopt's '+'), then the command's own options with the same table.
+ * Values are only recorded here; main applies them after the ini file, so
+ * that a flag beats the ini file whatever their order.
+ */
+static int cfg_parse_argv(int argc, char **argv, struct argv_val *vals)
+{
+	static struct option lopts[O_COUNT + 3];
+	char sopts[3 * O_COUNT + 8] = "+:hV";
+	size_t sl = strlen(sopts);
+	int nvals = 0, c;
+	bool in_cmd = false;
+
+	for (int i = 0; i < O_COUNT; i++) {
+		lopts[i].name = opts[i].name;
+		lopts[i].has_arg = opts[i].type == T_BOOL ? no_argument : required_argument;
+		lopts[i].val = LONG_BASE + i;
+		if (opts[i].shrt) {
+			sopts[sl++] = opts[i].shrt;
+			if (opts[i].type != T_BOOL)
+				sopts[sl++] = ':';
+		}
+	}
+	lopts[O_COUNT] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	lopts[O_COUNT + 1] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
+	sopts[sl] = '\0';
+
+	opterr = 0;
+	for (;;) {
+		int longidx = -1;
+
+		c = getopt_long(argc, argv, in_cmd ? sopts + 1 : sopts, lopts, &longidx);
+		if (c == -1) {
+			if (in_cmd || optind >= argc)
+				break;
+			/* the command word */
+			cfg.cmd_name = argv[optind];
+			for (size_t i = 0; i < ARRAY_LEN(cmds); i++)
+				if (str_eq(cfg.cmd_name, cmds[i].name))
+					cfg.cmd = cmds[i].bit;
+			if (str_eq(cfg.cmd_name, "dump"))
+				cfg.cmd_name = "checkpoint", cfg.cmd = C_DUMP;
+			if (!cfg.cmd) {
+				fprintf(stderr, "%s: unknown command \"%s\"\n", prog, cfg.cmd_name);
+				usage(stderr, NULL);
+				exit(EXIT_USAGE);
+			}
+			argc -= optind;
+			argv += optind;
+			optind = 0;
+			in_cmd = true;
+			continue;
+		}
+		if (c == OPT_HELP) {
+			const struct cmd_desc *cd = NULL;
+
+			for (size_t i = 0; in_cmd && i < ARRAY_LEN(cmds); i++)
+				if (cmds[i].bit == cfg.cmd)
+					cd = &cmds[i];
+			usage(stdout, cd && cd->bit != C_G ? cd : NULL);
+			exit(EXIT_OK);
+		}
+		if (c == OPT_VERSION) {
+			print_version();
+			exit(EXIT_OK);
+		}
+		if (c == '?' || c == ':') {
+			const char *arg = argv[optind - 1];
+
+			if (c == ':')
+				usage_die("option %s needs a value (see %s --help)", arg, prog);
+			if (optopt)
+				usage_die("unknown option -%c (see %s --help)", optopt, prog);
+			usage_die("unknown option %s (see %s --help)", arg, prog);
+		}
+		if (c < LONG_BASE)
+			for (int i = 0; i < O_COUNT; i++)
+				if (opts[i].shrt == c)
+					c = LONG_BASE + i;
+		c -= LONG_BASE;
+		if (!in_cmd && !(opts[c].cmds & C_G))
+			usage_die("option --%s belongs after the command (%s COMMAND --%s ...)", opts[c].name, prog,
+				  opts[c].name);
+		if (in_cmd && !(opts[c].cmds & (cfg.cmd | C_G)))
+			usage_die("option --%s does not apply to %s", opts[c].name, cfg.cmd_name);
+		vals[nvals++] = (struct argv_val){ c, opts[c].type == T_BOOL ? "true" : optarg, opts[c].name };
+	}
+	if (!cfg.cmd) {
+		usage(stderr, NULL);
+		exit(EXIT_USAGE);
+	}
+	cfg.args = argv + optind;
+	cfg.nargs = argc - optind;
+	return nvals;
+}
+
+/* ===================== Option combinations and versions ================== */
+
+/*
+ * Options that need a CRIU newer than the floor. A CRIU too old for one of
+ * them would either reject the request or, worse, silently ignore the field
+ * (criu-rpc.md 6.16), so cr refuses before sending anything.
+ */
+static int cfg_check_version(int ver)
+{
+	static const struct {
+		enum opt_id id;
+		const char *value;	/* NULL: any use of the option */
+		int ver;
+		const char *what;
+	} gates[] = {
+		{ O_network_lock, "nftables", 31600, "--network-lock nftables" },
+		{ O_network_lock, "skip", 31900, "--network-lock skip" },
+	};
+
+	if (ver < CRIU_MIN_VERSION) {
+		warn("CRIU %d.%d.%d is too old: cr needs CRIU %d.%d or newer", ver / 10000, ver / 100 % 100, ver % 100,
+		     CRIU_MIN_VERSION / 10000, CRIU_MIN_VERSION / 100 % 100);
+		return -1;
+	}
+	for (size_t i = 0; i < ARRAY_LEN(gates); i++) {
+		const char *v = cfg.network_lock;
+
+		if (!cfg.set[gates[i].id] || ver >= gates[i].ver || (gates[i].value && !str_eq(v, gates[i].value)))
+			continue;
+		warn("%s needs CRIU %d.%d or newer; this CRIU is %d.%d.%d", gates[i].what, gates[i].ver / 10000,
+		     gates[i].ver / 100 % 100, ver / 10000, ver / 100 % 100, ver % 100);
+		return -1;
+	}
+	return 0;
+}
+
+/* Is pid a live process (not a thread) other than cr and init? */
+static pid_t cfg_parse_pid(const char *s)
+{
+	char path[64], buf[4096], *p;
+	long long pid = parse_num(s, 4194304);
+	long long tgid;
+
+	if (pid <= 0)
+		usage_die("\"%s\" is not a process id", s);
+	if (pid == 1)
+		usage_die("pid 1 is this namespace's init: checkpointing it would end everything under it");
+	if (pid == getpid())
+		usage_die("pid %lld is cr itself", pid);
+	snprintf(path, sizeof(path), "/proc/%lld/status", pid);
+	if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+		die("pid %lld: no such process", pid);
+	p = strstr(buf, "\nTgid:");
+	tgid = p ? (long long)scan_num(p + 6 + strspn(p + 6, " \t"), 10) : pid;
+	if (tgid != pid)
+		usage_die("pid %lld is a thread of process %lld: give the process id", pid, tgid);
+	return (pid_t)pid;
+}
+
+/* One flat block of checks on option combinations, before anything is
+ * touched (house style rule 13). */
+static void cfg_check(void)
+{
+	if ((cfg.cmd & (C_DUMP | C_PRE)) && cfg.nargs != 1)
+		usage_die("%s needs exactly one PID (%s %s PID)", cfg.cmd_name, prog, cfg.cmd_name);
+	if ((cfg.cmd & (C_RST | C_CHK | C_G)) && cfg.nargs)
+		usage_die("%s takes no arguments (got \"%s\")", cfg.cmd_name, cfg.args[0]);
+	if (cfg.detach && cfg.wait)
+		usage_die("--detach and --wait exclude each other");
+	if (cfg.parent_path[0] == '/')
+		usage_die("--parent-path must be relative to the image directory (e.g. ../pre1), not \"%s\"",
+			  cfg.parent_path);
+	if (!cfg.image_path[0] && (cfg.cmd & C_DPR))
+		usage_die("--image-path must not be empty");
+	if (strchr(cfg.log_file, '/') || str_eq(cfg.log_file, ".") || str_eq(cfg.log_file, ".."))
+		usage_die("--log-file is a file name in the work directory, not a path: \"%s\"", cfg.log_file);
+	if (strlen(cfg.log_file) > 63)
+		usage_die("--log-file is longer than 63 bytes");
+	if (cfg.criu_socket[0] && cfg.wait)
+		usage_die("--wait needs criu swrk (restore-sibling); a criu service cannot do it: drop --criu-socket");
+	if (cfg.criu_socket[0] && cfg.inherit_fd.n)
+		usage_die("--inherit-fd needs criu swrk; a criu service cannot do it: drop --criu-socket");
+	for (int i = 0; i < cfg.inherit_fd.n; i++) {
+		const char *v = cfg.inherit_fd.v[i], *colon = strrchr(v, ':');
+		long long fd = colon ? parse_num(colon + 1, INT_MAX) : -1;
+
+		if (!colon || colon == v || fd < 0)
+			usage_die("--inherit-fd \"%s\": expected KEY:FD (e.g. pipe:[12345]:3)", v);
+		if (colon - v > 255)
+			usage_die("--inherit-fd \"%s\": the key is longer than 255 bytes", v);
+		if (fd <= 2 || fcntl((int)fd, F_GETFD) < 0)
+			usage_die("--inherit-fd \"%s\": fd %lld is not open in cr (or is stdin/stdout/stderr)", v, fd);
+	}
+	for (int i = 0; i < cfg.external.n; i++)
+		if (strlen(cfg.external.v[i]) > 511)
+			usage_die("--external is longer than 511 bytes");
+}
+
+/* =========================== CRIU RPC transport ========================== */
+
+/* One CRIU conversation: a criu swrk child on a socketpair, or a connection
+ * to a criu service. */
+struct rpc {
+	int sk;
+	pid_t pid;		/* criu swrk; 0 for a service connection */
+	int ver;		/* major*10000 + minor*100 + sublevel */
+	int sigfd;		/* signalfd for SIGINT, SIGTERM, SIGHUP (and SIGCHLD) */
+	int64_t deadline;	/* --timeout, in now_ms() time; 0: none */
+	int64_t grace;		/* after an interrupt: when to stop waiting */
+	int interrupted;	/* the signal that interrupted cr, 0 if none */
+	bool timed_out;
+	bool killed;		/* cr killed criu (timeout or grace expired) */
+	const char *criu;	/* the binary, for messages */
+};
+
+static const char *rpc_type_name(criu_req_type t)
+{
+	static const char *const names[] = {
+		"EMPTY", "DUMP", "RESTORE", "CHECK", "PRE_DUMP", "PAGE_SERVER", "NOTIFY",
+		"CPUINFO_DUMP", "CPUINFO_CHECK", "FEATURE_CHECK", "VERSION", "WAIT_PID",
+		"PAGE_SERVER_CHLD", "SINGLE_PRE_DUMP",
+	};
+
+	return (unsigned)t < ARRAY_LEN(names) ? names[t] : "UNKNOWN";
+}
+
+/*
+ * Find the criu binary: --criu, else [criu] binary, else $CR_CRIU, else
+ * criu on $PATH. A value without '/' is looked up on $PATH too. The path is
+ * written to out; on failure the message names everything that was tried.
+ */
+static int rpc_find_criu(char *out, size_t size)
+{
+	const char *want = cfg.criu[0] ? cfg.criu : getenv("CR_CRIU");
+	const char *from = cfg.criu[0] ? (cfg.set[O_criu] ? "--criu/[criu] binary" : "") : "$CR_CRIU";
+	const char *path = getenv("PATH");
+	char tried[1024] = "";
+
+	if (!want || !*want)
+		want = "criu", from = "PATH";
+	if (strchr(want, '/')) {
+		snprintf(out, size, "%s", want);
+		if (!access(out, X_OK))
+			return 0;
+		warn("criu %s (from %s):", want, from);
+		return -1;
+	}
+	if (!path || !*path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, ":");
+
+		snprintf(out, size, "%.*s/%s", (int)len, len ? p : ".", want);
+		if (!access(out, X_OK))
+			return 0;
+		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s", tried[0] ? " " : "", out);
+		p += len + (p[len] == ':');
+	}
+	warn("criu not found or not executable; tried: %s. Install CRIU, or name it with --criu PATH, "
+	     "[criu] binary in the ini file, or $CR_CRIU", tried);
+	return -1;
+}
+
+/*
+ * Start criu swrk on a SOCK_SEQPACKET socketpair (criu-rpc.md 1.1), or
+ * connect to --criu-socket. The child gets a clean signal mask and default
+ * dispositions (restore needs SIGCHLD; cr ignores SIGPIPE), stdout on
+ * /dev/null (CHECK prints "Looks good." there), stdin too unless the tree is
+ * a shell job (CRIU then hands its own stdin tty to the restored tree), and
+ * cr's stderr, where CRIU reports what happens before its log is open. A
+ * CLOEXEC pipe carries exec's errno back, so "cannot execute" is reported
+ * as such rather than as a dead peer.
+ */
+static int rpc_open(struct rpc *r, const char *criu, bool keep_stdin)
+{
+	int sv[2], ep[2], err = 0;
+	char fdarg[16];
+	sigset_t none;
+
+	r->sk = -1;
+	r->pid = 0;
+	r->criu = criu;
+	if (cfg.criu_socket[0]) {
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		if (strlen(cfg.criu_socket) >= sizeof(sa.sun_path)) {
+			warn("--criu-socket %s: path too long", cfg.criu_socket);
+			return -1;
+		}
+		strcpy(sa.sun_path, cfg.criu_socket);
+		r->sk = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (r->sk < 0 || connect(r->sk, (struct sockaddr *)&sa, sizeof(sa))) {
+			warn("connect to criu service at %s:", cfg.criu_socket);
+			close_keep(r->sk);
+			r->sk = -1;
+			return -1;
+		}
+		return 0;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv)) {
+		warn("socketpair:");
+		return -1;
+	}
+	if (pipe2(ep, O_CLOEXEC)) {
+		warn("pipe:");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	r->pid = fork();
+	if (r->pid == 0) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		for (int s = 1; s < NSIG; s++)
+			signal(s, SIG_DFL);
+		if (null < 0 || (!keep_stdin && dup2(null, 0) < 0) || dup2(null, 1) < 0 ||
+		    fcntl(sv[1], F_SETFD, 0) < 0)
+			goto fail;
+		snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
+		execl(criu, criu, "swrk", fdarg, (char *)NULL);
+	fail:
+		err = errno;
+		(void)!write(ep[1], &err, sizeof(err));
+		_exit(127);
+	}
+	close(sv[1]);
+	close(ep[1]);
+	if (r->pid < 0) {
+		warn("fork:");
+		close(sv[0]);
+		close(ep[0]);
+		return -1;
+	}
+	r->sk = sv[0];
+	while (read(ep[0], &err, sizeof(err)) < 0 && errno == EINTR)
+		;
+	close(ep[0]);
+	if (err) {
+		errno = err;
+		warn("cannot execute %s:", criu);
+		close(r->sk);
+		r->sk = -1;
+		waitpid(r->pid, NULL, 0);
+		r->pid = 0;
+		return -1;
+	}
+	info("started %s swrk (pid %d)", criu, r->pid);
+	return 0;
+}
+
+/* Describe a wait status for messages. */
+static const char *rpc_status_str(int st, char *buf, size_t size)
+{
+	if (WIFEXITED(st))
+		snprintf(buf, size, "exit status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st))
+		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+	else
+		snprintf(buf, size, "status %#x", st);
+	return buf;
+}
+
+/*
+ * End the conversation: close the socket (CRIU exits on EOF) and reap swrk.
+ * Returns criu's wait status, or -1. swrk exits right after its last reply;
+ * one that lingers for seconds is killed so cr never hangs here.
+ */
+static int rpc_close(struct rpc *r)
+{
+	int st = -1;
+
+	if (r->sk >= 0)
+		close(r->sk);
+	r->sk = -1;
+	if (r->pid <= 0)
+		return -1;
+	for (int i = 0; i < 1000; i++) {
+		pid_t w = waitpid(r->pid, &st, WNOHANG);
+
+		if (w == r->pid || (w < 0 && errno != EINTR))
+			break;
+		if (i == 500)
+			kill(r->pid, SIGKILL);
+		usleep(10000);
+	}
+	r->pid = 0;
+	return st;
+}
+
+/* Kill criu (timeout, or no wind-down after an interrupt). A service
+ * connection is shut down instead: its worker fails at its next message. */
+static void rpc_kill(struct rpc *r)
+{
+	r->killed = true;
+	if (r->pid > 0)
+		kill(r->pid, SIGKILL);
+	else
+		shutdown(r->sk, SHUT_RDWR);
+}
+
+/*
+ * A request with nothing set but its type. Not nanopb's
+ * criu_req_init_default: that initialiser is a 33 KB constant (the bounded
+ * arrays) that would double the binary. The one field whose default
+ * matters, the required images_dir_fd, gets its proto default (-1) here.
+ */
+static void rpc_req_init(criu_req *req, criu_req_type type)
+{
+	memset(req, 0, sizeof(*req));
+	req->type = type;
+	req->opts.images_dir_fd = -1;
+}
+
+static int rpc_send(struct rpc *r, const criu_req *req)
+{
+	uint8_t buf[criu_req_size];
+	pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof(buf));
+
+	if (!pb_encode(&os, criu_req_fields, req)) {
+		warn("cannot encode the %s request: %s", rpc_type_name(req->type), PB_GET_ERROR(&os));
+		return -1;
+	}
+	if (send(r->sk, buf, os.bytes_written, MSG_NOSIGNAL) != (ssize_t)os.bytes_written) {
+		warn("send %s request to criu:", rpc_type_name(req->type));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Wait for one datagram from CRIU, watching the signalfd and the deadline.
+ * The control buffer has room for a few fds: CRIU sends one with the
+ * orphan-pts-master notification; any fd cr does not keep is closed here or
+ * by the caller. Returns 1 with a decoded message, 0 when criu closed the
+ * connection, -1 on error (reported).
+ */
+static int rpc_recv(struct rpc *r, criu_resp *resp, int *fd)
+{
+	uint8_t buf[4096];
+	union {
+		char b[CMSG_SPACE(4 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+	struct pollfd pfd[2] = { { r->sk, POLLIN, 0 }, { r->sigfd, POLLIN, 0 } };
+	pb_istream_t is;
+	ssize_t n;
+
+	*fd = -1;
+	for (;;) {
+		int64_t t = now_ms(), until = r->deadline;
+		int wait_ms = -1;
+
+		if (r->grace && (!until || r->grace < until))
+			until = r->grace;
+		if (until)
+			wait_ms = until > t ? (int)(until - t) : 0;
+		if (r->killed)
+			wait_ms = 5000;	/* criu is dying: only its EOF is missing */
+		n = poll(pfd, r->sigfd >= 0 ? 2 : 1, wait_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			warn("poll:");
+			return -1;
+		}
+		if (n == 0 && r->killed) {
+			warn("criu did not exit after SIGKILL");
+			return -1;
+		}
+		if (n == 0) {
+			if (r->deadline && now_ms() >= r->deadline) {
+				r->timed_out = true;
+				warn("timed out after %u s (--timeout): killing criu", cfg.timeout);
+			} else
+				warn("criu did not wind down within %d s of the interrupt: killing it", GRACE_MS / 1000);
+			rpc_kill(r);
+			continue;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(r->sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD &&
+			    !r->interrupted) {
+				r->interrupted = (int)si.ssi_signo;
+				r->grace = now_ms() + GRACE_MS;
+				warn("got %s: telling CRIU to abort at its next step (the tree is resumed)",
+				     strsignal((int)si.ssi_signo));
+			}
+			continue;
+		}
+		break;
+	}
+	n = recvmsg(r->sk, &mh, MSG_CMSG_CLOEXEC);
+	if (n < 0 && errno == ECONNRESET)
+		n = 0;
+	if (n < 0) {
+		warn("receive from criu:");
+		return -1;
+	}
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int got;
+
+				memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				if (*fd < 0)
+					*fd = got;
+				else
+					close(got);
+			}
+	if (n == 0)
+		return 0;
+	if (mh.msg_flags & MSG_TRUNC) {
+		warn("criu sent a message larger than %zu bytes: not a CRIU reply", sizeof(buf));
+		return -1;
+	}
+	is = pb_istream_from_buffer(buf, (size_t)n);
+	memset(resp, 0, sizeof(*resp));
+	if (!pb_decode(&is, criu_resp_fields, resp)) {
+		warn("malformed reply from criu (%zd bytes): %s", n, PB_GET_ERROR(&is));
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * A NOTIFY from CRIU: answer it. CRIU blocks until the answer arrives, and a
+ * negative answer makes it abort the way criu-rpc.md section 4 describes
+ * (post-dump: tasks resumed; post-restore: restored tasks killed). After an
+ * interrupt every answer is negative, which is how SIGINT/SIGTERM end an
+ * operation cleanly.
+ */
+static int rpc_notify(struct rpc *r, const criu_resp *resp, int fd)
+{
+	criu_req ack;
+	const char *script = resp->has_notify && resp->notify.has_script ? resp->notify.script : "";
+
+	close_keep(fd);	/* orphan-pts-master: cr does not keep it */
+	rpc_req_init(&ack, criu_req_type_NOTIFY);
+	ack.has_notify_success = true;
+	ack.notify_success = !r->interrupted;
+	info("CRIU event %s%s", script, ack.notify_success ? "" : ": answered with failure");
+	return rpc_send(r, &ack);
+}
+
+/*
+ * Send one request and wait for its reply, answering notifications on the
+ * way. Returns 0 with the final reply in resp, -1 when there is none (the
+ * reason is reported). A reply of another type than the request is an
+ * error of its own, as in libcriu.
+ */
+static int rpc_call(struct rpc *r, const criu_req *req, criu_resp *resp)
+{
+	criu_req_type want = req->type == criu_req_type_PAGE_SERVER_CHLD ? criu_req_type_PAGE_SERVER : req->type;
+	char sb[64];
+	int fd, got;
+
+	if (rpc_send(r, req))
+		return -1;
+	for (;;) {
+		got = rpc_recv(r, resp, &fd);
+		if (got <= 0) {
+			close_keep(fd);
+			if (got < 0)
+				return -1;
+			if (r->timed_out)
+				return -1;	/* already said */
+			if (r->pid > 0) {
+				int st = rpc_close(r);
+
+				warn("criu exited without answering the %s request (%s)", rpc_type_name(req->type),
+				     st < 0 ? "status unknown" : rpc_status_str(st, sb, sizeof(sb)));
+			} else
+				warn("the criu service closed the connection without answering the %s request",
+				     rpc_type_name(req->type));
+			return -1;
+		}
+		if (resp->type != criu_req_type_NOTIFY)
+			break;
+		if (rpc_notify(r, resp, fd))
+			return -1;
+	}
+	close_keep(fd);
+	if (resp->type != want && !(resp->type == criu_req_type_EMPTY && !resp->success)) {
+		warn("unexpected response type %s to the %s request", rpc_type_name(resp->type),
+		     rpc_type_name(req->type));
+		return -1;
+	}
+	return 0;
+}
+
+/* VERSION, first on every connection (keep_open), then the version gates. */
+static int rpc_version(struct rpc *r)
+{
+	criu_req req;
+	criu_resp resp;
+
+	rpc_req_init(&req, criu_req_type_VERSION);
+	req.has_keep_open = true;
+	req.keep_open = true;
+	if (rpc_call(r, &req, &resp))
+		return -1;
+	if (!resp.success || !resp.has_version) {
+		warn("criu did not answer the VERSION request (CRIU older than 3.0?)");
+		return -1;
+	}
+	r->ver = resp.version.major_number * 10000 + resp.version.minor_number * 100 +
+		 (resp.version.has_sublevel ? resp.version.sublevel : 0);
+	info("CRIU %d.%d.%d", resp.version.major_number, resp.version.minor_number,
+	     resp.version.has_sublevel ? resp.version.sublevel : 0);
+	return cfg_check_version(r->ver);
+}
+
+/* FEATURE_CHECK for all three features (keep_open). */
+static int rpc_features(struct rpc *r, criu_features *f)
+{
+	criu_req req;
+	criu_resp resp;
+
+	rpc_req_init(&req, criu_req_type_FEATURE_CHECK);
+	req.has_keep_open = true;
+	req.keep_open = true;
+	req.has_features = true;
+	req.features = (criu_features){ true, true, true, true, true, true };
+	if (rpc_call(r, &req, &resp))
+		return -1;
+	if (!resp.success || !resp.has_features) {
+		warn("criu failed the FEATURE_CHECK request");
+		return -1;
+	}
+	*f = resp.features;
+	return 0;
+}
+
+/*
+ * The reason an operation failed, as a user needs it: the request, CRIU's
+ * errno, its first error message when that is the real reason (not the
+ * harmless rlimit line every run here logs), where the log is, and the
+ * log's Error lines with two lines of context each (as runc quotes them).
+ */
+static void rpc_report_failure(const char *what, const criu_resp *resp, int wd, const char *log, const char *log_shown)
+{
+	static char buf[1 << 20];
+	char *lines[64], *save = NULL;
+	int n = 0, shown = 0, last = -1;
+	ssize_t len;
+
+	if (resp && resp->has_cr_errno && resp->cr_errno)
+		warn("%s failed: %s (CRIU errno %d)", what, strerror(resp->cr_errno), resp->cr_errno);
+	else
+		warn("%s failed", what);
+	if (resp && resp->has_cr_errmsg && resp->cr_errmsg[0] && !strstr(resp->cr_errmsg, HARMLESS_ERROR)) {
+		size_t m = strlen(resp->cr_errmsg);
+
+		while (m && resp->cr_errmsg[m - 1] == '\n')
+			m--;
+		warn("CRIU says: %.*s", (int)m, resp->cr_errmsg);
+	}
+	if (!log_shown)
+		return;
+	len = read_file_at(wd, log, buf, sizeof(buf));
+	if (len < 0) {
+		warn("CRIU log %s:", log_shown);
+		return;
+	}
+	warn("CRIU log: %s", log_shown);
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		if (strstr(l, HARMLESS_ERROR))
+			continue;
+		lines[n % 64] = l;
+		if (strstr(l, "Error (") && shown < 40) {
+			for (int k = n - 2 > last ? n - 2 : last + 1; k <= n; k++, shown++)
+				fprintf(stderr, "  %s\n", lines[k % 64]);
+			last = n;
+		}
+		n++;
+	}
+}
+
+/* ================================ Signals ================================ */
+
+/*
+ * SIGINT, SIGTERM and SIGHUP (and SIGCHLD for restore --wait) are blocked
+ * and read from a signalfd, so they are handled at known points: during an
+ * operation they make cr answer CRIU's next notification with failure;
+ * with --wait they are forwarded to the restored tree. The swrk child
+ * unblocks everything before exec.
+ */
+static int sig_setup(bool with_chld)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (with_chld)
+		sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+/* ================================ cgroupfs =============================== */
+
+/* What /proc/self/mountinfo says about cgroups: the v2 mount point (if
+ * any) and the v1 hierarchies with their controllers. */
+struct cg_layout {
+	char v2[PATH_MAX];
+	int nv1;
+	struct {
+		char path[PATH_MAX];
+		char ctrl[128];
+	} v1[24];
+};
+
+/* Parse mountinfo lines: "... MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPEROPTS".
+ * For cgroup v1 the controllers are the super options other than rw/ro and
+ * the like. Octal escapes in mount points are left alone: cgroupfs mount
+ * points with spaces are not something cr supports. */
+static int cg_read_layout(struct cg_layout *l)
+{
+	static char buf[1 << 16];
+	char *save = NULL;
+
+	memset(l, 0, sizeof(*l));
+	if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", buf, sizeof(buf)) < 0)
+		return -1;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[16], *sep = strstr(line, " - "), *s2 = NULL, *ctl;
+		int n = 0;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		for (char *t = strtok_r(line, " ", &s2); t && n < 16; t = strtok_r(NULL, " ", &s2))
+			f[n++] = t;
+		if (n < 5)
+			continue;
+		s2 = NULL;
+		char *fstype = strtok_r(sep + 3, " ", &s2), *src = strtok_r(NULL, " ", &s2);
+		char *super = strtok_r(NULL, " ", &s2);
+
+		(void)src;
+		if (!fstype || !super)
+			continue;
+		if (str_eq(fstype, "cgroup2") && !l->v2[0])
+			snprintf(l->v2, sizeof(l->v2), "%s", f[4]);
+		if (!str_eq(fstype, "cgroup") || l->nv1 == (int)ARRAY_LEN(l->v1))
+			continue;
+		snprintf(l->v1[l->nv1].path, sizeof(l->v1[0].path), "%s", f[4]);
+		l->v1[l->nv1].ctrl[0] = '\0';
+		s2 = NULL;
+		for (char *o = strtok_r(super, ",", &s2); o; o = strtok_r(NULL, ",", &s2)) {
+			if (in_choices(o, "rw|ro|relatime|noatime|nosuid|nodev|noexec|clone_children|noprefix|xattr|cpuset_v2_mode|favordynmods") ||
+			    !strncmp(o, "release_agent=", 14))
+				continue;
+			ctl = l->v1[l->nv1].ctrl;
+			snprintf(ctl + strlen(ctl), sizeof(l->v1[0].ctrl) - strlen(ctl), "%s%s", ctl[0] ? "," : "", o);
+		}
+		l->nv1++;
+	}
+	return 0;
+}
+
+static const char *cg_layout_name(const struct cg_layout *l)
+{
+	if (l->v2[0] && l->nv1)
+		return "hybrid";
+	if (l->v2[0])
+		return "v2";
+	return l->nv1 ? "v1" : "none";
+}
+
+/* =============================== Commands ================================ */
+
+/*
+ * Every command validates everything it can before its first side effect
+ * and may die() until then. From the moment criu runs, an image directory
+ * is created or a cgroup is touched, helpers return -1 and the command ends
+ * through its single `out:` label, which undoes what is left to undo and
+ * reaps criu. Nothing reachable after the first side effect calls exit().
+ */
+
+/* An image directory being written: a fresh directory beside the target,
+ * renamed into place only when CRIU succeeded. */
+struct imgdir {
+	char parent[PATH_MAX];	/* the target's parent directory, as given */
+	char shown[PATH_MAX];	/* the same, absolute, for messages */
+	char name[NAME_MAX + 1];	/* the target's last component */
+	char tmp[NAME_MAX + 1];	/* the temporary directory's name */
+	int pfd;		/* the parent directory */
+	int fd;			/* the temporary image directory */
+	bool replace;		/* a checkpoint is already at the target (--force) */
+};
+
+#define RENAME_EXCHANGE_ (1 << 1)
+
+/* Before any side effect: is the target free, or may it be replaced? */
+static void img_check(struct imgdir *d, const char *path)
+{
+	struct stat st;
+
+	if (split_path(path, d->parent, sizeof(d->parent), d->name, sizeof(d->name) - 32))
+		usage_die("--image-path \"%s\" is not a usable directory name", path);
+	d->pfd = d->fd = -1;
+	if (lstat(path, &st)) {
+		if (errno != ENOENT)
+			die("image path %s:", path);
+		return;
+	}
+	if (S_ISLNK(st.st_mode))
+		die("image path %s is a symlink: give the directory it points to", path);
+	if (!S_ISDIR(st.st_mode))
+		die("image path %s exists and is not a directory", path);
+	if (dir_is_empty(AT_FDCWD, path) == 1)
+		return;
+	if (!cfg.force)
+		die("image path %s is not empty (a checkpoint is there?): choose another path, or add --force to "
+		    "replace it once the new checkpoint has succeeded", path);
+	d->replace = true;
+}
+
+/* Create the parent (0700) and the temporary directory (0700) beside the
+ * target. */
+static int img_create(struct imgdir *d)
+{
+	if (mkdir_p(d->parent, 0700)) {
+		warn("create %s:", d->parent);
+		return -1;
+	}
+	d->pfd = open(d->parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (d->pfd < 0 || fd_path(d->pfd, d->shown, sizeof(d->shown))) {
+		warn("open %s:", d->parent);
+		return -1;
+	}
+	if (str_eq(d->shown, "/"))
+		d->shown[0] = '\0';
+	snprintf(d->tmp, sizeof(d->tmp), ".%.200s.cr-%d", d->name, (int)getpid());
+	if (mkdirat(d->pfd, d->tmp, 0700) && errno != EEXIST) {
+		warn("create %s/%s:", d->shown, d->tmp);
+		return -1;
+	}
+	d->fd = openat(d->pfd, d->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d->fd < 0 || fchmod(d->fd, 0700)) {
+		warn("open %s/%s:", d->shown, d->tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Move the finished images into place. With --force the old checkpoint is
+ * swapped out atomically (renameat2 RENAME_EXCHANGE) and removed only after
+ * the new one is on disk (syncfs first: the old one is about to go). If the
+ * rename fails the images stay where they are and cr says where: the tree
+ * may already be gone, so they must never be deleted here.
+ */
+static int img_commit(struct imgdir *d)
+{
+	int r;
+
+	if (d->replace) {
+		if (syncfs(d->fd))
+			warn("syncfs %s/%s:", d->shown, d->tmp);
+		r = (int)syscall(SYS_renameat2, d->pfd, d->tmp, d->pfd, d->name, RENAME_EXCHANGE_);
+	} else
+		r = renameat(d->pfd, d->tmp, d->pfd, d->name);
+	if (r) {
+		warn("the checkpoint succeeded but cannot be moved to %s/%s (rename:%s); its images are in %s/%s",
+		     d->shown, d->name, strerror(errno), d->shown, d->tmp);
+		return -1;
+	}
+	if (d->replace && rm_rf_at(d->pfd, d->tmp))
+		warn("remove the replaced checkpoint (now %s/%s):", d->shown, d->tmp);
+	fsync(d->pfd);
+	return 0;
+}
+
+/* After a failure: keep CRIU's log (moved beside the target as NAME.LOG
+ * when it was inside the temporary directory), remove the rest. */
+static void img_discard(struct imgdir *d, const char *log, char *kept, size_t size)
+{
+	char dst[NAME_MAX + 1];
+
+	if (d->fd < 0)
+		return;
+	snprintf(dst, sizeof(dst), "%.*s.%s", NAME_MAX - 66, d->name, log);
+	if (!renameat(d->fd, log, d->pfd, dst))
+		snprintf(kept, size, "%s/%s", d->shown, dst);
+	if (rm_rf_at(d->pfd, d->tmp))
+		warn("remove %s/%s:", d->shown, d->tmp);
+}
+
+static void img_close(struct imgdir *d)
+{
+	close_keep(d->fd);
+	close_keep(d->pfd);
+	d->fd = d->pfd = -1;
+}
+
+/* Open (creating it 0700 if needed) --work-path. */
+static int work_open(char *shown, size_t size)
+{
+	int fd;
+
+	if (mkdir_p(cfg.work_path, 0700)) {
+		warn("create --work-path %s:", cfg.work_path);
+		return -1;
+	}
+	fd = open(cfg.work_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fd_path(fd, shown, size)) {
+		warn("open --work-path %s:", cfg.work_path);
+		close_keep(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Copy a boolean option into criu_opts when it is on. */
+#define BOOL_OPT(o, f) \
+	do { \
+		if (cfg.f) \
+			(o)->has_##f = true, (o)->f = true; \
+	} while (0)
+
+/* The options checkpoint, pre-dump and restore share. */
+static void cmd_fill_opts(criu_opts *o, int img_fd, int wd_fd, const char *log)
+{
+	o->images_dir_fd = img_fd;
+	if (wd_fd >= 0 && wd_fd != img_fd)
+		o->has_work_dir_fd = true, o->work_dir_fd = wd_fd;
+	o->has_log_level = true;
+	o->log_level = (int32_t)cfg.log_level;
+	o->has_log_file = true;
+	snprintf(o->log_file, sizeof(o->log_file), "%s", log);
+	/* Always on: a notification cr does not answer (cr killed) then
+	 * makes CRIU abort and resume the tree instead of finishing a dump
+	 * nobody will collect. */
+	o->has_notify_scripts = true;
+	o->notify_scripts = true;
+	o->has_manage_cgroups_mode = true;
+	o->manage_cgroups_mode = str_eq(cfg.cg_mode, "soft")	   ? criu_cg_mode_SOFT :
+				 str_eq(cfg.cg_mode, "full")	   ? criu_cg_mode_FULL :
+				 str_eq(cfg.cg_mode, "strict") ? criu_cg_mode_STRICT :
+								   criu_cg_mode_IGNORE;
+	if (cfg.timeout)
+		o->has_timeout = true, o->timeout = cfg.timeout;
+	if (cfg.cmd == C_PRE)
+		return;
+	BOOL_OPT(o, tcp_established);
+	BOOL_OPT(o, ext_unix_sk);
+	BOOL_OPT(o, shell_job);
+	BOOL_OPT(o, file_locks);
+	BOOL_OPT(o, auto_dedup);
+	if (cfg.empty_ns[0])
+		o->has_empty_ns = true, o->empty_ns = 0x40000000;	/* CLONE_NEWNET */
+	for (int i = 0; i < cfg.external.n; i++)
+		snprintf(o->external[o->external_count++], sizeof(o->external[0]), "%s", cfg.external.v[i]);
+}
+
+/* checkpoint (dump) and pre-dump. */
+static int cmd_dump(void)
+{
+	bool pre = cfg.cmd == C_PRE;
+	const char *what = pre ? "pre-dump" : "checkpoint";
+	const char *log = cfg.log_file[0] ? cfg.log_file : pre ? "pre-dump.log" : "dump.log";
+	pid_t pid = cfg_parse_pid(cfg.args[0]);
+	char criu[PATH_MAX], wd_shown[PATH_MAX] = "", log_shown[PATH_MAX * 2] = "", title[64];
+	struct imgdir d = { 0 };
+	struct rpc r = { .sk = -1, .sigfd = -1 };
+	criu_req req;
+	criu_resp resp, *rp = NULL;
+	criu_features f;
+	struct stat st;
+	int ret = EXIT_FAIL, wd = -1;
+
+	img_check(&d, cfg.image_path);
+	if (rpc_find_criu(criu, sizeof(criu)))
+		return EXIT_FAIL;
+	snprintf(title, sizeof(title), "%s of pid %d", what, (int)pid);
+
+	/* side effects from here on */
+	r.sigfd = sig_setup(false);
+	if (cfg.timeout)
+		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
+	if (rpc_open(&r, criu, cfg.shell_job) || rpc_version(&r))
+		goto out;
+	if (pre || cfg.parent_path[0]) {
+		if (rpc_features(&r, &f))
+			goto out;
+		if (!f.mem_track) {
+			warn("%s cannot work here: this kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), "
+			     "which %s needs. Use a plain 'cr checkpoint' (add --leave-running to keep the tree running), "
+			     "or a kernel built with CONFIG_MEM_SOFT_DIRTY=y", pre ? "pre-dump" : "--parent-path",
+			     pre ? "pre-dump" : "a checkpoint on top of a pre-dump");
+			goto out;
+		}
+	}
+	if (img_create(&d))
+		goto out;
+	if (cfg.parent_path[0] && (fstatat(d.fd, cfg.parent_path, &st, 0) || !S_ISDIR(st.st_mode))) {
+		warn("--parent-path %s: no such directory relative to the image directory %s/%s", cfg.parent_path,
+		     d.shown, d.name);
+		goto out;
+	}
+	wd = d.fd;
+	if (cfg.work_path[0] && (wd = work_open(wd_shown, sizeof(wd_shown))) < 0)
+		goto out;
+
+	rpc_req_init(&req, pre ? criu_req_type_PRE_DUMP : criu_req_type_DUMP);
+	req.has_opts = true;
+	cmd_fill_opts(&req.opts, d.fd, wd, log);
+	req.opts.has_pid = true;
+	req.opts.pid = pid;
+	if (cfg.parent_path[0]) {
+		req.opts.has_parent_img = true;
+		snprintf(req.opts.parent_img, sizeof(req.opts.parent_img), "%s", cfg.parent_path);
+		req.opts.has_track_mem = true;
+		req.opts.track_mem = true;
+	}
+	if (!pre) {
+		BOOL_OPT(&req.opts, leave_running);
+		BOOL_OPT(&req.opts, tcp_skip_in_flight);
+		BOOL_OPT(&req.opts, link_remap);
+		if (cfg.network_lock[0]) {
+			req.opts.has_network_lock = true;
+			req.opts.network_lock = str_eq(cfg.network_lock, "nftables") ? criu_network_lock_method_NFTABLES :
+						str_eq(cfg.network_lock, "skip")     ? criu_network_lock_method_SKIP :
+										       criu_network_lock_method_IPTABLES;
+		}
+	}
+	info("%s into %s/%s (via %s/%s)", title, d.shown, d.name, d.shown, d.tmp);
+	if (!rpc_call(&r, &req, &resp))
+		rp = &resp;
+	if (rp && rp->success) {
+		if (img_commit(&d))
+			goto out;
+		if (r.interrupted)
+			warn("%s had already completed when %s arrived; it is kept", title, strsignal(r.interrupted));
+		info("%s written to %s/%s", title, d.shown, d.name);
+		ret = EXIT_OK;
+		goto out;
+	}
+	if (wd == d.fd)
+		img_discard(&d, log, log_shown, sizeof(log_shown));
+	else
+		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
+	if (r.interrupted && !r.killed)
+		warn("%s interrupted by %s", title, strsignal(r.interrupted));
+	rpc_report_failure(title, rp, wd == d.fd ? d.pfd : wd, wd == d.fd ? log_shown + strlen(d.shown) + 1 : log,
+			   log_shown[0] ? log_shown : NULL);
+	if (!pre && !cfg.leave_running)
+		info("the tree was resumed by CRIU");
+out:
+	if (ret != EXIT_OK && d.fd >= 0 && !log_shown[0])
+		img_discard(&d, log, log_shown, sizeof(log_shown));
+	if (wd >= 0 && wd != d.fd)
+		close(wd);
+	img_close(&d);
+	rpc_close(&r);
+	return ret;
+}
+
+/* Write pid to file atomically (a temporary file renamed over it). */
+static int write_pid_file(const char *file, pid_t pid)
+{
+	char tmp[PATH_MAX], buf[32];
+	int fd, n = snprintf(buf, sizeof(buf), "%d\n", (int)pid);
+
+	snprintf(tmp, sizeof(tmp), "%s.cr-%d", file, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0 || write_all(fd, buf, (size_t)n) || close(fd) || rename(tmp, file)) {
+		warn("write --pid-file %s:", file);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * restore --wait: the restored root is cr's child (restore-sibling). Forward
+ * SIGINT, SIGTERM and SIGHUP to it and exit with its status, 128+signal when
+ * a signal ended it (as tini and catatonit do).
+ */
+static int cmd_wait_tree(pid_t root, int sigfd, int pending)
+{
+	struct pollfd pfd = { sigfd, POLLIN, 0 };
+	int st;
+
+	if (pending)
+		kill(root, pending);
+	for (;;) {
+		struct signalfd_siginfo si;
+		pid_t w = waitpid(root, &st, WNOHANG);
+
+		if (w == root)
+			break;
+		if (w < 0 && errno != EINTR) {
+			warn("wait for restored pid %d:", (int)root);
+			return EXIT_FAIL;
+		}
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR) {
+			warn("poll:");
+			return EXIT_FAIL;
+		}
+		while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+			if (si.ssi_signo != SIGCHLD) {
+				info("forwarding %s to %d", strsignal((int)si.ssi_signo), (int)root);
+				kill(root, (int)si.ssi_signo);
+			}
+	}
+	if (WIFSIGNALED(st))
+		return 128 + WTERMSIG(st);
+	return WEXITSTATUS(st);
+}
+
+static int cmd_restore(void)
+{
+	const char *log = cfg.log_file[0] ? cfg.log_file : "restore.log";
+	char criu[PATH_MAX], img_shown[PATH_MAX], wd_shown[PATH_MAX], log_shown[PATH_MAX * 2], title[] = "restore";
+	struct rpc r = { .sk = -1, .sigfd = -1 };
+	criu_req req;
+	criu_resp resp, *rp = NULL;
+	int ret = EXIT_FAIL, img, wd;
+	pid_t root;
+
+	img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (img < 0)
+		die("image path %s:", cfg.image_path);
+	if (faccessat(img, "inventory.img", R_OK, 0))
+		die("image path %s is not a checkpoint (no inventory.img in it)", cfg.image_path);
+	if (fd_path(img, img_shown, sizeof(img_shown)))
+		die("image path %s:", cfg.image_path);
+	if (rpc_find_criu(criu, sizeof(criu)))
+		return EXIT_FAIL;
+	wd = img;
+	snprintf(wd_shown, sizeof(wd_shown), "%s", img_shown);
+
+	/* side effects from here on */
+	r.sigfd = sig_setup(cfg.wait);
+	if (cfg.timeout)
+		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
+	if (cfg.work_path[0] && (wd = work_open(wd_shown, sizeof(wd_shown))) < 0)
+		goto out;
+	if (rpc_open(&r, criu, cfg.shell_job) || rpc_version(&r))
+		goto out;
+	rpc_req_init(&req, criu_req_type_RESTORE);
+	req.has_opts = true;
+	cmd_fill_opts(&req.opts, img, wd, log);
+	BOOL_OPT(&req.opts, tcp_close);
+	if (cfg.wait)
+		req.opts.has_rst_sibling = true, req.opts.rst_sibling = true;
+	if (cfg.root[0]) {
+		req.opts.has_root = true;
+		snprintf(req.opts.root, sizeof(req.opts.root), "%s", cfg.root);
+	}
+	for (int i = 0; i < cfg.inherit_fd.n; i++) {
+		const char *v = cfg.inherit_fd.v[i], *colon = strrchr(v, ':');
+		inherit_fd *ifd = &req.opts.inherit_fd[req.opts.inherit_fd_count++];
+
+		snprintf(ifd->key, sizeof(ifd->key), "%.*s", (int)(colon - v), v);
+		ifd->fd = (int)scan_num(colon + 1, 10);
+		/* CRIU uses the number in its own fd table: it must survive exec */
+		fcntl(ifd->fd, F_SETFD, 0);
+	}
+	info("restoring from %s", img_shown);
+	if (!rpc_call(&r, &req, &resp))
+		rp = &resp;
+	if (!rp || !rp->success || !rp->has_restore) {
+		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
+		if (r.interrupted && !r.killed)
+			warn("restore interrupted by %s", strsignal(r.interrupted));
+		rpc_report_failure(title, rp, wd, log, log_shown);
+		goto out;
+	}
+	root = rp->restore.pid;
+	rpc_close(&r);
+	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file, root))
+		warn("the tree was restored as pid %d", (int)root);
+	if (cfg.wait) {
+		info("restored pid %d; waiting for it", (int)root);
+		ret = cmd_wait_tree(root, r.sigfd, r.interrupted);
+		goto out;
+	}
+	if (r.interrupted)
+		warn("the restore had already completed when %s arrived", strsignal(r.interrupted));
+	printf("%d\n", (int)root);
+	ret = fflush(stdout) ? EXIT_FAIL : EXIT_OK;
+out:
+	if (wd != img)
+		close(wd);
+	close(img);
+	rpc_close(&r);
+	return ret;
+}
+
+/* Is CAP_SYS_RESOURCE in cr's effective set? */
+static bool has_cap_sys_resource(void)
+{
+	char buf[4096], *p;
+
+	if (read_file_at(AT_FDCWD, "/proc/self/status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "CapEff:")))
+		return false;
+	return (scan_num(p + 7 + strspn(p + 7, " \t"), 16) >> 24) & 1;
+}
+
+/* The figure CRIU's page server needs (machine-notes: about 3.3 MiB). */
+#define LAZY_PIPE_MIN (4u << 20)
+
+/*
+ * check: what works here and why not. Everything goes to stdout (it is the
+ * result); the exit status says whether checkpoint/restore can work.
+ */
+static int cmd_check(void)
+{
+	struct cg_layout l;
+	struct utsname u;
+	struct statfs sf;
+	struct rpc r = { .sk = -1, .sigfd = -1 };
+	criu_req req;
+	criu_resp resp;
+	criu_features f = { 0 };
+	char criu[PATH_MAX], dir[] = "/tmp/cr-check.XXXXXX", buf[64];
+	bool ok = false, have_f = false, lazy_ok;
+	long long pipe_max = -1;
+	int dfd = -1;
+
+	uname(&u);
+	printf("cr           %s\n", CR_VERSION);
+	printf("kernel       %s %s\n", u.release, u.machine);
+	if (!cg_read_layout(&l)) {
+		printf("cgroups      %s", cg_layout_name(&l));
+		if (l.v2[0])
+			printf("; v2 at %s", l.v2);
+		if (l.nv1)
+			printf("; %d v1 hierarchies", l.nv1);
+		printf("\n");
+	}
+	if (!statfs("/run", &sf))
+		printf("/run         %s\n", sf.f_type == TMPFS_MAGIC_ ? "tmpfs (CRIU caches its kernel probe in /run/criu.kdat)" :
+				     "not a tmpfs (CRIU probes the kernel on every run, tens of ms)");
+	if (read_file_at(AT_FDCWD, "/proc/sys/fs/pipe-max-size", buf, sizeof(buf)) > 0)
+		pipe_max = (long long)scan_num(buf, 10);
+	if (rpc_find_criu(criu, sizeof(criu))) {
+		printf("criu         not found\nverdict      checkpoint/restore cannot work here: no CRIU\n");
+		return EXIT_FAIL;
+	}
+	if (rpc_open(&r, criu, false) || rpc_version(&r)) {
+		printf("criu         %s: not usable (see above)\n", criu);
+		goto out;
+	}
+	printf("criu         %s (%d.%d.%d%s)\n", cfg.criu_socket[0] ? cfg.criu_socket : criu, r.ver / 10000,
+	       r.ver / 100 % 100, r.ver % 100, cfg.criu_socket[0] ? ", service" : "");
+	if (!rpc_features(&r, &f)) {
+		have_f = true;
+		printf("features     mem_track=%s lazy_pages=%s pidfd_store=%s\n", f.mem_track ? "yes" : "no",
+		       f.lazy_pages ? "yes" : "no", f.pidfd_store ? "yes" : "no");
+	}
+	/* CHECK: CRIU up to 4.1 wants an images dir even here */
+	if (!mkdtemp(dir) || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		warn("create %s:", dir);
+		goto out;
+	}
+	rpc_req_init(&req, criu_req_type_CHECK);
+	req.has_opts = true;
+	req.opts.images_dir_fd = dfd;
+	req.opts.has_log_file = true;
+	snprintf(req.opts.log_file, sizeof(req.opts.log_file), "check.log");
+	req.opts.has_log_level = true;
+	req.opts.log_level = (int32_t)cfg.log_level;
+	if (!rpc_call(&r, &req, &resp) && resp.success) {
+		ok = true;
+		printf("criu check   ok\n");
+	} else {
+		char shown[PATH_MAX + 16];
+
+		snprintf(shown, sizeof(shown), "%s/check.log", dir);
+		printf("criu check   FAILED (log: %s)\n", shown);
+		fflush(stdout);
+		rpc_report_failure("criu check", &resp, dfd, "check.log", shown);
+	}
+out:
+	lazy_ok = have_f && f.lazy_pages && (has_cap_sys_resource() || pipe_max >= LAZY_PIPE_MIN);
+	printf("checkpoint   %s\n", ok ? "yes" : "no: CRIU's own check failed (see above)");
+	printf("restore      %s\n", ok ? "yes" : "no: CRIU's own check failed (see above)");
+	printf("pre-dump     %s\n", !have_f ? "unknown" : f.mem_track ? (ok ? "yes" : "no") :
+			     "no: the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY)");
+	if (!have_f || !f.lazy_pages)
+		printf("lazy pages   no: %s\n", have_f ? "no non-cooperative userfaultfd in this kernel" : "unknown");
+	else if (!lazy_ok)
+		printf("lazy pages   no: fs.pipe-max-size is %lld and cr lacks CAP_SYS_RESOURCE; CRIU's page server "
+		       "needs %u (sysctl fs.pipe-max-size=%u)\n", pipe_max, LAZY_PIPE_MIN, LAZY_PIPE_MIN);
+	else
+		printf("lazy pages   %s\n", ok ? "yes" : "no");
+	if (dfd >= 0) {
+		close(dfd);
+		if (ok)
+			rm_rf_at(AT_FDCWD, dir);
+	}
+	rpc_close(&r);
+	return ok ? EXIT_OK : EXIT_FAIL;
+}
+
+/* ================================= main ================================== */
+
+int main(int argc, char **argv)
+{
+	static struct argv_val vals[MAX_ARGS];
+	const char *conf = NULL;
+	char where[80];
+	int n;
+
+	if (argc > MAX_ARGS)
+		usage_die("more than %d arguments", MAX_ARGS - 1);
+	signal(SIGPIPE, SIG_IGN);
+	cfg_defaults();
+	n = cfg_parse_argv(argc, argv, vals);
+	if (cfg.cmd == C_G) {
+		print_version();
+		return EXIT_OK;
+	}
+	for (int i = 0; i < n; i++)
+		if (vals[i].id == O_config)
+			conf = vals[i].val;
+	if (!conf)
+		cfg_load_ini("/etc/cr.ini", false);
+	else if (!str_eq(conf, "none"))
+		cfg_load_ini(conf, true);
+	for (int i = 0; i < n; i++) {
+		snprintf(where, sizeof(where), "--%s", vals[i].name);
+		if (cfg_set((enum opt_id)vals[i].id, vals[i].val, where, true))
+			exit(EXIT_USAGE);
+	}
+	cfg_check();
+	if (cfg.cmd == C_CHK)
+		return cmd_check();
+	if (cfg.cmd == C_RST)
+		return cmd_restore();
+	return cmd_dump();
+}
