@@ -1,0 +1,187 @@
+#!/bin/sh
+# test.sh: cr's test suite. POSIX sh (dash, busybox sh).
+#
+#   sh test.sh            tier 0 (no root, no CRIU) and, as root, tier 1
+#   CR=path/to/cr         the binary under test (default ./cr)
+#   CR_TEST_KEEP=1        keep the scratch directory
+#   CR_TEST_ONLY=PATTERN  run only the tier-1 scenarios whose name matches
+#
+# Tier 1 drives real CRIU against real processes. It sets up the CRIU it
+# needs itself (tests/criu-root.sh: Debian's newest criu in a private root,
+# cached under /var/cache/cr-test), so it always runs where the suite runs as
+# root; in CI (CI=true) a tier that cannot run is a failure, not a skip.
+# Every scenario runs in its own pid namespace, every wait has a timeout,
+# and a failing scenario prints CRIU's log.
+set -u
+top=$(cd "$(dirname "$0")" && pwd)
+CR=${CR:-$top/cr}
+case $CR in /*) ;; *) CR=$PWD/$CR ;; esac
+T=$(mktemp -d /tmp/cr-test.XXXXXX)
+chmod 755 "$T"
+n=0 pass=0 failed=0
+
+cleanup() {
+	[ -n "${CR_TEST_KEEP:-}" ] && { echo "# kept $T"; return; }
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
+notok() {
+	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+	shift
+	for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | tail -40; done
+	return 0
+}
+
+# run NAME EXPECTED_STATUS CMD...: run with stdout/stderr in $T/out, $T/err
+run() {
+	desc=$1 want=$2; shift 2
+	"$@" >"$T/out" 2>"$T/err" </dev/null
+	got=$?
+	if [ "$got" = "$want" ]; then return 0; fi
+	echo "# $desc: exit $got, wanted $want" >>"$T/why"
+	return 1
+}
+# expect DESC STATUS PATTERN CMD...: exit status and a stderr/stdout pattern
+expect() {
+	desc=$1 want=$2 pat=$3; shift 3
+	: >"$T/why"
+	if run "$desc" "$want" "$@" && grep -q -e "$pat" "$T/err" "$T/out"; then
+		ok "$desc"
+	else
+		echo "# expected /$pat/" >>"$T/why"
+		notok "$desc" "$T/why" "$T/err" "$T/out"
+	fi
+}
+
+# ======================= tier 0: no root, no CRIU =========================
+
+[ -x "$CR" ] || { echo "not ok 1 - $CR is not built (make)"; echo "0 passed, 1 failed"; exit 1; }
+
+expect "--version prints the version" 0 '^cr [0-9]' "$CR" --version
+expect "version command" 0 '^cr [0-9]' "$CR" version
+"$CR" --help >"$T/out" 2>"$T/err"; st=$?
+miss=
+for c in checkpoint pre-dump restore check version; do grep -q "^  $c " "$T/out" || miss="$miss $c"; done
+if [ $st = 0 ] && [ -z "$miss" ] && [ ! -s "$T/err" ]; then ok "--help on stdout names every command"
+else notok "--help on stdout names every command (missing:$miss)" "$T/out"; fi
+for c in checkpoint pre-dump restore check; do
+	expect "$c --help" 0 "Usage: cr $c" "$CR" "$c" --help
+done
+expect "dump is an alias of checkpoint" 0 "Usage: cr checkpoint" "$CR" dump --help
+expect "no arguments: usage, exit 2" 2 "^Usage:" "$CR"
+expect "unknown command: exit 2" 2 'unknown command "frobnicate"' "$CR" frobnicate
+expect "unknown flag: exit 2" 2 "unknown option --no-such-flag" "$CR" checkpoint --no-such-flag 1
+expect "flag of another command: exit 2" 2 "does not apply to restore" "$CR" restore --leave-running
+expect "command flag before the command: exit 2" 2 "belongs after the command" "$CR" --leave-running checkpoint 1
+expect "missing flag value: exit 2" 2 "needs a value" "$CR" checkpoint 1 --image-path
+expect "checkpoint without a pid: exit 2" 2 "needs exactly one PID" "$CR" -c none checkpoint
+expect "restore with an argument: exit 2" 2 "takes no arguments" "$CR" -c none restore 42
+expect "pid that is not a number: exit 2" 2 'is not a process id' "$CR" -c none checkpoint 12ab
+expect "pid 0: exit 2" 2 'is not a process id' "$CR" -c none checkpoint 0
+expect "pid 1: exit 2" 2 "init" "$CR" -c none checkpoint 1
+expect "cr's own pid: exit 2" 2 "is cr itself" sh -c "exec \"$CR\" -c none checkpoint \$\$"
+expect "nonexistent pid: exit 1" 1 "no such process" "$CR" -c none checkpoint 4194000
+expect "--detach with --wait: exit 2" 2 "exclude each other" "$CR" -c none restore --detach --wait
+expect "absolute --parent-path: exit 2" 2 "must be relative" "$CR" -c none checkpoint --parent-path /x 2
+expect "--log-file with a slash: exit 2" 2 "not a path" "$CR" -c none checkpoint --log-file a/b 2
+expect "bad --manage-cgroups-mode: exit 2" 2 '"bogus" is not one of soft|full|strict|ignore' \
+	"$CR" -c none checkpoint --manage-cgroups-mode bogus 2
+expect "bad --timeout: exit 2" 2 'not a number from 0 to' "$CR" -c none checkpoint --timeout -5 2
+expect "--timeout out of range: exit 2" 2 'not a number from 0 to 86400' "$CR" -c none checkpoint --timeout 99999999 2
+expect "empty --empty-ns is no namespace, bad one: exit 2" 2 'not one of network' "$CR" -c none checkpoint --empty-ns pid 2
+expect "--inherit-fd without a number: exit 2" 2 "expected KEY:FD" "$CR" -c none restore --inherit-fd pipe
+expect "--inherit-fd of a closed fd: exit 2" 2 "is not open in cr" "$CR" -c none restore --inherit-fd 'pipe:[1]:77'
+expect "--wait with --criu-socket: exit 2" 2 "needs criu swrk" "$CR" -c none restore --wait --criu-socket /x
+long=$(head -c 4096 /dev/zero | tr '\0' a)
+expect "4 KiB value: exit 2" 2 "longer than 1023 bytes" "$CR" -c none checkpoint -D "$long" 2
+expect "control character in a value: exit 2" 2 "control character" "$CR" -c none checkpoint -D "$(printf 'a\nb')" 2
+expect "non-UTF-8 image path is accepted as bytes but must exist for restore: exit 1" 1 "image path" \
+	"$CR" -c none restore -D "$(printf '/nonexistent/\377\376')"
+expect "restore from a missing directory: exit 1" 1 "No such file or directory" "$CR" -c none restore -D "$T/none"
+mkdir -p "$T/notck"
+expect "restore from a directory that is not a checkpoint: exit 1" 1 "not a checkpoint" "$CR" -c none restore -D "$T/notck"
+expect "criu missing: exit 1, names what was tried" 1 "tried: /nonexistent/criu" \
+	env PATH=/nonexistent CR_CRIU= "$CR" -c none check
+: >"$T/notexec"; chmod 644 "$T/notexec"
+expect "criu not executable: exit 1" 1 "criu $T/notexec" "$CR" -c none --criu "$T/notexec" check
+
+# Configuration file.
+ini() { printf '%s\n' "$@" >"$T/cr.ini"; chmod 600 "$T/cr.ini"; }
+ini "[criu]" "binary = /nonexistent/from-ini"
+expect "ini [criu] binary is used" 1 "/nonexistent/from-ini" "$CR" -c "$T/cr.ini" check
+expect "a flag beats the ini file" 1 "/nonexistent/from-flag" "$CR" -c "$T/cr.ini" --criu /nonexistent/from-flag check
+expect "the ini file beats \$CR_CRIU" 1 "/nonexistent/from-ini" env CR_CRIU=/nonexistent/from-env "$CR" -c "$T/cr.ini" check
+expect "\$CR_CRIU beats PATH" 1 "/nonexistent/from-env" env CR_CRIU=/nonexistent/from-env "$CR" -c none check
+mkdir -p "$T/full-ini" "$T/full-flag"; : >"$T/full-ini/x"; : >"$T/full-flag/x"
+ini "[checkpoint]" "image-path = $T/full-ini"
+expect "ini [checkpoint] image-path is used" 1 "full-ini is not empty" "$CR" -c "$T/cr.ini" checkpoint $$
+expect "-D beats [checkpoint] image-path" 1 "full-flag is not empty" "$CR" -c "$T/cr.ini" checkpoint -D "$T/full-flag" $$
+expect "[checkpoint] keys do not apply to restore" 1 "image path checkpoint" "$CR" -c "$T/cr.ini" restore
+ini "[checkpoint]" "leave-running = true" "bogus line"
+expect "unparsable ini line: FILE:LINE, exit 2" 2 "cr.ini:3: cannot parse" "$CR" -c "$T/cr.ini" checkpoint 2
+ini "[checkpoint]" "" "leave-runing = true"
+expect "unknown ini key: FILE:LINE, exit 2" 2 'cr.ini:3: unknown key "leave-runing" in \[checkpoint\]' "$CR" -c "$T/cr.ini" checkpoint 2
+ini "[dump]" "x = 1"
+expect "unknown ini section: exit 2" 2 "cr.ini:1: unknown section \[dump\]" "$CR" -c "$T/cr.ini" checkpoint 2
+ini "[restore]" "leave-running = true"
+expect "key of another section: exit 2" 2 'cr.ini:2: unknown key "leave-running" in \[restore\]' "$CR" -c "$T/cr.ini" checkpoint 2
+ini "[restore]" "wait = maybe"
+expect "bad value in another command's section is still reported" 2 'cr.ini:2: wait: "maybe" is not a boolean' "$CR" -c "$T/cr.ini" checkpoint 2
+ini "[criu]" "log-level = 9"
+expect "out-of-range ini value: exit 2" 2 "cr.ini:2: log-level" "$CR" -c "$T/cr.ini" check
+ini "[checkpoint]" "image-path = $long"
+expect "4 KiB ini value: exit 2" 2 "longer than 1023 bytes" "$CR" -c "$T/cr.ini" checkpoint 2
+expect "missing -c file: exit 2" 2 "config $T/nope" "$CR" -c "$T/nope" check
+if [ "$(id -u)" = 0 ]; then
+	ini "[criu]"; chmod 666 "$T/cr.ini"
+	expect "root refuses a world-writable config: exit 2" 2 "writable by group or others" "$CR" -c "$T/cr.ini" check
+	chmod 600 "$T/cr.ini"
+fi
+
+# The binary itself.
+if file -L "$CR" | grep -q "statically linked"; then ok "cr is statically linked"
+else notok "cr is statically linked: $(file -L "$CR")"; fi
+size=$(stat -c %s "$CR")
+if [ "$size" -le 102400 ]; then ok "cr is $size bytes, within the 102400-byte budget"
+else notok "cr is $size bytes, over the 102400-byte budget"; fi
+
+# ==================== tier 1: root, real CRIU, real kernel =================
+
+tier1_skip() {
+	if [ "${CI:-}" = true ]; then notok "tier 1 must run in CI: $1"
+	else echo "# tier 1 skipped: $1"; fi
+}
+
+if [ "$(id -u)" != 0 ]; then
+	tier1_skip "needs root"
+elif ! CRIU=$(sh "$top/tests/criu-root.sh" 2>"$T/criu-root.log" | tail -n 1) || [ ! -x "$CRIU" ]; then
+	notok "set up CRIU for tier 1 (tests/criu-root.sh)" "$T/criu-root.log"
+elif ! { mkdir -p "$top/tests/bin" && ${CC_TEST:-$(command -v musl-gcc || echo cc)} -static -O2 -Wall -o "$top/tests/bin/workload" "$top/tests/workload.c"; } 2>"$T/cc.log"; then
+	notok "build tests/workload.c" "$T/cc.log"
+else
+	echo "# tier 1 with $("$CRIU" --version 2>&1 | head -1) ($CRIU)"
+	export CRIU CR T
+	W=$top/tests/bin/workload
+	export W
+	for s in $(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/\1/p' "$top/tests/scenarios.sh"); do
+		case $s in ${CR_TEST_ONLY:-*}) ;; *) continue ;; esac
+		mkdir -p "$T/$s"
+		timeout -s KILL 180 unshare --pid --fork --mount-proc \
+			sh "$top/tests/scenarios.sh" "$s" "$T/$s" >"$T/$s.out" 2>&1 </dev/null
+		st=$?
+		while IFS= read -r line; do
+			case $line in
+			"ok - "*) ok "$s: ${line#ok - }" ;;
+			"not ok - "*) notok "$s: ${line#not ok - }" ;;
+			*) echo "$line" ;;
+			esac
+		done <"$T/$s.out"
+		if [ $st != 0 ]; then notok "$s: scenario exited with status $st"; fi
+	done
+fi
+
+echo "$pass passed, $failed failed"
+[ "$failed" = 0 ]
