@@ -81,12 +81,17 @@ deps:
 	cd $(DEPS) && tar xzf apt/src/nanopb_$(NANOPB_VER).orig.tar.gz && tar xzf apt/src/libinih_$(INIH_VER).orig.tar.gz
 	@echo "deps ready: $(NANOPB_SRC) $(INIH_SRC)"
 
+# demo and check work on a fresh machine: they fetch what is missing first.
+HAVE_DEPS = test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -x $(NANOPB_GEN) && command -v $(CC) >/dev/null
+
 demo:
-	@test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -x $(NANOPB_GEN) -a -x /usr/bin/musl-gcc || $(MAKE) deps
+	@$(HAVE_DEPS) || $(MAKE) deps
 	$(MAKE) cr
 	sh tests/demo.sh
 
-check: cr
+check:
+	@$(HAVE_DEPS) || $(MAKE) deps
+	$(MAKE) cr
 	sh ./test.sh
 
 install: cr

@@ -1046,6 +1046,11 @@ static int rpc_find_criu(char *out, size_t size)
 	const char *path = getenv("PATH");
 	char tried[1024] = "";
 
+	if (cfg.criu_socket[0]) {
+		/* a running service: no binary of ours to find */
+		snprintf(out, size, "%s", cfg.criu_socket);
+		return 0;
+	}
 	if (!want || !*want)
 		want = "criu", from = "PATH";
 	if (strchr(want, '/')) {

@@ -141,6 +141,21 @@ if [ "$(id -u)" = 0 ]; then
 	chmod 600 "$T/cr.ini"
 fi
 
+# cr.ini.example documents every key, in the right section.
+for sec in checkpoint pre-dump restore; do
+	keys=$("$CR" "$sec" --help | sed -n 's/^  \(-., \)\{0,1\} *--\([a-z-]*\).*/\2/p' |
+		grep -v -e '^config$' -e '^help$' -e '^criu$' -e '^criu-socket$' -e '^log-level$' -e '^verbose$')
+	miss=
+	for k in $keys; do
+		awk -v s="[$sec]" -v k="$k" '$0 == s { in_s = 1; next } /^\[/ { in_s = 0 } in_s && $0 ~ "^;" k " =" { f = 1 } END { exit !f }' \
+			"$top/cr.ini.example" || miss="$miss $k"
+	done
+	if [ -z "$miss" ]; then ok "cr.ini.example documents every [$sec] key"
+	else notok "cr.ini.example lacks [$sec] keys:$miss"; fi
+done
+sed 's/^;\([a-z-]* = \)/\1/' "$top/cr.ini.example" >"$T/all.ini"; chmod 600 "$T/all.ini"
+expect "every key of cr.ini.example, uncommented, is accepted" 1 "connect to criu service at /run/criu_service.socket" "$CR" -c "$T/all.ini" check
+
 # The binary itself.
 if file -L "$CR" | grep -q "statically linked"; then ok "cr is statically linked"
 else notok "cr is statically linked: $(file -L "$CR")"; fi

@@ -6,7 +6,7 @@
 # Bookworm's criu 3.17 fails on new kernels (vDSO layout), and newer criu
 # needs its suite's libc, so nothing is installed system-wide: the suite's
 # .debs are fetched through a private apt configuration, unpacked with
-# dpkg -x, and criu is patched (ELF interpreter + rpath) to run from there.
+# dpkg-deb -x, and criu is patched (ELF interpreter + rpath) to run from there.
 # The suite equal to the host's own release (bookworm here) keeps the
 # host's loader and libraries and only unpacks what the host lacks.
 #
@@ -50,7 +50,9 @@ if [ -z "$MIRROR" ] && [ -n "$HOST" ]; then
 		"Release: $HOST" "Target-Of: deb" 2>/dev/null | head -n 1)
 fi
 [ -n "$MIRROR" ] || die "no Debian archive for '$HOST' in the apt sources; set CR_MIRROR"
-ARCH=$(dpkg --print-architecture)
+# apt-config, not dpkg: busybox sh would run its own dpkg applet.
+eval "$(apt-config shell ARCH APT::Architecture)"
+[ -n "${ARCH:-}" ] || die "cannot tell the host architecture"
 
 # fetch SUITE: fill $CACHE/criu-SUITE/root; non-zero if the suite is unusable.
 fetch() {
@@ -60,14 +62,17 @@ fetch() {
 	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$dir/debs" "$root"
 	echo "deb [signed-by=$KEYRING] $MIRROR $suite main" >"$apt/sources.list"
 	# Empty status and no pins: the host's installed set and preferences
-	# must not change which versions are candidates for download.
+	# must not change which versions are candidates for download.  Keep
+	# the binary caches (docker images disable them) or each apt-cache
+	# call below re-parses the lists (~1 s each).
 	: >"$apt/status"
 	set -- -q -o Dir::Etc::SourceList="$apt/sources.list" \
 		-o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists="$apt/lists" \
 		-o Dir::Cache="$apt/cache" -o Dir::State::status="$apt/status" \
 		-o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null \
 		-o APT::Architectures="$ARCH" -o Acquire::Languages=none \
-		-o APT::Sandbox::User=root
+		-o APT::Sandbox::User=root \
+		-o Dir::Cache::pkgcache=pkgcache.bin -o Dir::Cache::srcpkgcache=srcpkgcache.bin
 	log "$suite: apt-get update ($MIRROR)"
 	apt-get "$@" update >&2 || { log "$suite: apt-get update failed"; return 1; }
 	apt-cache "$@" show criu >/dev/null 2>&1 || { log "$suite: no criu package"; return 1; }
@@ -94,7 +99,7 @@ fetch() {
 	(cd "$dir/debs" && apt-get "$@" download $pkgs) >&2 ||
 		{ log "$suite: apt-get download failed"; return 1; }
 	# set -e is off inside `if fetch`: each step checks for itself.
-	for deb in "$dir/debs"/*.deb; do dpkg -x "$deb" "$root" || return 1; done
+	for deb in "$dir/debs"/*.deb; do dpkg-deb -x "$deb" "$root" || return 1; done
 
 	# A real ELF, not a wrapper: cr passes an fd to `criu swrk FD`.
 	# RPATH (not RUNPATH) so the libraries' own needs resolve here too.
@@ -104,7 +109,10 @@ fetch() {
 	done
 	criu=$root/usr/sbin/criu
 	if [ "$suite" != "$HOST" ]; then
-		ld=$(ls "$root"/usr/lib/*-linux-gnu*/ld-linux*.so.* "$root"/lib/*-linux-gnu*/ld-linux*.so.* 2>/dev/null | head -n 1)
+		ld=""
+		for f in "$root"/usr/lib/*-linux-gnu*/ld-linux*.so.* "$root"/lib/*-linux-gnu*/ld-linux*.so.*; do
+			[ -f "$f" ] && ld=$f && break
+		done
 		[ -n "$ld" ] || { log "$suite: no dynamic loader in $root"; return 1; }
 		patchelf --set-interpreter "$ld" "$criu" || return 1
 	fi

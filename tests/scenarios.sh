@@ -254,6 +254,28 @@ scenario_predump() {
 	check "... and the process keeps running" running "$P"
 }
 
+scenario_service() {
+	"$W" exec "$CRIU" service --address "$D/criu.sock" -o "$D/service.log" >/dev/null 2>&1 &
+	S=$!
+	i=0
+	while [ ! -S "$D/criu.sock" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	"$W" counter "$D/c" &
+	P=$!
+	wait_above "$D/c" 3
+	"$CR" -c none --criu-socket "$D/criu.sock" checkpoint -D "$D/ck" "$P" 2>"$D/err"
+	check "checkpoint through a criu service (--criu-socket)" [ $? = 0 ]
+	wait "$P" 2>/dev/null
+	c1=$(count "$D/c")
+	"$CR" -c none --criu-socket "$D/criu.sock" restore -D "$D/ck" >"$D/out" 2>"$D/err"
+	check "restore through the service" [ $? = 0 -a "$(cat "$D/out")" = "$P" ]
+	check "... the counter continues" wait_above "$D/c" $((c1 + 3))
+	"$CR" -c none --criu-socket "$D/criu.sock" restore --wait -D "$D/ck" 2>"$D/err"
+	check "restore --wait through a service is refused up front (exit 2)" [ $? = 2 ]
+	"$CR" -c none --criu-socket "$D/nonexistent.sock" check >/dev/null 2>"$D/err"
+	check "a missing service socket: exit 1, named" [ $? = 1 ] && grep -q "nonexistent.sock" "$D/err"
+	kill "$P" "$S" 2>/dev/null
+}
+
 scenario_http() {
 	mkdir -p "$D/www"
 	echo "hello from before the checkpoint" >"$D/www/index.html"
