@@ -138,7 +138,12 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(wait, "wait", 'w', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore as cr's child and exit with its status") \
 	X(pid_file, "pid-file", 0, T_STR, C_RST, NULL, NULL, "", NULL, "FILE", "write the restored root's pid to FILE") \
 	X(timeout, "timeout", 't', T_UINT, C_DPR, NULL, NULL, "0", "86400", "SEC", "bound on the whole operation (0: none); also CRIU's freeze timeout") \
-	X(log_file, "log-file", 0, T_STR, C_DPR, NULL, NULL, "", NULL, "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log)")
+	X(log_file, "log-file", 0, T_STR, C_DPR, NULL, NULL, "", NULL, "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log)") \
+	X(cgroup, "cgroup", 0, T_STR, C_DPR, "cgroup", "path", "", NULL, "PATH", "cgroupfs directory: checkpoint the tree in it, or restore into it") \
+	X(freeze, "freeze", 0, T_BOOL, C_DP, "cgroup", NULL, "false", NULL, NULL, "freeze through the cgroup freezer (default: on with --cgroup)") \
+	X(allow_foreign, "allow-foreign", 0, T_BOOL, C_DP, "cgroup", NULL, "false", NULL, NULL, "freeze even though the cgroup holds processes outside the tree") \
+	X(remove_cgroup, "remove-cgroup", 0, T_BOOL, C_DUMP, "cgroup", "remove", "false", NULL, NULL, "remove the emptied --cgroup directories after a checkpoint that ended the tree") \
+	X(cg_ctrls, "cgroup-controllers", 0, T_STR, C_RST, "cgroup", "controllers", "", NULL, "LIST", "restore: v1 hierarchies to create the cgroup in, or v2 controllers to enable (a,b)")
 
 struct list {
 	const char *v[MAX_LIST];
@@ -615,6 +620,7 @@ static const struct {
 	unsigned cmd;
 } sections[] = {
 	{ "criu", C_G },
+	{ "cgroup", C_G },
 	{ "checkpoint", C_DUMP },
 	{ "pre-dump", C_PRE },
 	{ "restore", C_RST },
@@ -645,7 +651,7 @@ static int cfg_ini_key(struct ini_ctx *ctx, const char *section, const char *nam
 			if (str_eq(section, sections[i].name))
 				ctx->section = sections[i].cmd;
 		if (!ctx->section)
-			warn("%s:%d: unknown section [%s] (known: criu, checkpoint, pre-dump, restore)",
+			warn("%s:%d: unknown section [%s] (known: criu, cgroup, checkpoint, pre-dump, restore)",
 			     ctx->file, lineno, section);
 		return ctx->section != 0;
 	}
@@ -827,7 +833,7 @@ static int cfg_parse_argv(int argc, char **argv, struct argv_val *vals)
 
 	for (int i = 0; i < O_COUNT; i++) {
 		lopts[i].name = opts[i].name;
-		lopts[i].has_arg = opts[i].type == T_BOOL ? no_argument : required_argument;
+		lopts[i].has_arg = opts[i].type == T_BOOL ? optional_argument : required_argument;
 		lopts[i].val = LONG_BASE + i;
 		if (opts[i].shrt) {
 			sopts[sl++] = opts[i].shrt;
@@ -897,7 +903,7 @@ static int cfg_parse_argv(int argc, char **argv, struct argv_val *vals)
 				  opts[c].name);
 		if (in_cmd && !(opts[c].cmds & (cfg.cmd | C_G)))
 			usage_die("option --%s does not apply to %s", opts[c].name, cfg.cmd_name);
-		vals[nvals++] = (struct argv_val){ c, opts[c].type == T_BOOL ? "true" : optarg, opts[c].name };
+		vals[nvals++] = (struct argv_val){ c, opts[c].type == T_BOOL && !optarg ? "true" : optarg, opts[c].name };
 	}
 	if (!cfg.cmd) {
 		usage(stderr, NULL);
@@ -971,8 +977,16 @@ static pid_t cfg_parse_pid(const char *s)
  * touched (house style rule 13). */
 static void cfg_check(void)
 {
-	if ((cfg.cmd & (C_DUMP | C_PRE)) && cfg.nargs != 1)
-		usage_die("%s needs exactly one PID (%s %s PID)", cfg.cmd_name, prog, cfg.cmd_name);
+	if ((cfg.cmd & (C_DUMP | C_PRE)) && (cfg.nargs > 1 || (!cfg.nargs && !cfg.cgroup[0])))
+		usage_die("%s needs exactly one PID, or --cgroup PATH (%s %s PID)", cfg.cmd_name, prog, cfg.cmd_name);
+	if (cfg.remove_cgroup && !cfg.cgroup[0])
+		usage_die("--remove-cgroup needs --cgroup: it removes that cgroup once the tree has left it");
+	if (cfg.remove_cgroup && cfg.leave_running)
+		usage_die("--remove-cgroup and --leave-running exclude each other: the tree stays in the cgroup");
+	if (cfg.cgroup[0] && cfg.criu_socket[0] && cfg.cmd == C_RST)
+		usage_die("restore --cgroup needs criu swrk (cr moves criu into the cgroup before it restores): drop --criu-socket");
+	if (strspn(cfg.cg_ctrls, "abcdefghijklmnopqrstuvwxyz0123456789_=,") != strlen(cfg.cg_ctrls))
+		usage_die("--cgroup-controllers \"%s\": expected a comma-separated list of controllers", cfg.cg_ctrls);
 	if ((cfg.cmd & (C_RST | C_CHK | C_G)) && cfg.nargs)
 		usage_die("%s takes no arguments (got \"%s\")", cfg.cmd_name, cfg.args[0]);
 	if (cfg.detach && cfg.wait)
@@ -1457,7 +1471,8 @@ static int rpc_features(struct rpc *r, criu_features *f)
  * harmless rlimit line every run here logs), where the log is, and the
  * log's Error lines with two lines of context each (as runc quotes them).
  */
-static void rpc_report_failure(const char *what, const criu_resp *resp, int wd, const char *log, const char *log_shown)
+static void rpc_report_failure(const char *what, criu_req_type type, const criu_resp *resp, int wd, const char *log,
+			       const char *log_shown)
 {
 	static char buf[1 << 20];
 	char *lines[64], *save = NULL;
@@ -1465,9 +1480,10 @@ static void rpc_report_failure(const char *what, const criu_resp *resp, int wd, 
 	ssize_t len;
 
 	if (resp && resp->has_cr_errno && resp->cr_errno)
-		warn("%s failed: %s (CRIU errno %d)", what, strerror(resp->cr_errno), resp->cr_errno);
+		warn("%s failed (CRIU %s request): %s (errno %d)", what, rpc_type_name(type), strerror(resp->cr_errno),
+		     resp->cr_errno);
 	else
-		warn("%s failed", what);
+		warn("%s failed (CRIU %s request)", what, rpc_type_name(type));
 	if (resp && resp->has_cr_errmsg && resp->cr_errmsg[0] && !strstr(resp->cr_errmsg, HARMLESS_ERROR)) {
 		size_t m = strlen(resp->cr_errmsg);
 
@@ -1522,21 +1538,41 @@ static int sig_setup(bool with_chld)
 
 /* ================================ cgroupfs =============================== */
 
-/* What /proc/self/mountinfo says about cgroups: the v2 mount point (if
- * any) and the v1 hierarchies with their controllers. */
+/*
+ * cr handles cgroups itself, with plain file I/O on cgroupfs: the layout
+ * comes from /proc/self/mountinfo (pure v2, pure v1, or hybrid: v1
+ * controllers plus a v2 tree), and everything else is reading and writing
+ * the kernel's well-known files (cgroup.procs, freezer.state,
+ * cgroup.freeze, cgroup.subtree_control). README "Cgroups" describes the
+ * steps; ../shared/runc-cgroups.md what runc and crun do and got wrong.
+ */
+
+#define CGROUP_SUPER_MAGIC_ 0x27e0eb
+#define CGROUP2_SUPER_MAGIC_ 0x63677270
+#define MAX_CG_PIDS 4096
+
+/* The hierarchies, from /proc/self/mountinfo. */
 struct cg_layout {
-	char v2[PATH_MAX];
+	char v2[PATH_MAX];	/* the cgroup2 mount point, "" if none */
 	int nv1;
 	struct {
 		char path[PATH_MAX];
-		char ctrl[128];
+		char ctrl[128];	/* "freezer", "cpu,cpuacct", "name=systemd" */
 	} v1[24];
 };
 
+/* A cgroup cr was pointed at, resolved against the layout. */
+struct cg_dir {
+	char path[PATH_MAX];	/* the directory, as given (normalised) */
+	char rel[PATH_MAX];	/* relative to its hierarchy's root: "/a/b" */
+	char mnt[PATH_MAX];	/* its hierarchy's mount point */
+	char ctrl[128];		/* v1: the hierarchy's controllers */
+	bool v2;
+};
+
 /* Parse mountinfo lines: "... MOUNTPOINT OPTS ... - FSTYPE SOURCE SUPEROPTS".
- * For cgroup v1 the controllers are the super options other than rw/ro and
- * the like. Octal escapes in mount points are left alone: cgroupfs mount
- * points with spaces are not something cr supports. */
+ * For v1 the controllers are the super options other than the generic
+ * ones. Mount points with escaped characters are not supported. */
 static int cg_read_layout(struct cg_layout *l)
 {
 	static char buf[1 << 16];
@@ -1546,37 +1582,32 @@ static int cg_read_layout(struct cg_layout *l)
 	if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", buf, sizeof(buf)) < 0)
 		return -1;
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[16], *sep = strstr(line, " - "), *s2 = NULL, *ctl;
+		char *f[8], *sep = strstr(line, " - "), *s2 = NULL, *fstype, *super, *ctl;
 		int n = 0;
 
 		if (!sep)
 			continue;
 		*sep = '\0';
-		for (char *t = strtok_r(line, " ", &s2); t && n < 16; t = strtok_r(NULL, " ", &s2))
+		for (char *t = strtok_r(line, " ", &s2); t && n < 8; t = strtok_r(NULL, " ", &s2))
 			f[n++] = t;
-		if (n < 5)
-			continue;
 		s2 = NULL;
-		char *fstype = strtok_r(sep + 3, " ", &s2), *src = strtok_r(NULL, " ", &s2);
-		char *super = strtok_r(NULL, " ", &s2);
-
-		(void)src;
-		if (!fstype || !super)
+		fstype = strtok_r(sep + 3, " ", &s2);
+		strtok_r(NULL, " ", &s2);	/* source */
+		super = strtok_r(NULL, " ", &s2);
+		if (n < 5 || !fstype || !super)
 			continue;
 		if (str_eq(fstype, "cgroup2") && !l->v2[0])
 			snprintf(l->v2, sizeof(l->v2), "%s", f[4]);
 		if (!str_eq(fstype, "cgroup") || l->nv1 == (int)ARRAY_LEN(l->v1))
 			continue;
 		snprintf(l->v1[l->nv1].path, sizeof(l->v1[0].path), "%s", f[4]);
-		l->v1[l->nv1].ctrl[0] = '\0';
+		ctl = l->v1[l->nv1].ctrl;
 		s2 = NULL;
-		for (char *o = strtok_r(super, ",", &s2); o; o = strtok_r(NULL, ",", &s2)) {
-			if (in_choices(o, "rw|ro|relatime|noatime|nosuid|nodev|noexec|clone_children|noprefix|xattr|cpuset_v2_mode|favordynmods") ||
-			    !strncmp(o, "release_agent=", 14))
-				continue;
-			ctl = l->v1[l->nv1].ctrl;
-			snprintf(ctl + strlen(ctl), sizeof(l->v1[0].ctrl) - strlen(ctl), "%s%s", ctl[0] ? "," : "", o);
-		}
+		for (char *o = strtok_r(super, ",", &s2); o; o = strtok_r(NULL, ",", &s2))
+			if (!in_choices(o, "rw|ro|relatime|noatime|nosuid|nodev|noexec|clone_children|noprefix|xattr|"
+					   "cpuset_v2_mode|favordynmods") &&
+			    strncmp(o, "release_agent=", 14))
+				snprintf(ctl + strlen(ctl), sizeof(l->v1[0].ctrl) - strlen(ctl), "%s%s", ctl[0] ? "," : "", o);
 		l->nv1++;
 	}
 	return 0;
@@ -1589,6 +1620,458 @@ static const char *cg_layout_name(const struct cg_layout *l)
 	if (l->v2[0])
 		return "v2";
 	return l->nv1 ? "v1" : "none";
+}
+
+/* Is dir (a mount point) a path prefix of path? Returns the rest. */
+static const char *path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strncmp(path, dir, n) || (path[n] && path[n] != '/' && !str_eq(dir, "/")))
+		return NULL;
+	return path + n;
+}
+
+/* Is the comma-separated list ctrl one that names word? */
+static bool in_list(const char *word, const char *list)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (char *p = buf; *p; p++)
+		if (*p == ',')
+			*p = '|';
+	return in_choices(word, buf);
+}
+
+/*
+ * Resolve a --cgroup path: absolute, no "." or ".." components, under one
+ * of the cgroup mounts (the longest that matches), and on cgroupfs. Returns
+ * 0, or -1 after saying why; *usage tells a bad argument (exit 2) from a
+ * state of the system (exit 1).
+ */
+static int cg_resolve(const struct cg_layout *l, const char *path, struct cg_dir *c, bool must_exist, bool *usage)
+{
+	size_t best = 0;
+	struct statfs sf;
+	const char *rest;
+
+	*usage = true;
+	memset(c, 0, sizeof(*c));
+	if (path[0] != '/' || strstr(path, "/./") || strstr(path, "/../") || strstr(path, "//") ||
+	    (strlen(path) >= 3 && str_eq(path + strlen(path) - 3, "/..")) ||
+	    (strlen(path) >= 2 && str_eq(path + strlen(path) - 2, "/."))) {
+		warn("--cgroup %s: give an absolute cgroupfs path without . or .. (e.g. /sys/fs/cgroup/unified/app)", path);
+		return -1;
+	}
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	for (size_t n = strlen(c->path); n > 1 && c->path[n - 1] == '/'; n--)
+		c->path[n - 1] = '\0';
+	if (l->v2[0] && (rest = path_under(c->path, l->v2)) && strlen(l->v2) > best) {
+		best = strlen(l->v2);
+		c->v2 = true;
+		snprintf(c->mnt, sizeof(c->mnt), "%s", l->v2);
+	}
+	for (int i = 0; i < l->nv1; i++)
+		if (path_under(c->path, l->v1[i].path) && strlen(l->v1[i].path) > best) {
+			best = strlen(l->v1[i].path);
+			c->v2 = false;
+			snprintf(c->mnt, sizeof(c->mnt), "%s", l->v1[i].path);
+			snprintf(c->ctrl, sizeof(c->ctrl), "%s", l->v1[i].ctrl);
+		}
+	if (!best) {
+		warn("--cgroup %s is not on cgroupfs (cgroup mounts here: %s%s%d v1)", path, l->v2[0] ? l->v2 : "",
+		     l->v2[0] ? ", " : "", l->nv1);
+		return -1;
+	}
+	rest = path_under(c->path, c->mnt);
+	snprintf(c->rel, sizeof(c->rel), "%s", *rest ? rest : "/");
+	*usage = false;
+	if (statfs(c->path, &sf)) {
+		if (errno == ENOENT && !must_exist)
+			return 0;
+		warn("--cgroup %s:", c->path);
+		return -1;
+	}
+	if (sf.f_type != CGROUP_SUPER_MAGIC_ && sf.f_type != CGROUP2_SUPER_MAGIC_) {
+		*usage = true;
+		warn("--cgroup %s is not on cgroupfs", c->path);
+		return -1;
+	}
+	return 0;
+}
+
+struct pidset {
+	int n;
+	pid_t v[MAX_CG_PIDS];
+};
+
+static int cg_collect(int fd, const char *name, void *arg);
+
+/* Add the processes of the cgroup at dirfd/name and of every cgroup below
+ * it to the set. */
+static int cg_collect_at(int dirfd, const char *name, struct pidset *s)
+{
+	char buf[65536], *save = NULL;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+
+	if (fd < 0 || read_file_at(fd, "cgroup.procs", buf, sizeof(buf)) < 0) {
+		close_keep(fd);
+		return -1;
+	}
+	for (char *t = strtok_r(buf, "\n", &save); t; t = strtok_r(NULL, "\n", &save)) {
+		if (s->n == MAX_CG_PIDS) {
+			close(fd);
+			errno = E2BIG;
+			return -1;
+		}
+		s->v[s->n++] = (pid_t)scan_num(t, 10);
+	}
+	r = dir_each(fd, cg_collect, s);
+	close(fd);
+	return r;
+}
+
+static int cg_collect(int fd, const char *name, void *arg)
+{
+	struct stat st;
+
+	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
+		return 0;
+	return cg_collect_at(fd, name, arg) ? -1 : 0;
+}
+
+static pid_t proc_ppid(pid_t pid)
+{
+	char path[64], buf[4096], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0 || !(p = strstr(buf, "\nPPid:")))
+		return -1;
+	return (pid_t)scan_num(p + 6 + strspn(p + 6, " \t"), 10);
+}
+
+static bool pidset_has(const struct pidset *s, pid_t pid)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->v[i] == pid)
+			return true;
+	return false;
+}
+
+/* Is pid root or a descendant of root? */
+static bool proc_in_tree(pid_t pid, pid_t root)
+{
+	for (int depth = 0; pid > 1 && depth < 4096; depth++) {
+		if (pid == root)
+			return true;
+		pid = proc_ppid(pid);
+	}
+	return pid == root;
+}
+
+/* Print a list of pids after a message prefix, on one line. */
+static void warn_pids(const char *what, const struct pidset *s)
+{
+	char buf[512] = "";
+
+	for (int i = 0; i < s->n && strlen(buf) < sizeof(buf) - 16; i++)
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), " %d", (int)s->v[i]);
+	warn("%s:%s%s", what, buf, s->n > 40 ? " ..." : "");
+}
+
+/*
+ * The tree to checkpoint by cgroup: its root is the one process of the
+ * cgroup (or its descendants) whose parent is outside. No process, or more
+ * than one such root, is an error that lists the pids.
+ */
+static pid_t cg_find_root(const struct cg_dir *c)
+{
+	static struct pidset all, roots;
+
+	all.n = roots.n = 0;
+	if (cg_collect_at(AT_FDCWD, c->path, &all))
+		die("--cgroup %s: read its processes:", c->path);
+	if (!all.n)
+		die("--cgroup %s has no processes: nothing to checkpoint", c->path);
+	for (int i = 0; i < all.n; i++)
+		if (!pidset_has(&all, proc_ppid(all.v[i])))
+			roots.v[roots.n++] = all.v[i];
+	if (roots.n != 1) {
+		warn_pids("processes of the cgroup whose parent is outside it", &roots);
+		die("--cgroup %s holds %d process trees, not one: checkpoint one of them by PID (with --cgroup to "
+		    "freeze them all), or move the others out", c->path, roots.n);
+	}
+	return roots.v[0];
+}
+
+/* The cgroup of pid in the hierarchy whose /proc/PID/cgroup line starts
+ * with prefix ("0::" for v2, "N:freezer:" matched by controller for v1). */
+static int proc_cgroup(pid_t pid, const char *ctrl, char *out, size_t size)
+{
+	char path[64], buf[8192], *save = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+		return -1;
+	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		if (ctrl ? in_list(ctrl, c1 + 1) : c1[1] == '\0') {
+			snprintf(out, size, "%s", c2 + 1);
+			return 0;
+		}
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+/* The freezer state of c: 1 frozen (or freezing), 0 thawed, -1 error. */
+static int cg_frozen(const struct cg_dir *c)
+{
+	char p[PATH_MAX + 32], buf[64];
+
+	snprintf(p, sizeof(p), "%s/%s", c->path, c->v2 ? "cgroup.freeze" : "freezer.state");
+	if (read_file_at(AT_FDCWD, p, buf, sizeof(buf)) < 0)
+		return -1;
+	return c->v2 ? buf[0] == '1' : !strncmp(buf, "FR", 2);
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, val, strlen(val))) {
+		close_keep(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+/* Put c's freezer back in the state it was found in (frozen: 1/0). */
+static void cg_set_frozen(const struct cg_dir *c, int frozen)
+{
+	char p[PATH_MAX + 32];
+
+	if (frozen < 0 || cg_frozen(c) == frozen)
+		return;
+	snprintf(p, sizeof(p), "%s/%s", c->path, c->v2 ? "cgroup.freeze" : "freezer.state");
+	if (write_file(p, c->v2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED")))
+		warn("put %s back to %s:", p, frozen ? "frozen" : "thawed");
+	else
+		info("put the freezer of %s back to %s", c->path, frozen ? "frozen" : "thawed");
+}
+
+/* rmdir c and every cgroup below it, deepest first. A cgroup whose last
+ * task is still exiting says EBUSY for a moment: retry for two seconds. */
+static int cg_rmdir_tree(int dirfd, const char *name);
+
+static int cg_rmdir_entry(int fd, const char *name, void *arg)
+{
+	struct stat st;
+
+	if (!fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISDIR(st.st_mode) && cg_rmdir_tree(fd, name))
+		*(int *)arg = -1;
+	return 0;
+}
+
+static int cg_rmdir_tree(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -1;
+	dir_each(fd, cg_rmdir_entry, &ret);
+	close(fd);
+	for (int i = 0; unlinkat(dirfd, name, AT_REMOVEDIR); i++) {
+		if (errno != EBUSY || i == 200)
+			return -1;
+		usleep(10000);
+	}
+	return ret;
+}
+
+/*
+ * restore --cgroup: the directories the restored tree goes into. v2: the
+ * one directory, with the --cgroup-controllers enabled in every ancestor's
+ * cgroup.subtree_control. v1: the same relative path in every mounted
+ * hierarchy, or in those holding a controller named by
+ * --cgroup-controllers. Created (0755, as cgroupfs wants) where missing.
+ */
+struct cg_target {
+	int n;
+	struct cg_dir d[24];
+	char created[24][PATH_MAX];	/* the topmost directory cr created, "" if none */
+};
+
+/*
+ * A new v1 cpuset cgroup starts with empty cpuset.cpus and cpuset.mems, and
+ * moving a task into it fails (ENOSPC): give it its parent's, as runc does.
+ */
+static int cg_cpuset_init(const char *dir)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	char p[PATH_MAX + 32], val[4096];
+
+	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+		snprintf(p, sizeof(p), "%s/../%s", dir, files[i]);
+		if (read_file_at(AT_FDCWD, p, val, sizeof(val)) < 0)
+			return errno == ENOENT ? 0 : -1;	/* not a cpuset hierarchy */
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i]);
+		if (write_file(p, val))
+			return -1;
+	}
+	return 0;
+}
+
+static int cg_mkdirs(const char *path, char *created, size_t size)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+
+		*p = '\0';
+		if (!mkdir(buf, 0755)) {
+			if (!created[0])
+				snprintf(created, size, "%s", buf);
+			if (cg_cpuset_init(buf))
+				return -1;
+		} else if (errno != EEXIST)
+			return -1;
+		if (!c)
+			break;
+		*p = '/';
+	}
+	return 0;
+}
+
+static int cg_enable_ctrls(const struct cg_dir *c)
+{
+	char p[PATH_MAX + 32], want[256], *save = NULL;
+
+	snprintf(want, sizeof(want), "%s", cfg.cg_ctrls);
+	for (char *ctl = strtok_r(want, ",", &save); ctl; ctl = strtok_r(NULL, ",", &save)) {
+		char val[80];
+
+		snprintf(val, sizeof(val), "+%s", ctl);
+		/* every ancestor of the target, from the hierarchy's root down */
+		for (const char *s = c->rel; (s = strchr(s, '/')); s++) {
+			snprintf(p, sizeof(p), "%s%.*s/cgroup.subtree_control", c->mnt, (int)(s - c->rel), c->rel);
+			if (write_file(p, val)) {
+				warn("enable the %s controller in %s:", ctl, p);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int cg_prepare_target(const struct cg_layout *l, const struct cg_dir *c, struct cg_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (c->v2)
+		t->d[t->n++] = *c;
+	for (int i = 0; !c->v2 && i < l->nv1; i++) {
+		struct cg_dir *d = &t->d[t->n];
+		bool want = !cfg.cg_ctrls[0];
+		char ctrl[128], *save = NULL;
+
+		snprintf(ctrl, sizeof(ctrl), "%s", l->v1[i].ctrl);
+		for (char *w = strtok_r(ctrl, ",", &save); w && !want; w = strtok_r(NULL, ",", &save))
+			want = in_list(w, cfg.cg_ctrls);
+		if (!want)
+			continue;
+		*d = *c;
+		snprintf(d->mnt, sizeof(d->mnt), "%s", l->v1[i].path);
+		snprintf(d->ctrl, sizeof(d->ctrl), "%s", l->v1[i].ctrl);
+		snprintf(d->path, sizeof(d->path), "%.2047s%.2047s", l->v1[i].path, str_eq(c->rel, "/") ? "" : c->rel);
+		t->n++;
+	}
+	if (!t->n) {
+		warn("--cgroup-controllers %s names no mounted v1 hierarchy", cfg.cg_ctrls);
+		return -1;
+	}
+	for (int i = 0; i < t->n; i++) {
+		if (cg_mkdirs(t->d[i].path, t->created[i], sizeof(t->created[i]))) {
+			warn("create cgroup %s:", t->d[i].path);
+			return -1;
+		}
+		if (t->d[i].v2 && cfg.cg_ctrls[0] && cg_enable_ctrls(&t->d[i]))
+			return -1;
+		info("restore cgroup %s%s", t->d[i].path, t->created[i][0] ? " (created)" : "");
+	}
+	return 0;
+}
+
+/* Move pid into every target directory. */
+static int cg_enter(const struct cg_target *t, pid_t pid)
+{
+	char p[PATH_MAX + 32], val[16];
+
+	snprintf(val, sizeof(val), "%d", (int)pid);
+	for (int i = 0; i < t->n; i++) {
+		snprintf(p, sizeof(p), "%s/cgroup.procs", t->d[i].path);
+		if (write_file(p, val)) {
+			warn("move criu (pid %d) into %s:", (int)pid, p);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Is pid in the cgroup c (of its hierarchy)? 0 yes, -1 no. */
+static int cg_check_member(const struct cg_dir *c, pid_t pid)
+{
+	char rel[PATH_MAX], first[64];
+
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(c->ctrl, ","), c->ctrl);
+	if (proc_cgroup(pid, c->v2 ? NULL : first, rel, sizeof(rel)) || !str_eq(rel, c->rel))
+		return -1;
+	return 0;
+}
+
+/* After a failed restore: remove the directories cr created. */
+static void cg_undo_target(struct cg_target *t)
+{
+	for (int i = 0; i < t->n; i++)
+		if (t->created[i][0] && cg_rmdir_tree(AT_FDCWD, t->created[i]))
+			warn("remove cgroup %s that cr created:", t->created[i]);
+}
+
+/* The cg_root entries that map the dumped cgroup root onto the target:
+ * one unnamed entry on v2; one per controller on v1 (co-mounted cpu,cpuacct
+ * gives two, named hierarchies are named "name=..."). */
+static void cg_fill_roots(const struct cg_target *t, criu_opts *o)
+{
+	for (int i = 0; i < t->n; i++) {
+		char ctrl[128], *save = NULL;
+
+		if (t->d[i].v2) {
+			cgroup_root *r = &o->cg_root[o->cg_root_count++];
+
+			snprintf(r->path, sizeof(r->path), "%s", t->d[i].rel);
+			continue;
+		}
+		snprintf(ctrl, sizeof(ctrl), "%s", t->d[i].ctrl);
+		for (char *w = strtok_r(ctrl, ",", &save); w && o->cg_root_count < (pb_size_t)ARRAY_LEN(o->cg_root);
+		     w = strtok_r(NULL, ",", &save)) {
+			cgroup_root *r = &o->cg_root[o->cg_root_count++];
+
+			r->has_ctrl = true;
+			snprintf(r->ctrl, sizeof(r->ctrl), "%s", w);
+			snprintf(r->path, sizeof(r->path), "%s", t->d[i].rel);
+		}
+	}
 }
 
 /* =============================== Commands ================================ */
@@ -1778,15 +2261,90 @@ static void cmd_fill_opts(criu_opts *o, int img_fd, int wd_fd, const char *log)
 		snprintf(o->external[o->external_count++], sizeof(o->external[0]), "%s", cfg.external.v[i]);
 }
 
+/*
+ * Before a checkpoint or pre-dump, with --cgroup or --freeze: which tree,
+ * which freezer, and whether anything else would be frozen with it. cr
+ * decides which hierarchy's freezer is used: the one of --cgroup (a v1
+ * hierarchy without a freezer is refused), or for a bare PID its v2 cgroup
+ * when that is not the root, else its v1 freezer cgroup. CRIU freezes and
+ * seizes every task of that cgroup and its descendants, and keeps the ones
+ * outside the tree stopped until the dump ends, so those are refused unless
+ * --allow-foreign. May die: nothing has happened yet.
+ */
+static bool cmd_dump_cgroup(pid_t *pid, struct cg_dir *cg)
+{
+	static struct pidset all, foreign;
+	bool freeze = cfg.set[O_freeze] ? cfg.freeze : cfg.cgroup[0] != 0, usage;
+	struct cg_layout l;
+	char rel[PATH_MAX];
+
+	if (!cfg.cgroup[0] && !freeze)
+		return false;
+	if (cg_read_layout(&l))
+		die("read /proc/self/mountinfo:");
+	if (cfg.cgroup[0]) {
+		if (cg_resolve(&l, cfg.cgroup, cg, true, &usage))
+			exit(usage ? EXIT_USAGE : EXIT_FAIL);
+		/* a pid given wins: the cgroup is then only what is frozen */
+		if (!*pid)
+			*pid = cg_find_root(cg);
+	} else {
+		int v1 = -1;
+
+		for (int i = 0; i < l.nv1; i++)
+			if (in_list("freezer", l.v1[i].ctrl))
+				v1 = i;
+		memset(cg, 0, sizeof(*cg));
+		if (l.v2[0] && !proc_cgroup(*pid, NULL, rel, sizeof(rel)) && !str_eq(rel, "/")) {
+			cg->v2 = true;
+			snprintf(cg->mnt, sizeof(cg->mnt), "%s", l.v2);
+		} else if (v1 >= 0 && !proc_cgroup(*pid, "freezer", rel, sizeof(rel)) && !str_eq(rel, "/")) {
+			snprintf(cg->mnt, sizeof(cg->mnt), "%s", l.v1[v1].path);
+			snprintf(cg->ctrl, sizeof(cg->ctrl), "%s", l.v1[v1].ctrl);
+		} else
+			usage_die("--freeze: pid %d is in the root cgroup of every freezer; put the tree in a cgroup of its "
+				  "own (and give --cgroup), or drop --freeze", (int)*pid);
+		snprintf(cg->rel, sizeof(cg->rel), "%s", rel);
+		snprintf(cg->path, sizeof(cg->path), "%.2047s%.2047s", cg->mnt, rel);
+		info("--freeze: pid %d is in %s", (int)*pid, cg->path);
+	}
+	if (!freeze)
+		return false;
+	if (!cg->v2 && !in_list("freezer", cg->ctrl))
+		usage_die("--cgroup %s is in the v1 %s hierarchy, which has no freezer: give its freezer cgroup "
+			  "(or the v2 one), or --freeze=false", cg->path, cg->ctrl);
+	if (str_eq(cg->rel, "/"))
+		usage_die("--cgroup %s is a hierarchy's root cgroup, which cannot be frozen", cg->path);
+	if (strlen(cg->path) > MAX_VALUE)
+		usage_die("the freezer cgroup path %s is longer than %d bytes", cg->path, MAX_VALUE);
+	if (cg_frozen(cg) < 0)
+		die("--cgroup %s: read its freezer state:", cg->path);
+	all.n = foreign.n = 0;
+	if (cg_collect_at(AT_FDCWD, cg->path, &all))
+		die("--cgroup %s: read its processes:", cg->path);
+	for (int i = 0; i < all.n; i++)
+		if (!proc_in_tree(all.v[i], *pid))
+			foreign.v[foreign.n++] = all.v[i];
+	if (foreign.n && !cfg.allow_foreign) {
+		warn_pids("processes in the cgroup but not in the tree", &foreign);
+		die("%s holds %d process(es) outside the tree of pid %d: CRIU would freeze them and keep them stopped "
+		    "until the checkpoint ends. Move them out, or add --allow-foreign", cg->path, foreign.n, (int)*pid);
+	}
+	return true;
+}
+
 /* checkpoint (dump) and pre-dump. */
 static int cmd_dump(void)
 {
 	bool pre = cfg.cmd == C_PRE;
 	const char *what = pre ? "pre-dump" : "checkpoint";
 	const char *log = cfg.log_file[0] ? cfg.log_file : pre ? "pre-dump.log" : "dump.log";
-	pid_t pid = cfg_parse_pid(cfg.args[0]);
+	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0;
 	char criu[PATH_MAX], wd_shown[PATH_MAX] = "", log_shown[PATH_MAX * 2] = "", title[64];
 	struct imgdir d = { 0 };
+	struct cg_dir cg;
+	bool freeze = cmd_dump_cgroup(&pid, &cg);
+	int frozen0 = freeze ? cg_frozen(&cg) : -1;
 	struct rpc r = { .sk = -1, .sigfd = -1 };
 	criu_req req;
 	criu_resp resp, *rp = NULL;
@@ -1832,6 +2390,10 @@ static int cmd_dump(void)
 	cmd_fill_opts(&req.opts, d.fd, wd, log);
 	req.opts.has_pid = true;
 	req.opts.pid = pid;
+	if (freeze) {
+		req.opts.has_freeze_cgroup = true;
+		snprintf(req.opts.freeze_cgroup, sizeof(req.opts.freeze_cgroup), "%.1023s", cg.path);
+	}
 	if (cfg.parent_path[0]) {
 		req.opts.has_parent_img = true;
 		snprintf(req.opts.parent_img, sizeof(req.opts.parent_img), "%s", cfg.parent_path);
@@ -1859,6 +2421,13 @@ static int cmd_dump(void)
 			warn("%s had already completed when %s arrived; it is kept", title, strsignal(r.interrupted));
 		info("%s written to %s/%s", title, d.shown, d.name);
 		ret = EXIT_OK;
+		if (cfg.remove_cgroup) {
+			if (frozen0 >= 0)
+				cg_set_frozen(&cg, frozen0);
+			frozen0 = -1;
+			if (cg_rmdir_tree(AT_FDCWD, cg.path))
+				warn("--remove-cgroup: remove %s:", cg.path);
+		}
 		goto out;
 	}
 	if (wd == d.fd)
@@ -1867,11 +2436,14 @@ static int cmd_dump(void)
 		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
 	if (r.interrupted && !r.killed)
 		warn("%s interrupted by %s", title, strsignal(r.interrupted));
-	rpc_report_failure(title, rp, wd == d.fd ? d.pfd : wd, wd == d.fd ? log_shown + strlen(d.shown) + 1 : log,
+	rpc_report_failure(title, req.type, rp, wd == d.fd ? d.pfd : wd, wd == d.fd ? log_shown + strlen(d.shown) + 1 : log,
 			   log_shown[0] ? log_shown : NULL);
 	if (!pre && !cfg.leave_running)
 		info("the tree was resumed by CRIU");
 out:
+	/* the freezer ends as it was found, whatever happened to CRIU */
+	if (frozen0 >= 0)
+		cg_set_frozen(&cg, frozen0);
 	if (ret != EXIT_OK && d.fd >= 0 && !log_shown[0])
 		img_discard(&d, log, log_shown, sizeof(log_shown));
 	if (wd >= 0 && wd != d.fd)
@@ -1942,6 +2514,10 @@ static int cmd_restore(void)
 	criu_req req;
 	criu_resp resp, *rp = NULL;
 	int ret = EXIT_FAIL, img, wd;
+	static struct cg_target t;
+	struct cg_layout l;
+	struct cg_dir cg;
+	bool usage;
 	pid_t root;
 
 	img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1953,6 +2529,8 @@ static int cmd_restore(void)
 		die("image path %s:", cfg.image_path);
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
+	if (cfg.cgroup[0] && (cg_read_layout(&l) || cg_resolve(&l, cfg.cgroup, &cg, false, &usage)))
+		exit(usage ? EXIT_USAGE : EXIT_FAIL);
 	wd = img;
 	snprintf(wd_shown, sizeof(wd_shown), "%s", img_shown);
 
@@ -1967,6 +2545,14 @@ static int cmd_restore(void)
 	rpc_req_init(&req, criu_req_type_RESTORE);
 	req.has_opts = true;
 	cmd_fill_opts(&req.opts, img, wd, log);
+	if (cfg.cgroup[0]) {
+		/* criu's children start where criu is: move it first, and
+		 * never restore when that failed (the tree would land in
+		 * cr's own cgroup) */
+		if (cg_prepare_target(&l, &cg, &t) || cg_enter(&t, r.pid))
+			goto out;
+		cg_fill_roots(&t, &req.opts);
+	}
 	BOOL_OPT(&req.opts, tcp_close);
 	if (cfg.wait)
 		req.opts.has_rst_sibling = true, req.opts.rst_sibling = true;
@@ -1990,11 +2576,15 @@ static int cmd_restore(void)
 		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
 		if (r.interrupted && !r.killed)
 			warn("restore interrupted by %s", strsignal(r.interrupted));
-		rpc_report_failure(title, rp, wd, log, log_shown);
+		rpc_report_failure(title, req.type, rp, wd, log, log_shown);
 		goto out;
 	}
 	root = rp->restore.pid;
 	rpc_close(&r);
+	t.n = 0;	/* the cgroups stay: the tree is in them */
+	if (cfg.cgroup[0] && cg_check_member(&cg, root))
+		warn("the restored tree (pid %d) is not in %s; --manage-cgroups-mode %s moved it elsewhere?", (int)root,
+		     cg.path, cfg.cg_mode);
 	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file, root))
 		warn("the tree was restored as pid %d", (int)root);
 	if (cfg.wait) {
@@ -2007,10 +2597,11 @@ static int cmd_restore(void)
 	printf("%d\n", (int)root);
 	ret = fflush(stdout) ? EXIT_FAIL : EXIT_OK;
 out:
+	rpc_close(&r);
+	cg_undo_target(&t);
 	if (wd != img)
 		close(wd);
 	close(img);
-	rpc_close(&r);
 	return ret;
 }
 
@@ -2022,6 +2613,25 @@ static bool has_cap_sys_resource(void)
 	if (read_file_at(AT_FDCWD, "/proc/self/status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "CapEff:")))
 		return false;
 	return (scan_num(p + 7 + strspn(p + 7, " \t"), 16) >> 24) & 1;
+}
+
+/*
+ * One hierarchy for check: where it is, what it holds, whether its freezer
+ * works and whether cr can create cgroups in it (a probe cgroup, made and
+ * removed at once).
+ */
+static void cmd_check_hierarchy(const char *kind, const char *mnt, const char *ctrl, bool freezer)
+{
+	char probe[PATH_MAX], file[PATH_MAX + 32];
+	bool made;
+
+	snprintf(probe, sizeof(probe), "%.4000s/cr-probe-%d", mnt, (int)getpid());
+	made = !mkdir(probe, 0755);
+	snprintf(file, sizeof(file), "%s/%s", probe, kind[1] == '2' ? "cgroup.freeze" : "freezer.state");
+	printf("  %s         %s (%s): freezer %s, create %s\n", kind, mnt, ctrl,
+	       !freezer ? "-" : !made ? "unknown" : access(file, F_OK) ? "no" : "yes", made ? "yes" : strerror(errno));
+	if (made)
+		rmdir(probe);
 }
 
 /* The figure CRIU's page server needs (machine-notes: about 3.3 MiB). */
@@ -2040,7 +2650,7 @@ static int cmd_check(void)
 	criu_req req;
 	criu_resp resp;
 	criu_features f = { 0 };
-	char criu[PATH_MAX], dir[] = "/tmp/cr-check.XXXXXX", buf[64];
+	char criu[PATH_MAX], dir[] = "/tmp/cr-check.XXXXXX", buf[256], path[PATH_MAX + 32];
 	bool ok = false, have_f = false, lazy_ok;
 	long long pipe_max = -1;
 	int dfd = -1;
@@ -2049,12 +2659,16 @@ static int cmd_check(void)
 	printf("cr           %s\n", CR_VERSION);
 	printf("kernel       %s %s\n", u.release, u.machine);
 	if (!cg_read_layout(&l)) {
-		printf("cgroups      %s", cg_layout_name(&l));
-		if (l.v2[0])
-			printf("; v2 at %s", l.v2);
-		if (l.nv1)
-			printf("; %d v1 hierarchies", l.nv1);
-		printf("\n");
+		printf("cgroups      %s\n", cg_layout_name(&l));
+		if (l.v2[0]) {
+			snprintf(path, sizeof(path), "%s/cgroup.controllers", l.v2);
+			if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+				buf[0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			cmd_check_hierarchy("v2", l.v2, buf[0] ? buf : "no controllers", true);
+		}
+		for (int i = 0; i < l.nv1; i++)
+			cmd_check_hierarchy("v1", l.v1[i].path, l.v1[i].ctrl, in_list("freezer", l.v1[i].ctrl));
 	}
 	if (!statfs("/run", &sf))
 		printf("/run         %s\n", sf.f_type == TMPFS_MAGIC_ ? "tmpfs (CRIU caches its kernel probe in /run/criu.kdat)" :
@@ -2097,7 +2711,7 @@ static int cmd_check(void)
 		snprintf(shown, sizeof(shown), "%s/check.log", dir);
 		printf("criu check   FAILED (log: %s)\n", shown);
 		fflush(stdout);
-		rpc_report_failure("criu check", &resp, dfd, "check.log", shown);
+		rpc_report_failure("criu check", req.type, &resp, dfd, "check.log", shown);
 	}
 out:
 	lazy_ok = have_f && f.lazy_pages && (has_cap_sys_resource() || pipe_max >= LAZY_PIPE_MIN);

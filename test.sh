@@ -142,9 +142,14 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # cr.ini.example documents every key, in the right section.
-for sec in checkpoint pre-dump restore; do
-	keys=$("$CR" "$sec" --help | sed -n 's/^  \(-., \)\{0,1\} *--\([a-z-]*\).*/\2/p' |
-		grep -v -e '^config$' -e '^help$' -e '^criu$' -e '^criu-socket$' -e '^log-level$' -e '^verbose$')
+for sec in checkpoint pre-dump restore cgroup criu; do
+	case $sec in
+	cgroup) keys="path freeze allow-foreign remove controllers" ;;
+	criu) keys="binary socket log-level verbose" ;;
+	*) keys=$("$CR" "$sec" --help | sed -n 's/^  \(-., \)\{0,1\} *--\([a-z-]*\).*/\2/p' |
+		grep -v -e '^config$' -e '^help$' -e '^criu$' -e '^criu-socket$' -e '^log-level$' -e '^verbose$' \
+			-e '^cgroup' -e '^freeze$' -e '^allow-foreign$' -e '^remove-cgroup$') ;;
+	esac
 	miss=
 	for k in $keys; do
 		awk -v s="[$sec]" -v k="$k" '$0 == s { in_s = 1; next } /^\[/ { in_s = 0 } in_s && $0 ~ "^;" k " =" { f = 1 } END { exit !f }' \

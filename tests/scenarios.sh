@@ -299,5 +299,213 @@ scenario_http() {
 	kill "$P" 2>/dev/null
 }
 
+
+# ============================ cgroups ===================================
+
+V2=/sys/fs/cgroup/unified
+[ -f /sys/fs/cgroup/cgroup.controllers ] && V2=/sys/fs/cgroup
+FZ=/sys/fs/cgroup/freezer
+# Scratch cgroups are named after the scenario's directory, removed at exit.
+CGN=cr-test-$(basename "$(dirname "$D")" | tr -dc 'a-zA-Z0-9')-$name
+cg_cleanup() {
+	for h in "$V2" /sys/fs/cgroup/*; do
+		for c in "$h/$CGN"*; do
+			[ -d "$c" ] || continue
+			for p in $(cat "$c/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+			[ -f "$c/cgroup.freeze" ] && echo 0 >"$c/cgroup.freeze"
+			[ -f "$c/freezer.state" ] && echo THAWED >"$c/freezer.state"
+		done
+	done
+	sleep 0.2
+	for h in "$V2" /sys/fs/cgroup/*; do
+		for c in "$h/$CGN"*; do [ -d "$c" ] && rmdir "$c" 2>/dev/null; done
+	done
+	return 0
+}
+# v2: "0"/"1" from cgroup.freeze and "frozen N" from cgroup.events agree
+v2_state() { echo "$(cat "$1/cgroup.freeze")$(sed -n 's/^frozen //p' "$1/cgroup.events")"; }
+# start_in CGROUPDIR... -- WORKLOAD ARGS: a workload started inside the cgroups
+start_in() {
+	_c=
+	while [ "$1" != -- ]; do _c="$_c echo \$\$ >$1/cgroup.procs;"; shift; done
+	shift
+	sh -c "$_c exec \"\$@\"" sh "$@" &
+}
+# every pid of the tree rooted at $1 (itself and its children, recursively)
+tree_pids() {
+	echo "$1"
+	for _k in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree_pids "$_k"; done
+}
+# in_cgroup PID HIERARCHY-PATTERN REL: /proc/PID/cgroup says so
+in_cgroup() { grep -q "^[0-9]*:$2:$3\$" "/proc/$1/cgroup"; }
+
+scenario_cgroup_v2() {
+	trap cg_cleanup EXIT
+	A=$V2/$CGN-a B=$V2/$CGN-b
+	mkdir "$A"
+	start_in "$A" -- "$W" tree 2 "$D/c"
+	P=$!
+	wait_above "$D/c.1" 3
+	cr checkpoint --cgroup "$A" --remove-cgroup -D "$D/ck" 2>"$D/err"
+	check "v2: checkpoint by --cgroup (root found from the cgroup)" [ $? = 0 -a -f "$D/ck/core-$P.img" ]
+	wait "$P" 2>/dev/null
+	check "v2: --remove-cgroup removed the emptied cgroup" [ ! -d "$A" ]
+	c1=$(count "$D/c.1")
+	cr restore --cgroup "$B" -D "$D/ck" >"$D/out" 2>"$D/err"
+	check "v2: restore --cgroup into a new cgroup" [ $? = 0 -a -d "$B" ]
+	all=$(tree_pids "$P" | sort | tr '\n' ' ')
+	inb=$(sort "$B/cgroup.procs" | tr '\n' ' ')
+	check "v2: every restored pid ($all) is in the new cgroup ($inb)" [ "$all" = "$inb" -a "$(echo $all | wc -w)" = 2 ]
+	bad=
+	for p in $all; do in_cgroup "$p" "" "/$CGN-b" || bad="$bad $p"; done
+	check "v2: /proc/PID/cgroup agrees for each" [ -z "$bad" ]
+	check "v2: the restored tree counts on" wait_above "$D/c.1" $((c1 + 3))
+
+	cr checkpoint --leave-running --cgroup "$B" -D "$D/ck2" 2>"$D/err"
+	check "v2: checkpoint --leave-running through the freezer" [ $? = 0 ]
+	check "v2: the cgroup is thawed afterwards ($(v2_state "$B"))" [ "$(v2_state "$B")" = 00 ]
+	echo 1 >"$B/cgroup.freeze"
+	sleep 0.2
+	cr checkpoint --leave-running --cgroup "$B" -D "$D/ck3" 2>"$D/err"
+	check "v2: checkpoint of a frozen cgroup" [ $? = 0 ]
+	check "v2: a cgroup that was frozen stays frozen ($(v2_state "$B"))" [ "$(v2_state "$B")" = 11 ]
+	echo 0 >"$B/cgroup.freeze"
+	for f in 1 3; do
+		CRIU_FAULT=$f cr checkpoint --cgroup "$B" -D "$D/ckf$f" "$P" 2>"$D/err"
+		check "v2: CRIU_FAULT=$f fails the checkpoint (exit 1)" [ $? = 1 ]
+		check "v2: ... the cgroup is thawed ($(v2_state "$B"))" [ "$(v2_state "$B")" = 00 ]
+		check "v2: ... the tree runs, untraced" running "$P"
+		check "v2: ... no image directory" [ ! -e "$D/ckf$f" ]
+	done
+}
+
+# Kill criu, or interrupt cr, while it dumps 256 MiB: the cgroup must end
+# thawed and the process running untraced.
+interrupt_mid_dump() { # interrupt_mid_dump CGROUP PID WHAT(criu|cr) SIGNAL
+	"$CR" -c none --criu "$CRIU" checkpoint --cgroup "$1" -D "$D/ck-$3" >"$D/out" 2>"$D/err" &
+	C=$!
+	# as soon as CRIU has seized the process (it is being dumped)
+	_i=0
+	until [ "$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$2/status")" != 0 ] || [ $_i -gt 2000 ]; do
+		_i=$((_i + 1))
+	done
+	# criu rewrites its command line: find it as cr's child
+	if [ "$3" = criu ]; then kill "-$4" $(pgrep -P "$C"); else kill "-$4" "$C"; fi
+	wait "$C"
+}
+
+scenario_cgroup_kill() {
+	trap cg_cleanup EXIT
+	A=$V2/$CGN-a
+	mkdir "$A"
+	start_in "$A" -- "$W" counter "$D/c" 512
+	P=$!
+	wait_above "$D/c" 0 200
+	interrupt_mid_dump "$A" "$P" criu KILL
+	check "criu SIGKILLed mid-dump: exit 1" [ $? = 1 ]
+	check "... says criu died" grep -q "criu exited without answering\|killed by signal" "$D/err"
+	check "... the cgroup is thawed ($(v2_state "$A"))" [ "$(v2_state "$A")" = 00 ]
+	check "... the process runs, untraced" running "$P"
+	c1=$(count "$D/c")
+	check "... and counts on" wait_above "$D/c" $((c1 + 2))
+	check "... no image directory, no temporary one" [ ! -e "$D/ck-criu" ] && no_temp_dirs
+	interrupt_mid_dump "$A" "$P" cr INT
+	check "SIGINT to cr mid-dump: exit 1" [ $? = 1 ]
+	check "... says it was interrupted" grep -q "Interrupt" "$D/err"
+	check "... the cgroup is thawed ($(v2_state "$A"))" [ "$(v2_state "$A")" = 00 ]
+	check "... the process runs, untraced" running "$P"
+	check "... no image directory, no temporary one" [ ! -e "$D/ck-cr" ] && no_temp_dirs
+	check "... no criu left behind" [ -z "$(pgrep -P "$C")" ]
+}
+
+scenario_cgroup_foreign() {
+	trap cg_cleanup EXIT
+	A=$V2/$CGN-a
+	mkdir "$A"
+	start_in "$A" -- "$W" counter "$D/c"
+	P=$!
+	start_in "$A" -- "$W" counter "$D/f"
+	F=$!
+	wait_above "$D/f" 2
+	cr checkpoint --leave-running --cgroup "$A" -D "$D/ck" 2>"$D/err"
+	check "two trees in the cgroup and no pid: exit 1, both roots listed" [ $? = 1 ] && grep -q "$P $F\|$F $P" "$D/err"
+	cr checkpoint --leave-running -D "$D/ck" "$P" --cgroup "$A" 2>"$D/err"
+	check "a foreign process in the cgroup: refused (exit 1)" [ $? = 1 ]
+	check "... the message lists it" grep -q "outside the tree.*$F\|$F.*" "$D/err"
+	check "... nothing frozen ($(v2_state "$A")), no image directory" [ "$(v2_state "$A")" = 00 -a ! -e "$D/ck" ]
+	check "... both keep running" running "$P" && running "$F"
+	cr checkpoint --leave-running --allow-foreign -D "$D/ck" "$P" --cgroup "$A" 2>"$D/err"
+	check "with --allow-foreign it works" [ $? = 0 ]
+	check "... the foreign process runs on, thawed" running "$F" && [ "$(v2_state "$A")" = 00 ]
+	c=$(count "$D/f")
+	check "... and counts" wait_above "$D/f" $((c + 2))
+}
+
+scenario_cgroup_v1() {
+	trap cg_cleanup EXIT
+	A=$FZ/$CGN-a M=/sys/fs/cgroup/memory/$CGN-a
+	mkdir "$A" "$M"
+	start_in "$A" "$M" -- "$W" tree 2 "$D/c"
+	P=$!
+	wait_above "$D/c.1" 3
+	cr checkpoint --cgroup "$M" -D "$D/ck" 2>"$D/err"
+	check "v1: --cgroup in a hierarchy without a freezer: exit 2" [ $? = 2 ]
+	check "... says so" grep -q "has no freezer" "$D/err"
+	echo FROZEN >"$A/freezer.state"
+	sleep 0.2
+	cr checkpoint --leave-running --cgroup "$A" -D "$D/ck0" 2>"$D/err"
+	check "v1: checkpoint of a frozen freezer cgroup" [ $? = 0 ]
+	check "v1: it stays FROZEN ($(cat "$A/freezer.state"))" [ "$(cat "$A/freezer.state")" = FROZEN ]
+	echo THAWED >"$A/freezer.state"
+	CRIU_FAULT=1 cr checkpoint --cgroup "$A" -D "$D/ckf" 2>"$D/err"
+	check "v1: CRIU_FAULT=1: exit 1, THAWED ($(cat "$A/freezer.state")), running" \
+		[ $? = 1 -a "$(cat "$A/freezer.state")" = THAWED ] && running "$P"
+	cr checkpoint --cgroup "$A" --remove-cgroup -D "$D/ck" 2>"$D/err"
+	check "v1: checkpoint by the freezer cgroup" [ $? = 0 ]
+	wait "$P" 2>/dev/null
+	check "v1: --remove-cgroup removed the freezer cgroup it was given" [ ! -d "$A" ]
+	rmdir "$M"
+	B=$FZ/$CGN-b
+	cr restore --cgroup "$B" --cgroup-controllers freezer,memory -D "$D/ck" >"$D/out" 2>"$D/err"
+	check "v1: restore --cgroup --cgroup-controllers freezer,memory" [ $? = 0 ]
+	bad=
+	for p in $(tree_pids "$P"); do
+		in_cgroup "$p" freezer "/$CGN-b" && in_cgroup "$p" memory "/$CGN-b" || bad="$bad $p"
+	done
+	check "v1: every restored pid is in freezer and memory /$CGN-b" [ -z "$bad" ]
+	check "v1: ... and not in the pids hierarchy's" [ ! -d "/sys/fs/cgroup/pids/$CGN-b" ]
+	kill $(tree_pids "$P")
+	sleep 0.3
+	cr restore --cgroup "$FZ/$CGN-c" -D "$D/ck" >"$D/out" 2>"$D/err"
+	check "v1: restore --cgroup without --cgroup-controllers" [ $? = 0 ]
+	bad=
+	for h in /sys/fs/cgroup/*/; do
+		h=${h%/}
+		[ "$h" = "$V2" ] && continue
+		grep -q "^$P\$" "$h/$CGN-c/cgroup.procs" 2>/dev/null || bad="$bad ${h##*/}"
+	done
+	check "v1: ... the tree is in every v1 hierarchy's $CGN-c (missing:$bad)" [ -z "$bad" ]
+}
+
+scenario_cgroup_bad() {
+	trap cg_cleanup EXIT
+	"$W" counter "$D/c" &
+	P=$!
+	cr checkpoint --cgroup /tmp -D "$D/ck" 2>"$D/err"
+	check "--cgroup outside cgroupfs: exit 2" [ $? = 2 ] && grep -q "not on cgroupfs" "$D/err"
+	cr checkpoint --cgroup "$V2/$CGN-missing" -D "$D/ck" 2>"$D/err"
+	check "a missing cgroup: exit 1" [ $? = 1 ] && grep -q "No such file" "$D/err"
+	mkdir "$V2/$CGN-empty"
+	cr checkpoint --cgroup "$V2/$CGN-empty" -D "$D/ck" 2>"$D/err"
+	check "a cgroup with no tasks: exit 1" [ $? = 1 ] && grep -q "has no processes" "$D/err"
+	cr checkpoint --cgroup "$V2/../$CGN-empty" -D "$D/ck" 2>"$D/err"
+	check "a --cgroup path with ..: exit 2" [ $? = 2 ]
+	cr checkpoint --freeze -D "$D/ck" "$P" 2>"$D/err"
+	check "--freeze for a pid in no cgroup of its own: exit 2" [ $? = 2 ] && grep -q "root cgroup" "$D/err"
+	check "nothing was touched: no image directory, the process runs" [ ! -e "$D/ck" ] && running "$P"
+	cr restore --cgroup "$V2/$CGN-x" --criu-socket /nonexistent -D "$D/ck" 2>"$D/err"
+	check "restore --cgroup with --criu-socket: exit 2" [ $? = 2 ]
+}
+
 "scenario_$name"
 exit 0
