@@ -34,7 +34,7 @@ CPPFLAGS_CR = -DCR_VERSION=\"$(VERSION)\" $(INI_DEFS) -DPB_BUFFER_ONLY=1 \
            -Inanopb -I$(INIH_SRC)
 CFLAGS_CR  = -std=c11 -Os -pipe -ffunction-sections -fdata-sections \
            -fno-asynchronous-unwind-tables -fstack-protector-strong $(WARN)
-LDFLAGS_CR = -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,relro,-z,now -Wl,-z,noexecstack -s
+LDFLAGS_CR = -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,-z,noexecstack -s
 
 PB_RT  = nanopb/pb.h nanopb/pb_common.h nanopb/pb_common.c nanopb/pb_encode.h \
          nanopb/pb_encode.c nanopb/pb_decode.h nanopb/pb_decode.c

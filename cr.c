@@ -94,6 +94,7 @@
 #define C_RST (1u << 2)
 #define C_CHK (1u << 3)
 #define C_G (1u << 4)
+#define C_STATS (1u << 5)
 #define C_DP (C_DUMP | C_PRE)
 #define C_DR (C_DUMP | C_RST)
 #define C_DPR (C_DUMP | C_PRE | C_RST)
@@ -143,6 +144,11 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(freeze, "freeze", 0, T_BOOL, C_DP, "cgroup", NULL, "false", NULL, NULL, "freeze through the cgroup freezer (default: on with --cgroup)") \
 	X(allow_foreign, "allow-foreign", 0, T_BOOL, C_DP, "cgroup", NULL, "false", NULL, NULL, "freeze even though the cgroup holds processes outside the tree") \
 	X(remove_cgroup, "remove-cgroup", 0, T_BOOL, C_DUMP, "cgroup", "remove", "false", NULL, NULL, "remove the emptied --cgroup directories after a checkpoint that ended the tree") \
+	X(hook, "hook", 0, T_LIST, C_DPR, "-", NULL, "", NULL, "EVENT=CMD", "run CMD with /bin/sh -c at CRIU's EVENT ([hooks] EVENT = CMD), repeatable") \
+	X(hook_timeout, "hook-timeout", 0, T_UINT, C_DPR, "hooks", "timeout", "60", "86400", "SEC", "a hook running longer is killed and fails") \
+	X(print_stats, "print-stats", 0, T_BOOL, C_DPR, NULL, NULL, "false", NULL, NULL, "print cr's and CRIU's statistics afterwards (stderr)") \
+	X(json, "json", 0, T_BOOL, C_DPR | C_STATS, NULL, NULL, "false", NULL, NULL, "statistics as one JSON object on stdout") \
+	X(status_fd, "status-fd", 0, T_UINT, C_DUMP, NULL, NULL, "0", "1048576", "FD", "write one NUL byte to FD when the page server is ready, then close it") \
 	X(cg_ctrls, "cgroup-controllers", 0, T_STR, C_RST, "cgroup", "controllers", "", NULL, "LIST", "restore: v1 hierarchies to create the cgroup in, or v2 controllers to enable (a,b)")
 
 struct list {
@@ -199,6 +205,150 @@ static const struct opt_desc opts[O_COUNT] = {
 static const char *prog = "cr";
 static struct cfg cfg;	/* written while parsing only; read-only after main's checks */
 
+/*
+ * A printf subset (flags "-0#", width and precision with "*", the h/l/ll/z
+ * modifiers, conversions d i u x c s %), writing to a buffer or an fd. musl's
+ * printf carries floating point and wide characters cr never prints, about
+ * 12 KB of the 100 KB budget; this is a tenth of that. The compiler still
+ * checks every format against its arguments (format attribute).
+ */
+struct fmt_out {
+	char *buf;
+	size_t size, len;
+};
+
+static void fmt_put(struct fmt_out *o, const char *s, size_t n, int width, bool left, char pad)
+{
+	size_t w = width > 0 && (size_t)width > n ? (size_t)width - n : 0;
+
+	for (size_t i = 0; i < w + n + w; i++) {
+		char c;
+
+		if (i < w)
+			c = left ? 0 : pad;
+		else if (i < w + n)
+			c = s[i - w];
+		else
+			c = left ? ' ' : 0;
+		if (!c && (i < w || i >= w + n))
+			continue;
+		if (o->len + 1 < o->size)
+			o->buf[o->len] = c;
+		o->len++;
+	}
+}
+
+static void fmt_v(struct fmt_out *o, const char *f, va_list ap)
+{
+	for (; *f; f++) {
+		bool left = false, alt = false, neg = false;
+		char pad = ' ', num[32], *p = num + sizeof(num);
+		int width = 0, prec = -1, lng = 0;
+		unsigned long long u;
+		const char *s;
+
+		if (*f != '%') {
+			size_t n = strcspn(f, "%");
+
+			fmt_put(o, f, n, 0, false, ' ');
+			f += n - 1;
+			continue;
+		}
+		for (f++; *f == '-' || *f == '0' || *f == '#'; f++)
+			*f == '-' ? (left = true) : *f == '0' ? (pad = '0') : (alt = true);
+		if (*f == '*')
+			width = va_arg(ap, int), f++;
+		for (; *f >= '0' && *f <= '9'; f++)
+			width = width * 10 + *f - '0';
+		if (*f == '.') {
+			prec = 0;
+			if (*++f == '*')
+				prec = va_arg(ap, int), f++;
+			for (; *f >= '0' && *f <= '9'; f++)
+				prec = prec * 10 + *f - '0';
+		}
+		for (; *f == 'l' || *f == 'z' || *f == 'h'; f++)
+			lng += *f != 'h';
+		switch (*f) {
+		case 's':
+			s = va_arg(ap, const char *);
+			if (!s)
+				s = "(null)";
+			fmt_put(o, s, prec >= 0 ? strnlen(s, (size_t)prec) : strlen(s), width, left, ' ');
+			continue;
+		case 'c':
+			num[0] = (char)va_arg(ap, int);
+			fmt_put(o, num, 1, width, left, ' ');
+			continue;
+		case 'd':
+		case 'i':
+			{
+				long long v = lng >= 2 ? va_arg(ap, long long) : lng ? va_arg(ap, long) : va_arg(ap, int);
+
+				neg = v < 0;
+				u = neg ? 0ull - (unsigned long long)v : (unsigned long long)v;
+			}
+			break;
+		case 'u':
+		case 'x':
+			u = lng >= 2 ? va_arg(ap, unsigned long long) : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+			break;
+		default:	/* '%' */
+			fmt_put(o, "%", 1, 0, false, ' ');
+			continue;
+		}
+		do
+			*--p = "0123456789abcdef"[u % (*f == 'x' ? 16 : 10)];
+		while ((u /= (*f == 'x' ? 16 : 10)));
+		if (alt && *f == 'x')
+			*--p = 'x', *--p = '0';
+		if (neg && pad == '0' && width > 1)
+			fmt_put(o, "-", 1, 0, false, ' '), width--;
+		else if (neg)
+			*--p = '-';
+		fmt_put(o, p, (size_t)(num + sizeof(num) - p), width, left, pad);
+	}
+	if (o->size)
+		o->buf[o->len < o->size ? o->len : o->size - 1] = '\0';
+}
+
+__attribute__((format(printf, 3, 4))) static int xsnprintf(char *buf, size_t size, const char *f, ...)
+{
+	struct fmt_out o = { buf, size, 0 };
+	va_list ap;
+
+	va_start(ap, f);
+	fmt_v(&o, f, ap);
+	va_end(ap);
+	return (int)o.len;
+}
+
+static int write_all(int fd, const void *buf, size_t len);
+
+/* Format into a buffer and write it to fd in one write (lines from
+ * concurrent processes do not interleave). -1 on a write error. */
+static int vout(int fd, const char *f, va_list ap)
+{
+	char buf[8192];
+	struct fmt_out o = { buf, sizeof(buf), 0 };
+
+	fmt_v(&o, f, ap);
+	return write_all(fd, buf, o.len < sizeof(buf) ? o.len : sizeof(buf) - 1);
+}
+
+__attribute__((format(printf, 2, 3))) static int out(int fd, const char *f, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, f);
+	r = vout(fd, f, ap);
+	va_end(ap);
+	return r;
+}
+
+#define snprintf xsnprintf
+
 /* =========================== Diagnostics ================================ */
 
 /*
@@ -211,12 +361,18 @@ static void vmsg(const char *fmt, va_list ap)
 {
 	int saved = errno;
 	size_t n = strlen(fmt);
+	char buf[4096];
+	struct fmt_out o = { buf, sizeof(buf) - 2, 0 };
 
-	fprintf(stderr, "%s: ", prog);
-	vfprintf(stderr, fmt, ap);
+	fmt_put(&o, prog, strlen(prog), 0, false, ' ');
+	fmt_put(&o, ": ", 2, 0, false, ' ');
+	fmt_v(&o, fmt, ap);
+	o.len = strlen(buf);
 	if (n && fmt[n - 1] == ':')
-		fprintf(stderr, " %s", strerror(saved));
-	fputc('\n', stderr);
+		o.len += (size_t)snprintf(buf + o.len, sizeof(buf) - 2 - o.len, " %s", strerror(saved));
+	o.len = strlen(buf);
+	buf[o.len++] = '\n';
+	write_all(2, buf, o.len);
 	errno = saved;
 }
 
@@ -533,6 +689,22 @@ static int split_path(const char *path, char *dir, size_t dsize, char *base, siz
 
 /* ================ Configuration: defaults, ini, argv, checks ============= */
 
+/* CRIU's notification names a hook can be attached to (criu-rpc.md 4). */
+static const char *const hook_events[] = {
+	"pre-dump", "post-dump", "network-lock", "network-unlock", "pre-restore", "post-restore",
+	"setup-namespaces", "post-setup-namespaces", "pre-resume", "post-resume", "status-ready",
+};
+
+static bool hook_event_known(const char *ev, size_t len)
+{
+	for (size_t i = 0; i < ARRAY_LEN(hook_events); i++)
+		if (strlen(hook_events[i]) == len && !strncmp(hook_events[i], ev, len))
+			return true;
+	return false;
+}
+
+
+
 /*
  * Store one value in cfg. `where` names the source for messages: "--flag"
  * or "FILE:LINE: key". Returns 0, or -1 after printing why (the caller
@@ -582,7 +754,7 @@ static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
 	} else if (o->type == T_LIST) {
 		struct list *l = field;
 
-		if (cli && !l->from_cli) {
+		if (cli && !l->from_cli && id != O_hook) {	/* hooks: per event, the flag wins */
 			l->n = 0;
 			l->from_cli = true;
 		}
@@ -621,6 +793,7 @@ static const struct {
 } sections[] = {
 	{ "criu", C_G },
 	{ "cgroup", C_G },
+	{ "hooks", C_G },
 	{ "checkpoint", C_DUMP },
 	{ "pre-dump", C_PRE },
 	{ "restore", C_RST },
@@ -651,13 +824,27 @@ static int cfg_ini_key(struct ini_ctx *ctx, const char *section, const char *nam
 			if (str_eq(section, sections[i].name))
 				ctx->section = sections[i].cmd;
 		if (!ctx->section)
-			warn("%s:%d: unknown section [%s] (known: criu, cgroup, checkpoint, pre-dump, restore)",
+			warn("%s:%d: unknown section [%s] (known: criu, cgroup, hooks, checkpoint, pre-dump, restore)",
 			     ctx->file, lineno, section);
 		return ctx->section != 0;
 	}
 	if (!ctx->section) {
 		warn("%s:%d: key \"%s\" outside any section", ctx->file, lineno, name);
 		return 0;
+	}
+	if (str_eq(section, "hooks") && hook_event_known(name, strlen(name))) {
+		/* [hooks] EVENT = COMMAND is --hook EVENT=COMMAND */
+		char buf[MAX_VALUE + 64];
+
+		snprintf(ctx->where, sizeof(ctx->where), "%s:%d: %s", ctx->file, lineno, name);
+		if (strlen(value) > MAX_VALUE - strlen(name) - 1 || !*value) {
+			warn("%s: %s hook command", ctx->where, *value ? "over-long" : "empty");
+			return 0;
+		}
+		snprintf(buf, sizeof(buf), "%s=%s", name, value);
+		if (!(copy = str_keep(buf)))
+			return 0;
+		return cfg_set(O_hook, copy, ctx->where, false) == 0;
 	}
 	for (int i = 0; i < O_COUNT; i++) {
 		const struct opt_desc *o = &opts[i];
@@ -755,10 +942,11 @@ static const struct cmd_desc {
 	{ "pre-dump", C_PRE, "PID", "dump the tree's memory while it keeps running, for a later checkpoint" },
 	{ "restore", C_RST, "", "restore a checkpointed tree" },
 	{ "check", C_CHK, "", "report what works on this host (CRIU, kernel, cgroups)" },
+	{ "stats", C_STATS, "DIR", "print the CRIU statistics kept in a work or image directory" },
 	{ "version", C_G, "", "print cr's version" },
 };
 
-static void usage_options(FILE *f, unsigned bit)
+static void usage_options(int f, unsigned bit)
 {
 	for (int i = 0; i < O_COUNT; i++) {
 		const struct opt_desc *o = &opts[i];
@@ -771,30 +959,30 @@ static void usage_options(FILE *f, unsigned bit)
 				 o->meta ? o->meta : "");
 		else
 			snprintf(flag, sizeof(flag), "    --%s%s%s", o->name, o->meta ? " " : "", o->meta ? o->meta : "");
-		fprintf(f, "  %-32s %s", flag, o->help);
+		out(f, "  %-32s %s", flag, o->help);
 		if (o->type != T_BOOL && o->type != T_LIST && o->def[0])
-			fprintf(f, " [%s]", o->def);
-		fputc('\n', f);
+			out(f, " [%s]", o->def);
+		out(f, "\n");
 	}
 }
 
-static void usage(FILE *f, const struct cmd_desc *c)
+static void usage(int f, const struct cmd_desc *c)
 {
 	if (c) {
-		fprintf(f, "Usage: %s %s [OPTIONS]%s%s\n\n%s.\n\nOptions:\n", prog, c->name, c->args[0] ? " " : "",
+		out(f, "Usage: %s %s [OPTIONS]%s%s\n\n%s.\n\nOptions:\n", prog, c->name, c->args[0] ? " " : "",
 			c->args, c->help);
 		usage_options(f, c->bit);
-		fprintf(f, "  -h, --help                       show this help\n");
+		out(f, "  -h, --help                       show this help\n");
 		return;
 	}
-	fprintf(f, "Usage: %s [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
+	out(f, "Usage: %s [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
 		   "Checkpoint, pre-dump and restore Linux process trees through CRIU's RPC.\n\nCommands:\n",
 		prog);
 	for (size_t i = 0; i < ARRAY_LEN(cmds); i++)
-		fprintf(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
-	fprintf(f, "\nGlobal options (also accepted after the command):\n");
+		out(f, "  %-12s %s\n", cmds[i].name, cmds[i].help);
+	out(f, "\nGlobal options (also accepted after the command):\n");
 	usage_options(f, C_G);
-	fprintf(f, "  -h, --help                       show this help; COMMAND --help shows its options\n"
+	out(f, "  -h, --help                       show this help; COMMAND --help shows its options\n"
 		   "  -V, --version                    print cr's version\n\n"
 		   "Exit status: 0 success, 1 the operation failed, 2 usage or configuration error;\n"
 		   "restore --wait exits with the restored tree's status (128+N for signal N).\n");
@@ -802,7 +990,7 @@ static void usage(FILE *f, const struct cmd_desc *c)
 
 static void print_version(void)
 {
-	printf("cr %s (CRIU RPC client; nanopb %s, inih r%s, static musl)\n", CR_VERSION, "0.4.7", "59");
+	out(1, "cr %s (CRIU RPC client; nanopb %s, inih r%s, static musl)\n", CR_VERSION, "0.4.7", "59");
 }
 
 /* ================================ argv =================================== */
@@ -861,8 +1049,8 @@ static int cfg_parse_argv(int argc, char **argv, struct argv_val *vals)
 			if (str_eq(cfg.cmd_name, "dump"))
 				cfg.cmd_name = "checkpoint", cfg.cmd = C_DUMP;
 			if (!cfg.cmd) {
-				fprintf(stderr, "%s: unknown command \"%s\"\n", prog, cfg.cmd_name);
-				usage(stderr, NULL);
+				out(2, "%s: unknown command \"%s\"\n", prog, cfg.cmd_name);
+				usage(2, NULL);
 				exit(EXIT_USAGE);
 			}
 			argc -= optind;
@@ -877,7 +1065,7 @@ static int cfg_parse_argv(int argc, char **argv, struct argv_val *vals)
 			for (size_t i = 0; in_cmd && i < ARRAY_LEN(cmds); i++)
 				if (cmds[i].bit == cfg.cmd)
 					cd = &cmds[i];
-			usage(stdout, cd && cd->bit != C_G ? cd : NULL);
+			usage(1, cd && cd->bit != C_G ? cd : NULL);
 			exit(EXIT_OK);
 		}
 		if (c == OPT_VERSION) {
@@ -906,7 +1094,7 @@ static int cfg_parse_argv(int argc, char **argv, struct argv_val *vals)
 		vals[nvals++] = (struct argv_val){ c, opts[c].type == T_BOOL && !optarg ? "true" : optarg, opts[c].name };
 	}
 	if (!cfg.cmd) {
-		usage(stderr, NULL);
+		usage(2, NULL);
 		exit(EXIT_USAGE);
 	}
 	cfg.args = argv + optind;
@@ -987,6 +1175,20 @@ static void cfg_check(void)
 		usage_die("restore --cgroup needs criu swrk (cr moves criu into the cgroup before it restores): drop --criu-socket");
 	if (strspn(cfg.cg_ctrls, "abcdefghijklmnopqrstuvwxyz0123456789_=,") != strlen(cfg.cg_ctrls))
 		usage_die("--cgroup-controllers \"%s\": expected a comma-separated list of controllers", cfg.cg_ctrls);
+	if (cfg.cmd == C_STATS && cfg.nargs != 1)
+		usage_die("stats needs exactly one DIR (%s stats DIR)", prog);
+	for (int i = 0; i < cfg.hook.n; i++) {
+		const char *eq = strchr(cfg.hook.v[i], '=');
+
+		if (!eq || !hook_event_known(cfg.hook.v[i], (size_t)(eq - cfg.hook.v[i])) || !eq[1])
+			usage_die("--hook \"%s\": expected EVENT=COMMAND with EVENT one of pre-dump, post-dump, "
+				  "network-lock, network-unlock, pre-restore, post-restore, setup-namespaces, "
+				  "post-setup-namespaces, pre-resume, post-resume, status-ready", cfg.hook.v[i]);
+	}
+	if (cfg.set[O_status_fd] && fcntl((int)cfg.status_fd, F_GETFD) < 0)
+		usage_die("--status-fd %u is not an open fd", cfg.status_fd);
+	if (cfg.json)
+		cfg.print_stats = true;
 	if ((cfg.cmd & (C_RST | C_CHK | C_G)) && cfg.nargs)
 		usage_die("%s takes no arguments (got \"%s\")", cfg.cmd_name, cfg.args[0]);
 	if (cfg.detach && cfg.wait)
@@ -1020,6 +1222,106 @@ static void cfg_check(void)
 			usage_die("--external is longer than 511 bytes");
 }
 
+/* ================================ Hooks ================================== */
+
+/* The command configured for event: the last --hook/[hooks] entry for it
+ * (ini entries come first, so a flag wins), or NULL. */
+static const char *hook_find(const char *event)
+{
+	size_t n = strlen(event);
+
+	for (int i = cfg.hook.n - 1; i >= 0; i--)
+		if (!strncmp(cfg.hook.v[i], event, n) && cfg.hook.v[i][n] == '=')
+			return cfg.hook.v[i] + n + 1;
+	return NULL;
+}
+
+/* What a hook sees of the operation. */
+struct hook_ctx {
+	const char *img;	/* where the images are now (during a checkpoint: the temporary directory) */
+	const char *work;	/* the work directory */
+	pid_t pid;		/* the tree's root pid, when known */
+	int sigfd;		/* cr's signalfd: an interrupt kills the hook */
+};
+
+/*
+ * Run the hook for event, if any: /bin/sh -c COMMAND (the one place cr hands
+ * a string to a shell) in its own process group, stdin /dev/null, stdout
+ * and stderr on cr's stderr (cr's stdout is for results), with CR_EVENT,
+ * CR_PID, CR_IMAGE_PATH, CR_WORK_PATH and CR_COMMAND added to cr's
+ * environment (built by hand: setenv would need malloc). Returns 0 when
+ * there is no hook or it exited 0; -1 when it failed, timed out (its group
+ * is killed) or cr was interrupted meanwhile, after saying so.
+ */
+static int hook_run(const struct hook_ctx *h, const char *event, int criu_pid)
+{
+	static char vars[5][PATH_MAX + 32];
+	static const char *envp[1024];
+	const char *cmd = hook_find(event);
+	extern char **environ;
+	int n = 0, st = 0;
+	int64_t end = now_ms() + (int64_t)cfg.hook_timeout * 1000;
+	pid_t child;
+
+	if (!cmd)
+		return 0;
+	snprintf(vars[0], sizeof(vars[0]), "CR_EVENT=%s", event);
+	snprintf(vars[1], sizeof(vars[1]), "CR_COMMAND=%s", cfg.cmd_name);
+	snprintf(vars[2], sizeof(vars[2]), "CR_IMAGE_PATH=%s", h->img);
+	snprintf(vars[3], sizeof(vars[3]), "CR_WORK_PATH=%s", h->work);
+	snprintf(vars[4], sizeof(vars[4]), "CR_PID=%d", criu_pid ? criu_pid : (int)h->pid);
+	for (char **e = environ; *e && n < (int)ARRAY_LEN(envp) - 7; e++)
+		if (strncmp(*e, "CR_", 3))
+			envp[n++] = *e;
+	for (int i = 0; i < 5; i++)
+		if (i < 4 || criu_pid || h->pid)
+			envp[n++] = vars[i];
+	envp[n] = NULL;
+	info("hook %s: %s", event, cmd);
+	child = fork();
+	if (child == 0) {
+		int null = open("/dev/null", O_RDONLY);
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		setpgid(0, 0);
+		if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0)
+			_exit(127);
+		execve("/bin/sh", (char *const[]){ "sh", "-c", (char *)cmd, NULL }, (char *const *)envp);
+		_exit(127);
+	}
+	if (child < 0) {
+		warn("hook %s: fork:", event);
+		return -1;
+	}
+	for (;;) {
+		struct signalfd_siginfo si;
+		const char *why = NULL;
+
+		if (waitpid(child, &st, WNOHANG) == child)
+			break;
+		if (now_ms() >= end)
+			why = "timed out (--hook-timeout)";
+		else if (h->sigfd >= 0 && read(h->sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
+			why = "interrupted";
+		if (why) {
+			kill(-child, SIGKILL);
+			kill(child, SIGKILL);
+			waitpid(child, &st, 0);
+			warn("hook %s %s: killed it; CRIU is told the step failed", event, why);
+			return -1;
+		}
+		usleep(5000);
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	warn("hook %s (%s) failed: %s%d; CRIU is told the step failed", event, cmd,
+	     WIFEXITED(st) ? "exit status " : "signal ", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	return -1;
+}
+
 /* =========================== CRIU RPC transport ========================== */
 
 /* One CRIU conversation: a criu swrk child on a socketpair, or a connection
@@ -1035,6 +1337,8 @@ struct rpc {
 	bool timed_out;
 	bool killed;		/* cr killed criu (timeout or grace expired) */
 	const char *criu;	/* the binary, for messages */
+	struct hook_ctx hook;	/* for the hooks run at CRIU's notifications */
+	int status_fd;		/* --status-fd: gets "\\0" at status-ready; -1 */
 };
 
 static const char *rpc_type_name(criu_req_type t)
@@ -1367,12 +1671,23 @@ static int rpc_notify(struct rpc *r, const criu_resp *resp, int fd)
 {
 	criu_req ack;
 	const char *script = resp->has_notify && resp->notify.has_script ? resp->notify.script : "";
+	bool ok = !r->interrupted;
 
 	close_keep(fd);	/* orphan-pts-master: cr does not keep it */
+	r->hook.sigfd = r->sigfd;
+	if (ok && hook_run(&r->hook, script, resp->notify.has_pid ? resp->notify.pid : 0))
+		ok = false;
+	if (ok && str_eq(script, "status-ready") && r->status_fd >= 0) {
+		/* runc's --status-fd: one NUL byte when the page server listens */
+		if (write_all(r->status_fd, "", 1))
+			warn("--status-fd %d:", r->status_fd);
+		close(r->status_fd);
+		r->status_fd = -1;
+	}
 	rpc_req_init(&ack, criu_req_type_NOTIFY);
 	ack.has_notify_success = true;
-	ack.notify_success = !r->interrupted;
-	info("CRIU event %s%s", script, ack.notify_success ? "" : ": answered with failure");
+	ack.notify_success = ok;
+	info("CRIU event %s%s", script, ok ? "" : ": answered with failure");
 	return rpc_send(r, &ack);
 }
 
@@ -1505,7 +1820,7 @@ static void rpc_report_failure(const char *what, criu_req_type type, const criu_
 		lines[n % 64] = l;
 		if (strstr(l, "Error (") && shown < 40) {
 			for (int k = n - 2 > last ? n - 2 : last + 1; k <= n; k++, shown++)
-				fprintf(stderr, "  %s\n", lines[k % 64]);
+				out(2, "  %s\n", lines[k % 64]);
 			last = n;
 		}
 		n++;
@@ -2074,6 +2389,152 @@ static void cg_fill_roots(const struct cg_target *t, criu_opts *o)
 	}
 }
 
+/* ============================== Statistics =============================== */
+
+#define IMG_SERVICE_MAGIC 0x55105940
+#define IMG_COMMON_MAGIC 0x54564319
+#define STATS_MAGIC 0x57093306
+
+/*
+ * Read CRIU's stats-dump or stats-restore (criu-rpc.md 5): two little-endian
+ * magics, a payload length, one packed stats_entry. Every way the file can
+ * be wrong is its own message. Returns 0, or -1 after saying why.
+ */
+static int stats_read(int dirfd, const char *dir, const char *name, stats_entry *e)
+{
+	uint8_t buf[4096];
+	uint32_t m[3];
+	ssize_t len;
+	pb_istream_t is;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		warn("%s/%s:", dir, name);
+		return -1;
+	}
+	len = read(fd, buf, sizeof(buf));
+	close(fd);
+	if (len < 0) {
+		warn("%s/%s:", dir, name);
+		return -1;
+	}
+	memcpy(m, buf, len >= 12 ? 12 : 0);
+	if (len < 12)
+		warn("%s/%s: truncated: %zd bytes, shorter than the 12-byte header", dir, name, len);
+	else if ((m[0] != IMG_SERVICE_MAGIC && m[0] != IMG_COMMON_MAGIC) || m[1] != STATS_MAGIC)
+		warn("%s/%s: bad magic %08x %08x: not a CRIU stats file", dir, name, m[0], m[1]);
+	else if (len == sizeof(buf) || m[2] > stats_entry_size)
+		warn("%s/%s: oversized: the entry says %u bytes, a stats entry is at most %d", dir, name, m[2],
+		     stats_entry_size);
+	else if (m[2] > len - 12)
+		warn("%s/%s: truncated: the header says %u bytes, the file has %zd after it", dir, name, m[2], len - 12);
+	else {
+		is = pb_istream_from_buffer(buf + 12, m[2]);
+		memset(e, 0, sizeof(*e));
+		if (pb_decode(&is, stats_entry_fields, e))
+			return 0;
+		warn("%s/%s: corrupt stats entry: %s", dir, name, PB_GET_ERROR(&is));
+	}
+	return -1;
+}
+
+/* Microseconds as milliseconds with one decimal, without floating point. */
+static const char *ms(uint64_t us, char *buf)
+{
+	snprintf(buf, 24, "%llu.%llu", (unsigned long long)(us / 1000), (unsigned long long)(us % 1000 / 100));
+	return buf;
+}
+
+/*
+ * Print a stats entry: a short table on stderr, or with --json one object
+ * on stdout (README "Statistics" documents the fields). wall_us is cr's own
+ * wall time for the operation, 0 when unknown (cr stats). A lazy dump's
+ * frozen time is CRIU's bookkeeping, not the tree's downtime (machine-notes:
+ * around 4e9 us): it is shown as unknown, with the reason.
+ */
+static void stats_print(const char *what, pid_t pid, uint64_t wall_us, const stats_entry *e, bool lazy)
+{
+	static const char *const dn[] = { "freezing_ms", "frozen_ms", "memdump_ms", "memwrite_ms", "pages_scanned",
+					  "pages_skipped_parent", "pages_written", "pages_lazy" };
+	static const char *const rn[] = { "forking_ms", "restore_ms", "pages_restored" };
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t v[8];
+	const char *const *names = e->has_dump ? dn : rn;
+	int n = e->has_dump ? 8 : 3, times = e->has_dump ? 4 : 2;
+	char b[24];
+	int f = cfg.json ? 1 : 2;
+
+	if (e->has_dump) {
+		const dump_stats_entry *d = &e->dump;
+		uint64_t dv[8] = { d->freezing_time, d->frozen_time, d->memdump_time, d->memwrite_time, d->pages_scanned,
+				   d->pages_skipped_parent, d->pages_written, d->pages_lazy };
+		memcpy(v, dv, sizeof(dv));
+	} else {
+		const restore_stats_entry *r = &e->restore;
+		uint64_t rv[3] = { r->forking_time, r->restore_time, r->has_pages_restored ? r->pages_restored : 0 };
+		memcpy(v, rv, sizeof(rv));
+	}
+	if (cfg.json) {
+		out(1, "{\"command\":\"%s\"", what);
+		if (pid)
+			out(1, ",\"pid\":%d", (int)pid);
+		if (wall_us)
+			out(1, ",\"cr_wall_ms\":%s", ms(wall_us, b));
+		for (int i = 0; i < n; i++) {
+			if (i < times && lazy && i == 1)
+				out(1, ",\"%s\":null", names[i]);
+			else if (i < times)
+				out(1, ",\"%s\":%s", names[i], ms(v[i], b));
+			else
+				out(1, ",\"%s\":%llu,\"%.*s_mib\":%llu.%02llu", names[i], (unsigned long long)v[i],
+				       (int)strlen(names[i]), names[i], (unsigned long long)(v[i] * page >> 20),
+				       (unsigned long long)((v[i] * page % (1 << 20)) * 100 >> 20));
+		}
+		out(1, ",\"page_size\":%ld%s}\n", page, lazy ? ",\"note\":\"frozen_ms of a lazy dump is not reported by CRIU correctly\"" : "");
+		return;
+	}
+	out(f, "%s statistics%s:\n", what, wall_us ? "" : " (from CRIU's file)");
+	if (wall_us)
+		out(f, "  %-22s %10s ms\n", "cr wall time", ms(wall_us, b));
+	for (int i = 0; i < n; i++) {
+		if (i < times && lazy && i == 1)
+			out(f, "  %-22s %10s    (CRIU's figure is wrong for lazy dumps: measure downtime from outside)\n",
+				"frozen", "unknown");
+		else if (i < times)
+			out(f, "  %-22s %10s ms\n", names[i], ms(v[i], b));
+		else
+			out(f, "  %-22s %10llu pages %8llu MiB\n", names[i], (unsigned long long)v[i],
+				(unsigned long long)(v[i] * page >> 20));
+	}
+}
+
+/* stats DIR: the statistics CRIU left in a work or image directory. */
+static int cmd_stats(void)
+{
+	const char *dir = cfg.args[0];
+	stats_entry e;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), found = 0, ret = EXIT_OK;
+
+	if (fd < 0)
+		die("%s:", dir);
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "stats-restore" : "stats-dump";
+
+		if (faccessat(fd, name, F_OK, 0))
+			continue;
+		found++;
+		if (stats_read(fd, dir, name, &e))
+			ret = EXIT_FAIL;
+		else
+			stats_print(i ? "restore" : "dump", 0, 0, &e, false);
+	}
+	close(fd);
+	if (!found)
+		die("%s holds neither stats-dump nor stats-restore (CRIU writes them into the work directory after a "
+		    "successful operation)", dir);
+	return ret;
+}
+
 /* =============================== Commands ================================ */
 
 /*
@@ -2594,8 +3055,7 @@ static int cmd_restore(void)
 	}
 	if (r.interrupted)
 		warn("the restore had already completed when %s arrived", strsignal(r.interrupted));
-	printf("%d\n", (int)root);
-	ret = fflush(stdout) ? EXIT_FAIL : EXIT_OK;
+	ret = out(1, "%d\n", (int)root) ? EXIT_FAIL : EXIT_OK;
 out:
 	rpc_close(&r);
 	cg_undo_target(&t);
@@ -2628,7 +3088,7 @@ static void cmd_check_hierarchy(const char *kind, const char *mnt, const char *c
 	snprintf(probe, sizeof(probe), "%.4000s/cr-probe-%d", mnt, (int)getpid());
 	made = !mkdir(probe, 0755);
 	snprintf(file, sizeof(file), "%s/%s", probe, kind[1] == '2' ? "cgroup.freeze" : "freezer.state");
-	printf("  %s         %s (%s): freezer %s, create %s\n", kind, mnt, ctrl,
+	out(1, "  %s         %s (%s): freezer %s, create %s\n", kind, mnt, ctrl,
 	       !freezer ? "-" : !made ? "unknown" : access(file, F_OK) ? "no" : "yes", made ? "yes" : strerror(errno));
 	if (made)
 		rmdir(probe);
@@ -2656,10 +3116,10 @@ static int cmd_check(void)
 	int dfd = -1;
 
 	uname(&u);
-	printf("cr           %s\n", CR_VERSION);
-	printf("kernel       %s %s\n", u.release, u.machine);
+	out(1, "cr           %s\n", CR_VERSION);
+	out(1, "kernel       %s %s\n", u.release, u.machine);
 	if (!cg_read_layout(&l)) {
-		printf("cgroups      %s\n", cg_layout_name(&l));
+		out(1, "cgroups      %s\n", cg_layout_name(&l));
 		if (l.v2[0]) {
 			snprintf(path, sizeof(path), "%s/cgroup.controllers", l.v2);
 			if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
@@ -2671,23 +3131,23 @@ static int cmd_check(void)
 			cmd_check_hierarchy("v1", l.v1[i].path, l.v1[i].ctrl, in_list("freezer", l.v1[i].ctrl));
 	}
 	if (!statfs("/run", &sf))
-		printf("/run         %s\n", sf.f_type == TMPFS_MAGIC_ ? "tmpfs (CRIU caches its kernel probe in /run/criu.kdat)" :
+		out(1, "/run         %s\n", sf.f_type == TMPFS_MAGIC_ ? "tmpfs (CRIU caches its kernel probe in /run/criu.kdat)" :
 				     "not a tmpfs (CRIU probes the kernel on every run, tens of ms)");
 	if (read_file_at(AT_FDCWD, "/proc/sys/fs/pipe-max-size", buf, sizeof(buf)) > 0)
 		pipe_max = (long long)scan_num(buf, 10);
 	if (rpc_find_criu(criu, sizeof(criu))) {
-		printf("criu         not found\nverdict      checkpoint/restore cannot work here: no CRIU\n");
+		out(1, "criu         not found\nverdict      checkpoint/restore cannot work here: no CRIU\n");
 		return EXIT_FAIL;
 	}
 	if (rpc_open(&r, criu, false) || rpc_version(&r)) {
-		printf("criu         %s: not usable (see above)\n", criu);
+		out(1, "criu         %s: not usable (see above)\n", criu);
 		goto out;
 	}
-	printf("criu         %s (%d.%d.%d%s)\n", cfg.criu_socket[0] ? cfg.criu_socket : criu, r.ver / 10000,
+	out(1, "criu         %s (%d.%d.%d%s)\n", cfg.criu_socket[0] ? cfg.criu_socket : criu, r.ver / 10000,
 	       r.ver / 100 % 100, r.ver % 100, cfg.criu_socket[0] ? ", service" : "");
 	if (!rpc_features(&r, &f)) {
 		have_f = true;
-		printf("features     mem_track=%s lazy_pages=%s pidfd_store=%s\n", f.mem_track ? "yes" : "no",
+		out(1, "features     mem_track=%s lazy_pages=%s pidfd_store=%s\n", f.mem_track ? "yes" : "no",
 		       f.lazy_pages ? "yes" : "no", f.pidfd_store ? "yes" : "no");
 	}
 	/* CHECK: CRIU up to 4.1 wants an images dir even here */
@@ -2704,28 +3164,27 @@ static int cmd_check(void)
 	req.opts.log_level = (int32_t)cfg.log_level;
 	if (!rpc_call(&r, &req, &resp) && resp.success) {
 		ok = true;
-		printf("criu check   ok\n");
+		out(1, "criu check   ok\n");
 	} else {
 		char shown[PATH_MAX + 16];
 
 		snprintf(shown, sizeof(shown), "%s/check.log", dir);
-		printf("criu check   FAILED (log: %s)\n", shown);
-		fflush(stdout);
+		out(1, "criu check   FAILED (log: %s)\n", shown);
 		rpc_report_failure("criu check", req.type, &resp, dfd, "check.log", shown);
 	}
 out:
 	lazy_ok = have_f && f.lazy_pages && (has_cap_sys_resource() || pipe_max >= LAZY_PIPE_MIN);
-	printf("checkpoint   %s\n", ok ? "yes" : "no: CRIU's own check failed (see above)");
-	printf("restore      %s\n", ok ? "yes" : "no: CRIU's own check failed (see above)");
-	printf("pre-dump     %s\n", !have_f ? "unknown" : f.mem_track ? (ok ? "yes" : "no") :
+	out(1, "checkpoint   %s\n", ok ? "yes" : "no: CRIU's own check failed (see above)");
+	out(1, "restore      %s\n", ok ? "yes" : "no: CRIU's own check failed (see above)");
+	out(1, "pre-dump     %s\n", !have_f ? "unknown" : f.mem_track ? (ok ? "yes" : "no") :
 			     "no: the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY)");
 	if (!have_f || !f.lazy_pages)
-		printf("lazy pages   no: %s\n", have_f ? "no non-cooperative userfaultfd in this kernel" : "unknown");
+		out(1, "lazy pages   no: %s\n", have_f ? "no non-cooperative userfaultfd in this kernel" : "unknown");
 	else if (!lazy_ok)
-		printf("lazy pages   no: fs.pipe-max-size is %lld and cr lacks CAP_SYS_RESOURCE; CRIU's page server "
+		out(1, "lazy pages   no: fs.pipe-max-size is %lld and cr lacks CAP_SYS_RESOURCE; CRIU's page server "
 		       "needs %u (sysctl fs.pipe-max-size=%u)\n", pipe_max, LAZY_PIPE_MIN, LAZY_PIPE_MIN);
 	else
-		printf("lazy pages   %s\n", ok ? "yes" : "no");
+		out(1, "lazy pages   %s\n", ok ? "yes" : "no");
 	if (dfd >= 0) {
 		close(dfd);
 		if (ok)
@@ -2768,6 +3227,8 @@ int main(int argc, char **argv)
 	cfg_check();
 	if (cfg.cmd == C_CHK)
 		return cmd_check();
+	if (cfg.cmd == C_STATS)
+		return cmd_stats();
 	if (cfg.cmd == C_RST)
 		return cmd_restore();
 	return cmd_dump();

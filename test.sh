@@ -142,13 +142,14 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # cr.ini.example documents every key, in the right section.
-for sec in checkpoint pre-dump restore cgroup criu; do
+for sec in checkpoint pre-dump restore cgroup criu hooks; do
 	case $sec in
 	cgroup) keys="path freeze allow-foreign remove controllers" ;;
+	hooks) keys="post-dump timeout" ;;
 	criu) keys="binary socket log-level verbose" ;;
 	*) keys=$("$CR" "$sec" --help | sed -n 's/^  \(-., \)\{0,1\} *--\([a-z-]*\).*/\2/p' |
 		grep -v -e '^config$' -e '^help$' -e '^criu$' -e '^criu-socket$' -e '^log-level$' -e '^verbose$' \
-			-e '^cgroup' -e '^freeze$' -e '^allow-foreign$' -e '^remove-cgroup$') ;;
+			-e '^cgroup' -e '^freeze$' -e '^allow-foreign$' -e '^remove-cgroup$' -e '^hook') ;;
 	esac
 	miss=
 	for k in $keys; do

@@ -14,10 +14,16 @@
  * its end of a SOCK_SEQPACKET socketpair, one protobuf message per datagram.
  * The environment variable FAKE_CRIU (cr passes its environment through)
  * picks the behaviour: a comma-separated list of at most one fault and,
- * optionally, version=X.Y[.Z] and mem-track. Each fault fires once, at the request named
- * below (its "trigger"); MODE@TYPE moves the trigger to the first request of
- * that type (VERSION, FEATURE_CHECK, CHECK, DUMP, PRE_DUMP, RESTORE, ...).
- * Every request before the trigger is answered as in `ok`.
+ * optionally, version=X.Y[.Z] and mem-track. Each fault fires once, at the
+ * request named below (its "trigger"); every request before it is answered
+ * as in `ok`. MODE@TYPE moves the trigger to the first request of that type
+ * (VERSION, FEATURE_CHECK, CHECK, DUMP, PRE_DUMP, RESTORE, ...).
+ * MODE@script (a notification name: pre-dump, query-ext-files, post-dump,
+ * pre-restore, post-restore, pre-resume, post-resume) fires once cr has
+ * acked that notification: exit, crash, hang and the floods act there (e.g.
+ * crash@post-dump: CRIU dies after the images are written, before its
+ * reply); garbage, truncated, oversized, wrongtype and fd spoil the next
+ * message sent (the next notification, or the final reply).
  *
  *   ok (default)        a minimal CRIU 4.2.1: VERSION; FEATURE_CHECK
  *                       (mem_track=no lazy_pages=yes pidfd_store=yes);
@@ -110,8 +116,10 @@
 #define BIT(t) (1u << (t))
 #define ALL_TYPES 0xffffffffu
 
-enum fault { FK_OK, FK_EXIT, FK_CRASH, FK_GARBAGE, FK_TRUNC, FK_OVERSIZE, FK_WRONGTYPE, FK_FLOOD, FK_FLOOD_NOACK, FK_FLOOD_HANG, FK_HANG,
-	     FK_FD, FK_LOG };
+enum fault {
+	FK_OK, FK_EXIT, FK_CRASH, FK_GARBAGE, FK_TRUNC, FK_OVERSIZE, FK_WRONGTYPE, FK_FLOOD, FK_FLOOD_NOACK,
+	FK_FLOOD_HANG, FK_HANG, FK_FD, FK_LOG,
+};
 
 static const struct {
 	const char *name;
@@ -149,12 +157,14 @@ static struct {
 	bool fired;
 	int major, minor, sublevel;	/* sublevel < 0: not sent */
 	bool mem_track;
+	char script[64];	/* MODE@script: the notification that triggers */
 	unsigned child_secs;
 	int child_status;
-} cfg = { FK_OK, 0, false, false, 4, 2, 1, false, 60, 0 };
+} cfg = { FK_OK, 0, false, false, 4, 2, 1, false, "", 60, 0 };
 
 static int sk = -1;
 static pid_t peer;
+static bool spoil_next;	/* MODE@script fired: spoil the next message sent */
 static ino_t sent_ino;	/* the unsolicited pipe (fd mode) */
 static const char *sent_with;
 
@@ -224,7 +234,22 @@ static void parse_env(void)
 		cfg.f = modes[i].f;
 		cfg.when = modes[i].when;
 		cfg.negate = modes[i].negate;
-		if (at) {
+		if (at && (*at < 'A' || *at > 'Z')) {
+			/* the notifications this fake sends (a typo would never fire) */
+			static const char scripts[] = " pre-dump query-ext-files post-dump pre-restore post-restore "
+						      "pre-resume post-resume ";
+			char word[80];
+
+			snprintf(word, sizeof(word), " %.64s ", at);
+			if (cfg.f == FK_LOG || !strstr(scripts, word)) {
+				say("FAKE_CRIU=%s: %s%s", env, cfg.f == FK_LOG ? "log takes @TYPE only" :
+					"@ wants a request type or one of:", cfg.f == FK_LOG ? "" : scripts);
+				exit(1);
+			}
+			snprintf(cfg.script, sizeof(cfg.script), "%s", at);
+			cfg.when = 0;
+			cfg.negate = false;
+		} else if (at) {
 			int t;
 
 			for (t = 0; t < NTYPES && strcmp(at, type_names[t]); t++)
@@ -371,6 +396,10 @@ static void send_resp(criu_resp *resp, enum fault f)
 	uint8_t buf[criu_resp_size];
 	size_t n;
 
+	if (spoil_next && f == FK_OK) {
+		spoil_next = false;
+		f = cfg.f;
+	}
 	switch (f) {
 	case FK_GARBAGE:
 		/* field 1 with wire type 7 (none such) first, then noise */
@@ -459,6 +488,8 @@ __attribute__((format(printf, 3, 4))) static void resp_fail(criu_resp *resp, int
 	va_end(ap);
 }
 
+static bool fault_now(void);
+
 /*
  * A NOTIFY round trip: send script (with pid if > 0) and read cr's ack.
  * True when cr answered NOTIFY with notify_success=true; anything else,
@@ -478,6 +509,13 @@ static bool notify(const char *script, int pid)
 	send_resp(&n, FK_OK);
 	if (!recv_req(&ack))
 		return false;
+	if (!cfg.fired && !strcmp(cfg.script, script)) {
+		/* MODE@script: the fault strikes once cr has acked it */
+		cfg.fired = true;
+		if (!fault_now())
+			return false;
+		spoil_next = true;
+	}
 	return ack.type == T(NOTIFY) && ack.has_notify_success && ack.notify_success;
 }
 
@@ -502,6 +540,43 @@ static void flood_noack(void)
 			if (errno != EAGAIN || poll(&p, 1, 5000) <= 0 || (p.revents & (POLLERR | POLLHUP)))
 				return;
 		}
+	}
+}
+
+/*
+ * The faults that act at once rather than on a reply: exit, crash, hang
+ * (never return); flood-noack, flood-hang (never return); flood (false if
+ * cr failed one of its acks). The others return true and do nothing here.
+ */
+static bool fault_now(void)
+{
+	struct rlimit no_core = { 0, 0 };
+
+	switch (cfg.f) {
+	case FK_EXIT:
+		exit(0);
+	case FK_CRASH:
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(SIGSEGV, SIG_DFL);
+		raise(SIGSEGV);
+		exit(255);
+	case FK_FLOOD_NOACK:
+		flood_noack();
+		exit(0);
+	case FK_FLOOD_HANG:
+		flood_noack();
+		/* fall through */
+	case FK_HANG:
+		alarm(300);	/* a safety net for a cr that never kills us */
+		for (;;)
+			pause();
+	case FK_FLOOD:
+		for (int i = 0; i < 10000; i++)
+			if (!notify("pre-dump", 0))
+				return false;
+		return true;
+	default:
+		return true;
 	}
 }
 
@@ -794,40 +869,12 @@ int main(int argc, char **argv)
 			return 255;
 		}
 		cfg.fired |= fire;
-		if (fire)
-			switch (cfg.f) {
-			case FK_EXIT:
-				return 0;
-			case FK_CRASH: {
-				struct rlimit no_core = { 0, 0 };
-
-				setrlimit(RLIMIT_CORE, &no_core);
-				signal(SIGSEGV, SIG_DFL);
-				raise(SIGSEGV);
-				return 255;
-			}
-			case FK_FLOOD_NOACK:
-				flood_noack();
-				return 0;
-			case FK_FLOOD_HANG:
-				flood_noack();
-				/* fall through */
-			case FK_HANG:
-				alarm(300);	/* a safety net for a cr that never kills us */
-				for (;;)
-					pause();
-			case FK_FLOOD:
-				for (int i = 0; i < 10000; i++)
-					if (!notify("pre-dump", 0)) {
-						resp_init(&resp, req.type, false);
-						resp_fail(&resp, 0, "Error (fake-criu): notify %d of the flood failed\n", i);
-						send_resp(&resp, FK_OK);
-						return 0;
-					}
-				break;
-			default:
-				break;
-			}
+		if (fire && !fault_now()) {
+			resp_init(&resp, req.type, false);
+			resp_fail(&resp, 0, "Error (fake-criu): a notification of the flood was not acknowledged\n");
+			send_resp(&resp, FK_OK);
+			return 0;
+		}
 		handle(&req, &resp, fire && cfg.f == FK_LOG);
 		send_resp(&resp, fire ? cfg.f : FK_OK);
 		if (!(req.has_keep_open && req.keep_open) && !(req.type == T(PRE_DUMP) && resp.success))
