@@ -138,7 +138,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(detach, "detach", 'd', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore and exit, printing the pid (the default)") \
 	X(wait, "wait", 'w', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore as cr's child and exit with its status") \
 	X(pid_file, "pid-file", 0, T_STR, C_RST, NULL, NULL, "", NULL, "FILE", "write the restored root's pid to FILE") \
-	X(timeout, "timeout", 't', T_UINT, C_DPR, NULL, NULL, "0", "86400", "SEC", "bound on the whole operation (0: none); also CRIU's freeze timeout") \
+	X(timeout, "timeout", 't', T_UINT, C_DPR | C_CHK, NULL, NULL, "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30); also CRIU's freeze timeout") \
 	X(log_file, "log-file", 0, T_STR, C_DPR, NULL, NULL, "", NULL, "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log)") \
 	X(cgroup, "cgroup", 0, T_STR, C_DPR, "cgroup", "path", "", NULL, "PATH", "cgroupfs directory: checkpoint the tree in it, or restore into it") \
 	X(freeze, "freeze", 0, T_BOOL, C_DP, "cgroup", NULL, "false", NULL, NULL, "freeze through the cgroup freezer (default: on with --cgroup)") \
@@ -448,12 +448,17 @@ static bool in_choices(const char *word, const char *choices)
 	return false;
 }
 
-static int64_t now_ms(void)
+static int64_t now_us(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now_ms(void)
+{
+	return now_us() / 1000;
 }
 
 /* close() that keeps errno, for error paths. */
@@ -1338,6 +1343,8 @@ struct rpc {
 	bool killed;		/* cr killed criu (timeout or grace expired) */
 	const char *criu;	/* the binary, for messages */
 	struct hook_ctx hook;	/* for the hooks run at CRIU's notifications */
+	bool post_dump;		/* cr acked post-dump: the images were complete */
+	pid_t restored;		/* the pid post-restore gave, once cr acked it */
 	int status_fd;		/* --status-fd: gets "\\0" at status-ready; -1 */
 };
 
@@ -1546,6 +1553,62 @@ static void rpc_req_init(criu_req *req, criu_req_type type)
 	req->opts.images_dir_fd = -1;
 }
 
+/*
+ * Wait until the socket is ready for events, watching the signalfd and the
+ * deadlines: --timeout kills criu; an interrupt makes the next notification
+ * answer a failure and, if CRIU does not finish within GRACE_MS, kills it.
+ * Once criu is killed only its EOF is awaited. Returns 0 when ready, -1
+ * after saying why.
+ */
+static int rpc_wait(struct rpc *r, short events)
+{
+	struct pollfd pfd[2] = { { r->sk, events, 0 }, { r->sigfd, POLLIN, 0 } };
+
+	for (;;) {
+		int64_t t = now_ms(), until = r->deadline;
+		int wait_ms = -1, n;
+
+		if (r->grace && (!until || r->grace < until))
+			until = r->grace;
+		if (until)
+			wait_ms = until > t ? (int)(until - t) : 0;
+		if (r->killed)
+			wait_ms = 5000;
+		n = poll(pfd, r->sigfd >= 0 ? 2 : 1, wait_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			warn("poll:");
+			return -1;
+		}
+		if (n == 0 && r->killed) {
+			warn("criu did not exit after SIGKILL");
+			return -1;
+		}
+		if (n == 0) {
+			if (r->deadline && now_ms() >= r->deadline) {
+				r->timed_out = true;
+				warn("timed out after %u s (--timeout): killing criu", cfg.timeout ? cfg.timeout : 30);
+			} else
+				warn("criu did not wind down within %d s of the interrupt: killing it", GRACE_MS / 1000);
+			rpc_kill(r);
+			continue;
+		}
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(r->sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD &&
+			    !r->interrupted) {
+				r->interrupted = (int)si.ssi_signo;
+				r->grace = now_ms() + GRACE_MS;
+				warn("got %s: telling CRIU to abort at its next step", strsignal((int)si.ssi_signo));
+			}
+			continue;
+		}
+		return 0;
+	}
+}
+
 static int rpc_send(struct rpc *r, const criu_req *req)
 {
 	uint8_t buf[criu_req_size];
@@ -1555,11 +1618,20 @@ static int rpc_send(struct rpc *r, const criu_req *req)
 		warn("cannot encode the %s request: %s", rpc_type_name(req->type), PB_GET_ERROR(&os));
 		return -1;
 	}
-	if (send(r->sk, buf, os.bytes_written, MSG_NOSIGNAL) != (ssize_t)os.bytes_written) {
+	for (;;) {
+		/* never block: a peer that stops reading must not outlive
+		 * --timeout or an interrupt */
+		ssize_t n = send(r->sk, buf, os.bytes_written, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == (ssize_t)os.bytes_written)
+			return 0;
+		if (n < 0 && (errno == EAGAIN || errno == EINTR) && !rpc_wait(r, POLLOUT))
+			continue;
+		if (n >= 0 || errno == EAGAIN)
+			errno = EMSGSIZE;
 		warn("send %s request to criu:", rpc_type_name(req->type));
 		return -1;
 	}
-	return 0;
 }
 
 /*
@@ -1578,55 +1650,12 @@ static int rpc_recv(struct rpc *r, criu_resp *resp, int *fd)
 	} ctl;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
-	struct pollfd pfd[2] = { { r->sk, POLLIN, 0 }, { r->sigfd, POLLIN, 0 } };
 	pb_istream_t is;
 	ssize_t n;
 
 	*fd = -1;
-	for (;;) {
-		int64_t t = now_ms(), until = r->deadline;
-		int wait_ms = -1;
-
-		if (r->grace && (!until || r->grace < until))
-			until = r->grace;
-		if (until)
-			wait_ms = until > t ? (int)(until - t) : 0;
-		if (r->killed)
-			wait_ms = 5000;	/* criu is dying: only its EOF is missing */
-		n = poll(pfd, r->sigfd >= 0 ? 2 : 1, wait_ms);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			warn("poll:");
-			return -1;
-		}
-		if (n == 0 && r->killed) {
-			warn("criu did not exit after SIGKILL");
-			return -1;
-		}
-		if (n == 0) {
-			if (r->deadline && now_ms() >= r->deadline) {
-				r->timed_out = true;
-				warn("timed out after %u s (--timeout): killing criu", cfg.timeout);
-			} else
-				warn("criu did not wind down within %d s of the interrupt: killing it", GRACE_MS / 1000);
-			rpc_kill(r);
-			continue;
-		}
-		if (pfd[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(r->sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD &&
-			    !r->interrupted) {
-				r->interrupted = (int)si.ssi_signo;
-				r->grace = now_ms() + GRACE_MS;
-				warn("got %s: telling CRIU to abort at its next step (the tree is resumed)",
-				     strsignal((int)si.ssi_signo));
-			}
-			continue;
-		}
-		break;
-	}
+	if (rpc_wait(r, POLLIN))
+		return -1;
 	n = recvmsg(r->sk, &mh, MSG_CMSG_CLOEXEC);
 	if (n < 0 && errno == ECONNRESET)
 		n = 0;
@@ -1684,6 +1713,10 @@ static int rpc_notify(struct rpc *r, const criu_resp *resp, int fd)
 		close(r->status_fd);
 		r->status_fd = -1;
 	}
+	if (ok && str_eq(script, "post-dump"))
+		r->post_dump = true;
+	if (ok && str_eq(script, "post-restore") && resp->notify.has_pid)
+		r->restored = resp->notify.pid;
 	rpc_req_init(&ack, criu_req_type_NOTIFY);
 	ack.has_notify_success = true;
 	ack.notify_success = ok;
@@ -1711,7 +1744,7 @@ static int rpc_call(struct rpc *r, const criu_req *req, criu_resp *resp)
 			close_keep(fd);
 			if (got < 0)
 				return -1;
-			if (r->timed_out)
+			if (r->timed_out || r->killed)
 				return -1;	/* already said */
 			if (r->pid > 0) {
 				int st = rpc_close(r);
@@ -1806,8 +1839,10 @@ static void rpc_report_failure(const char *what, criu_req_type type, const criu_
 			m--;
 		warn("CRIU says: %.*s", (int)m, resp->cr_errmsg);
 	}
-	if (!log_shown)
+	if (!log_shown) {
+		warn("CRIU wrote no log");
 		return;
+	}
 	len = read_file_at(wd, log, buf, sizeof(buf));
 	if (len < 0) {
 		warn("CRIU log %s:", log_shown);
@@ -2054,6 +2089,17 @@ static int cg_collect(int fd, const char *name, void *arg)
 	if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISDIR(st.st_mode))
 		return 0;
 	return cg_collect_at(fd, name, arg) ? -1 : 0;
+}
+
+/* Is pid a process that has not exited (not a zombie)? */
+static bool proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (pid <= 0 || read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0 || !(p = strrchr(buf, ')')))
+		return false;
+	return p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
 }
 
 static pid_t proc_ppid(pid_t pid)
@@ -2555,6 +2601,7 @@ struct imgdir {
 	int pfd;		/* the parent directory */
 	int fd;			/* the temporary image directory */
 	bool replace;		/* a checkpoint is already at the target (--force) */
+	bool keep;		/* never discard: the images may be all that is left */
 };
 
 #define RENAME_EXCHANGE_ (1 << 1)
@@ -2646,13 +2693,14 @@ static void img_discard(struct imgdir *d, const char *log, char *kept, size_t si
 {
 	char dst[NAME_MAX + 1];
 
-	if (d->fd < 0)
+	if (d->fd < 0 || !d->tmp[0])
 		return;
-	snprintf(dst, sizeof(dst), "%.*s.%s", NAME_MAX - 66, d->name, log);
-	if (!renameat(d->fd, log, d->pfd, dst))
+	snprintf(dst, sizeof(dst), "%.*s.%s", NAME_MAX - 66, d->name, log ? log : "");
+	if (log && !renameat(d->fd, log, d->pfd, dst))
 		snprintf(kept, size, "%s/%s", d->shown, dst);
 	if (rm_rf_at(d->pfd, d->tmp))
 		warn("remove %s/%s:", d->shown, d->tmp);
+	d->tmp[0] = '\0';
 }
 
 static void img_close(struct imgdir *d)
@@ -2801,12 +2849,14 @@ static int cmd_dump(void)
 	const char *what = pre ? "pre-dump" : "checkpoint";
 	const char *log = cfg.log_file[0] ? cfg.log_file : pre ? "pre-dump.log" : "dump.log";
 	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0;
-	char criu[PATH_MAX], wd_shown[PATH_MAX] = "", log_shown[PATH_MAX * 2] = "", title[64];
+	char criu[PATH_MAX], wd_shown[PATH_MAX] = "", log_shown[PATH_MAX * 2] = "", title[64], img_tmp[PATH_MAX * 2];
+	int64_t t0 = now_us();
+	stats_entry st_e;
 	struct imgdir d = { 0 };
 	struct cg_dir cg;
 	bool freeze = cmd_dump_cgroup(&pid, &cg);
 	int frozen0 = freeze ? cg_frozen(&cg) : -1;
-	struct rpc r = { .sk = -1, .sigfd = -1 };
+	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	criu_req req;
 	criu_resp resp, *rp = NULL;
 	criu_features f;
@@ -2873,11 +2923,21 @@ static int cmd_dump(void)
 		}
 	}
 	info("%s into %s/%s (via %s/%s)", title, d.shown, d.name, d.shown, d.tmp);
+	snprintf(img_tmp, sizeof(img_tmp), "%s/%s", d.shown, d.tmp);
+	r.hook = (struct hook_ctx){ img_tmp, wd == d.fd ? img_tmp : wd_shown, pid, -1 };
+	r.status_fd = cfg.set[O_status_fd] ? (int)cfg.status_fd : -1;
+	unlinkat(wd, log, 0);	/* never quote an earlier run's log as this one's */
 	if (!rpc_call(&r, &req, &resp))
 		rp = &resp;
+	if (rp && rp->success && faccessat(d.fd, "inventory.img", F_OK, 0)) {
+		warn("CRIU reported success but wrote no inventory.img: this is not a checkpoint");
+		rp->success = false;
+	}
 	if (rp && rp->success) {
-		if (img_commit(&d))
+		if (img_commit(&d)) {
+			d.keep = true;
 			goto out;
+		}
 		if (r.interrupted)
 			warn("%s had already completed when %s arrived; it is kept", title, strsignal(r.interrupted));
 		info("%s written to %s/%s", title, d.shown, d.name);
@@ -2889,26 +2949,37 @@ static int cmd_dump(void)
 			if (cg_rmdir_tree(AT_FDCWD, cg.path))
 				warn("--remove-cgroup: remove %s:", cg.path);
 		}
+		if (cfg.print_stats && !stats_read(wd, wd == d.fd ? d.name : wd_shown, "stats-dump", &st_e))
+			stats_print(what, pid, (uint64_t)(now_us() - t0), &st_e, false);
 		goto out;
 	}
-	if (wd == d.fd)
-		img_discard(&d, log, log_shown, sizeof(log_shown));
-	else
-		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
 	if (r.interrupted && !r.killed)
 		warn("%s interrupted by %s", title, strsignal(r.interrupted));
-	rpc_report_failure(title, req.type, rp, wd == d.fd ? d.pfd : wd, wd == d.fd ? log_shown + strlen(d.shown) + 1 : log,
-			   log_shown[0] ? log_shown : NULL);
-	if (!pre && !cfg.leave_running)
-		info("the tree was resumed by CRIU");
+	/* CRIU acked post-dump, then died or timed out before its reply: the
+	 * tree may be gone, and then these images are all that is left of it */
+	d.keep = r.post_dump && !rp && !pre && !proc_alive(pid);
+	if (d.keep)
+		warn("CRIU failed after the images were complete and pid %d is gone: the images are kept in %s; "
+		     "check them, then move them into place or remove them", (int)pid, img_tmp);
+	if (wd == d.fd && !d.keep)
+		img_discard(&d, log, log_shown, sizeof(log_shown));
+	else
+		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd == d.fd ? img_tmp : wd_shown, log);
+	if (log_shown[0] && faccessat(AT_FDCWD, log_shown, F_OK, 0))
+		log_shown[0] = '\0';	/* CRIU wrote none */
+	rpc_report_failure(title, req.type, rp, AT_FDCWD, log_shown, log_shown[0] ? log_shown : NULL);
+	if (!pre && !d.keep)
+		warn("%s: the tree %s", title, proc_alive(pid) ? "is running" : "is not running any more");
 out:
 	/* the freezer ends as it was found, whatever happened to CRIU */
 	if (frozen0 >= 0)
 		cg_set_frozen(&cg, frozen0);
-	if (ret != EXIT_OK && d.fd >= 0 && !log_shown[0])
-		img_discard(&d, log, log_shown, sizeof(log_shown));
+	if (ret != EXIT_OK && !d.keep)
+		img_discard(&d, NULL, NULL, 0);
 	if (wd >= 0 && wd != d.fd)
 		close(wd);
+	if (r.status_fd >= 0)
+		close(r.status_fd);	/* without the byte: the page server never got ready */
 	img_close(&d);
 	rpc_close(&r);
 	return ret;
@@ -2971,7 +3042,9 @@ static int cmd_restore(void)
 {
 	const char *log = cfg.log_file[0] ? cfg.log_file : "restore.log";
 	char criu[PATH_MAX], img_shown[PATH_MAX], wd_shown[PATH_MAX], log_shown[PATH_MAX * 2], title[] = "restore";
-	struct rpc r = { .sk = -1, .sigfd = -1 };
+	int64_t t0 = now_us();
+	stats_entry st_e;
+	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	criu_req req;
 	criu_resp resp, *rp = NULL;
 	int ret = EXIT_FAIL, img, wd;
@@ -3031,13 +3104,18 @@ static int cmd_restore(void)
 		fcntl(ifd->fd, F_SETFD, 0);
 	}
 	info("restoring from %s", img_shown);
+	r.hook = (struct hook_ctx){ img_shown, wd_shown, 0, -1 };
+	unlinkat(wd, log, 0);	/* never quote an earlier run's log as this one's */
 	if (!rpc_call(&r, &req, &resp))
 		rp = &resp;
 	if (!rp || !rp->success || !rp->has_restore) {
 		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
 		if (r.interrupted && !r.killed)
 			warn("restore interrupted by %s", strsignal(r.interrupted));
-		rpc_report_failure(title, req.type, rp, wd, log, log_shown);
+		rpc_report_failure(title, req.type, rp, wd, log, faccessat(wd, log, F_OK, 0) ? NULL : log_shown);
+		if (!rp && proc_alive(r.restored))
+			warn("CRIU failed after it had restored the tree: pid %d is there; check it (and kill it if it "
+			     "must not run)", (int)r.restored);
 		goto out;
 	}
 	root = rp->restore.pid;
@@ -3048,6 +3126,8 @@ static int cmd_restore(void)
 		     cg.path, cfg.cg_mode);
 	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file, root))
 		warn("the tree was restored as pid %d", (int)root);
+	if (cfg.print_stats && !stats_read(wd, wd_shown, "stats-restore", &st_e))
+		stats_print("restore", root, (uint64_t)(now_us() - t0), &st_e, false);
 	if (cfg.wait) {
 		info("restored pid %d; waiting for it", (int)root);
 		ret = cmd_wait_tree(root, r.sigfd, r.interrupted);
@@ -3055,7 +3135,7 @@ static int cmd_restore(void)
 	}
 	if (r.interrupted)
 		warn("the restore had already completed when %s arrived", strsignal(r.interrupted));
-	ret = out(1, "%d\n", (int)root) ? EXIT_FAIL : EXIT_OK;
+	ret = !cfg.json && out(1, "%d\n", (int)root) ? EXIT_FAIL : EXIT_OK;
 out:
 	rpc_close(&r);
 	cg_undo_target(&t);
@@ -3106,9 +3186,10 @@ static int cmd_check(void)
 	struct cg_layout l;
 	struct utsname u;
 	struct statfs sf;
-	struct rpc r = { .sk = -1, .sigfd = -1 };
+	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+	const char *why = "CRIU is not usable (see above)";
 	criu_req req;
-	criu_resp resp;
+	criu_resp resp = { 0 };
 	criu_features f = { 0 };
 	char criu[PATH_MAX], dir[] = "/tmp/cr-check.XXXXXX", buf[256], path[PATH_MAX + 32];
 	bool ok = false, have_f = false, lazy_ok;
@@ -3139,17 +3220,20 @@ static int cmd_check(void)
 		out(1, "criu         not found\nverdict      checkpoint/restore cannot work here: no CRIU\n");
 		return EXIT_FAIL;
 	}
+	/* bounded and interruptible like any operation (default 30 s) */
+	r.sigfd = sig_setup(false);
+	r.deadline = now_ms() + (int64_t)(cfg.timeout ? cfg.timeout : 30) * 1000;
 	if (rpc_open(&r, criu, false) || rpc_version(&r)) {
 		out(1, "criu         %s: not usable (see above)\n", criu);
 		goto out;
 	}
 	out(1, "criu         %s (%d.%d.%d%s)\n", cfg.criu_socket[0] ? cfg.criu_socket : criu, r.ver / 10000,
 	       r.ver / 100 % 100, r.ver % 100, cfg.criu_socket[0] ? ", service" : "");
-	if (!rpc_features(&r, &f)) {
-		have_f = true;
-		out(1, "features     mem_track=%s lazy_pages=%s pidfd_store=%s\n", f.mem_track ? "yes" : "no",
-		       f.lazy_pages ? "yes" : "no", f.pidfd_store ? "yes" : "no");
-	}
+	if (rpc_features(&r, &f))
+		goto out;
+	have_f = true;
+	out(1, "features     mem_track=%s lazy_pages=%s pidfd_store=%s\n", f.mem_track ? "yes" : "no",
+	    f.lazy_pages ? "yes" : "no", f.pidfd_store ? "yes" : "no");
 	/* CHECK: CRIU up to 4.1 wants an images dir even here */
 	if (!mkdtemp(dir) || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		warn("create %s:", dir);
@@ -3167,15 +3251,19 @@ static int cmd_check(void)
 		out(1, "criu check   ok\n");
 	} else {
 		char shown[PATH_MAX + 16];
+		bool logged = !faccessat(dfd, "check.log", F_OK, 0);
 
 		snprintf(shown, sizeof(shown), "%s/check.log", dir);
-		out(1, "criu check   FAILED (log: %s)\n", shown);
-		rpc_report_failure("criu check", req.type, &resp, dfd, "check.log", shown);
+		why = "CRIU's own check failed (see above)";
+		out(1, "criu check   FAILED%s%s%s\n", logged ? " (log: " : "", logged ? shown : "", logged ? ")" : "");
+		rpc_report_failure("criu check", req.type, &resp, dfd, "check.log", logged ? shown : NULL);
+		if (!logged)
+			unlinkat(AT_FDCWD, dir, AT_REMOVEDIR);
 	}
 out:
 	lazy_ok = have_f && f.lazy_pages && (has_cap_sys_resource() || pipe_max >= LAZY_PIPE_MIN);
-	out(1, "checkpoint   %s\n", ok ? "yes" : "no: CRIU's own check failed (see above)");
-	out(1, "restore      %s\n", ok ? "yes" : "no: CRIU's own check failed (see above)");
+	out(1, "checkpoint   %s%s\n", ok ? "yes" : "no: ", ok ? "" : why);
+	out(1, "restore      %s%s\n", ok ? "yes" : "no: ", ok ? "" : why);
 	out(1, "pre-dump     %s\n", !have_f ? "unknown" : f.mem_track ? (ok ? "yes" : "no") :
 			     "no: the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY)");
 	if (!have_f || !f.lazy_pages)

@@ -28,7 +28,8 @@
  *   ok (default)        a minimal CRIU 4.2.1: VERSION; FEATURE_CHECK
  *                       (mem_track=no lazy_pages=yes pidfd_store=yes);
  *                       CHECK; DUMP with the notifications pre-dump,
- *                       query-ext-files, post-dump (an inventory.img is
+ *                       query-ext-files, post-dump (and status-ready when
+ *                       lazy_pages is set; an inventory.img is
  *                       written so the result restores); PRE_DUMP; RESTORE
  *                       with pre-restore, post-restore (pid), pre-resume,
  *                       post-resume, whose "restored tree" is a process that
@@ -705,6 +706,12 @@ static void do_dump(const criu_req *req, criu_resp *resp, bool fail_on_purpose)
 	if (!pre && req->opts.notify_scripts && !notify("post-dump", 0)) {
 		/* CRIU: the dump failed, the tasks are resumed, images stay */
 		resp_fail(resp, 0, "Error (criu/cr-dump.c:1): post-dump script failed\n");
+		goto out;
+	}
+	/* a lazy dump's page server says it listens, as CRIU does */
+	if (!pre && req->opts.has_lazy_pages && req->opts.lazy_pages && req->opts.notify_scripts &&
+	    !notify("status-ready", 0)) {
+		resp_fail(resp, 0, "Error (criu/uffd.c:1): status-ready script failed\n");
 		goto out;
 	}
 	if (write_log(req, wd, resp, pre ? "(00.000001) Pre-dumping finished successfully\n" :

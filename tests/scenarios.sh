@@ -300,6 +300,92 @@ scenario_http() {
 }
 
 
+# ========================= hooks and statistics =========================
+
+scenario_hooks() {
+	rec=$D/rec
+	hk="echo \"\$CR_EVENT|\$CR_COMMAND|\${CR_PID-unset}|\$CR_IMAGE_PATH|\$CR_WORK_PATH\" >>$rec"
+	{
+		echo "[hooks]"
+		for e in pre-dump post-dump pre-restore post-restore pre-resume post-resume; do echo "$e = $hk"; done
+	} >"$D/cr.ini"
+	chmod 600 "$D/cr.ini"
+	"$W" counter "$D/c" &
+	P=$!
+	wait_above "$D/c" 2
+	"$CR" -c "$D/cr.ini" --criu "$CRIU" checkpoint -D "$D/ck" "$P" 2>"$D/err"
+	check "checkpoint with hooks from the ini file" [ $? = 0 ]
+	wait "$P" 2>/dev/null
+	cut -d'|' -f1 "$rec" | tr '\n' ' ' >"$D/order"
+	check "hooks fire in CRIU's order: $(cat "$D/order")" [ "$(cat "$D/order")" = "pre-dump post-dump " ]
+	check "... with CR_COMMAND, CR_PID and the temporary image directory as CR_IMAGE_PATH and CR_WORK_PATH" \
+		grep -q "^post-dump|checkpoint|$P|$D/.ck.cr-[0-9]*|$D/.ck.cr-[0-9]*\$" "$rec"
+	: >"$rec"
+	"$CR" -c "$D/cr.ini" --criu "$CRIU" restore -D "$D/ck" >"$D/out" 2>"$D/err"
+	check "restore with hooks" [ $? = 0 ]
+	cut -d'|' -f1 "$rec" | tr '\n' ' ' >"$D/order"
+	check "restore hooks in order: $(cat "$D/order")" \
+		[ "$(cat "$D/order")" = "pre-restore post-restore pre-resume post-resume " ]
+	check "... post-restore gets CRIU's pid ($P), the image directory and the command" \
+		grep -q "^post-restore|restore|$P|$D/ck|$D/ck\$" "$rec"
+	: >"$rec"
+	"$CR" -c "$D/cr.ini" --criu "$CRIU" checkpoint --leave-running --hook "post-dump=echo flag >>$rec" -D "$D/ck2" "$P" 2>"$D/err"
+	check "--hook beats [hooks] for its event; the others still run" [ "$(cat "$rec" | cut -d'|' -f1 | tr '\n' ' ')" = "pre-dump flag " ]
+	cr checkpoint --hook "post-dump=exit 3" -D "$D/ck3" "$P" 2>"$D/err"
+	check "a failing post-dump hook fails the checkpoint (exit 1)" [ $? = 1 ] && grep -q "exit status 3" "$D/err"
+	check "... the process keeps running, untraced" running "$P"
+	check "... no image directory, no temporary one" [ ! -e "$D/ck3" ] && no_temp_dirs
+	cr checkpoint --hook "pre-dump=sleep 20" --hook-timeout 1 -D "$D/ck4" "$P" 2>"$D/err"
+	check "a hook that times out fails the checkpoint" [ $? = 1 ] && grep -q "timed out" "$D/err"
+	check "... the process keeps running" running "$P"
+	printf '#!/bin/sh\nexit 0\n' >"$D/notexec"
+	chmod 644 "$D/notexec"
+	cr checkpoint --hook "pre-dump=$D/notexec" -D "$D/ck5" "$P" 2>"$D/err"
+	check "a hook that is not executable fails the checkpoint (exit 126 from sh)" [ $? = 1 ] && grep -q "exit status 126" "$D/err"
+	check "... nothing left, the process runs" [ ! -e "$D/ck5" ] && running "$P"
+}
+
+scenario_stats() {
+	"$W" counter "$D/c" 16 &
+	P=$!
+	wait_above "$D/c" 0 200
+	cr checkpoint --leave-running --print-stats --json -D "$D/ck" "$P" >"$D/json" 2>"$D/err"
+	check "checkpoint --print-stats --json" [ $? = 0 ]
+	check "... the JSON parses" sh -c "/usr/bin/python3 -m json.tool \"$D/json\" >/dev/null"
+	jget() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
+	pw=$(jget "$D/json" pages_written) fz=$(jget "$D/json" frozen_ms) wall=$(jget "$D/json" cr_wall_ms)
+	check "... pages written ($pw) > 4096 for 16 MiB of data" [ "${pw%.*}" -gt 4096 ]
+	check "... CRIU's frozen time ($fz ms) is not above cr's wall time ($wall ms)" \
+		/usr/bin/python3 -c "import sys; sys.exit(not 0 < float('$fz') <= float('$wall'))"
+	"$CR" stats --json "$D/ck" >"$D/json2" 2>"$D/err"
+	check "cr stats DIR --json reproduces the figures" [ $? = 0 -a "$(jget "$D/json2" pages_written)" = "$pw" -a \
+		"$(jget "$D/json2" frozen_ms)" = "$fz" ]
+	"$CR" stats "$D/ck" >"$D/out" 2>"$D/err"
+	check "cr stats DIR prints a table" grep -q "pages_written *$pw pages" "$D/err"
+	cr checkpoint --print-stats -D "$D/ck2" "$P" >"$D/out" 2>"$D/err"
+	check "--print-stats prints the table on stderr, nothing on stdout" grep -q "frozen_ms" "$D/err" && [ ! -s "$D/out" ]
+	wait "$P" 2>/dev/null
+	cr restore --print-stats --json -D "$D/ck2" >"$D/json3" 2>"$D/err"
+	check "restore --print-stats --json: JSON with the pid and the restore figures" \
+		[ "$(jget "$D/json3" pid)" = "$P" ] && /usr/bin/python3 -c "import json; d=json.load(open('$D/json3')); assert d['pages_restored'] > 4096 and 'forking_ms' in d"
+	kill "$P"
+	# corrupt stats files: each way gets its own message, exit 1
+	mkdir -p "$D/bad"
+	cp "$D/ck/stats-dump" "$D/bad/stats-dump"
+	printf 'XXXX' | dd of="$D/bad/stats-dump" conv=notrunc 2>/dev/null
+	"$CR" stats "$D/bad" 2>"$D/err"
+	check "a stats file with a bad magic: exit 1, says so" [ $? = 1 ] && grep -q "bad magic" "$D/err"
+	head -c 20 "$D/ck/stats-dump" >"$D/bad/stats-dump"
+	"$CR" stats "$D/bad" 2>"$D/err"
+	check "a truncated stats file: exit 1, says so" [ $? = 1 ] && grep -q "truncated" "$D/err"
+	{ head -c 8 "$D/ck/stats-dump"; printf '\377\377\0\0'; head -c 5000 /dev/zero; } >"$D/bad/stats-dump"
+	"$CR" stats "$D/bad" 2>"$D/err"
+	check "an oversized stats file: exit 1, says so" [ $? = 1 ] && grep -q "oversized" "$D/err"
+	rm "$D/bad/stats-dump"
+	"$CR" stats "$D/bad" 2>"$D/err"
+	check "no stats file at all: exit 1, says where CRIU writes them" [ $? = 1 ] && grep -q "neither stats-dump" "$D/err"
+}
+
 # ============================ cgroups ===================================
 
 V2=/sys/fs/cgroup/unified

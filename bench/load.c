@@ -1,0 +1,258 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * load: the workloads cr's benchmarks checkpoint and restore, the observer
+ * that measures their downtime from outside, and a pid-1 reaper.
+ *
+ *   load mem MIB RATE HB    hold MIB MiB of incompressible data, overwrite
+ *                           RATE MiB/s of it with fresh random bytes, and
+ *                           write a heartbeat to the file HB every ms
+ *   load tree K HB          K processes (the root and K-1 sleeping
+ *                           children); the root writes the heartbeat
+ *   load observe HB         outside the tree: poll HB until SIGTERM, then
+ *                           print "first_ms=F gap_ms=G beats=N": F from the
+ *                           observer's start to the first new heartbeat,
+ *                           G the longest interval between two heartbeats
+ *                           seen, N how many were seen. With --first it
+ *                           exits at the first new heartbeat.
+ *   load init CMD [ARG...]  pid 1 of a pid namespace: run CMD, reap every
+ *                           orphan at once, exit with CMD's status
+ *
+ * The workloads start as CRIU needs them: only fds 0-2 open (an fd
+ * inherited from the harness would pin a mount CRIU cannot find after
+ * unshare --mount-proc), stdio on /dev/null, in a session of their own.
+ *
+ * Why a heartbeat file and not a pipe or socket to the observer: CRIU
+ * cannot dump a pipe or a socket whose other end is outside the tree
+ * without extra options, and the benchmark must run both tools with the
+ * same plain options. A regular file is dumped and reopened by path. Each
+ * beat is a 16-byte record {t, ~t} written with one pwrite; the observer
+ * accepts a record only when both halves agree, so a torn read is skipped.
+ * t is CLOCK_REALTIME in ns: the one clock the heartbeat and the observer
+ * share across a restore.
+ */
+#define _GNU_SOURCE
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t now_ns(clockid_t c)
+{
+	struct timespec ts;
+
+	clock_gettime(c, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void sleep_ns(long ns)
+{
+	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static void clean_start(void)
+{
+	int null;
+
+	for (int fd = 3; fd < 1024; fd++)
+		close(fd);
+	null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	if (null > 2)
+		close(null);
+	setsid();
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void beat(int fd)
+{
+	uint64_t rec[2];
+
+	rec[0] = (uint64_t)now_ns(CLOCK_REALTIME);
+	rec[1] = ~rec[0];
+	if (pwrite(fd, rec, sizeof(rec), 0) != sizeof(rec))
+		_exit(3);
+}
+
+static int hb_open(const char *hb)
+{
+	int fd = open(hb, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		perror(hb);
+		exit(1);
+	}
+	return fd;
+}
+
+/*
+ * Random data, so no image compression or zero-page detection makes it
+ * cheaper than real memory. The dirtying is paced by elapsed time, not by
+ * ticks: after a freeze (a dump) the process does not catch up in a burst
+ * beyond RATE, it just continues.
+ */
+static int mem(long mib, long rate, const char *hb)
+{
+	size_t words = (size_t)mib << 17, cur = 0;
+	uint64_t *data, seed = 88172645463325252ull;
+	int64_t t0, budget = 0;
+	int fd;
+
+	clean_start();
+	fd = hb_open(hb);
+	data = words ? malloc(words * 8) : NULL;
+	if (words && !data)
+		return 1;
+	for (size_t i = 0; i < words; i++)
+		data[i] = xorshift(&seed);
+	t0 = now_ns(CLOCK_MONOTONIC);
+	for (;;) {
+		int64_t t = now_ns(CLOCK_MONOTONIC);
+
+		beat(fd);
+		if (rate && words) {
+			/* words owed since the last tick, at RATE MiB/s; a gap
+			 * longer than 100 ms (a freeze) is not made up */
+			int64_t dt = t - t0;
+
+			if (dt > 100000000)
+				dt = 1000000;
+			budget += dt * rate * 131072 / 1000000000;
+			for (; budget > 0; budget--) {
+				data[cur] = xorshift(&seed);
+				cur = (cur + 1) % words;
+			}
+		}
+		t0 = t;
+		sleep_ns(1000000);
+	}
+}
+
+static int tree(int k, const char *hb)
+{
+	int fd;
+
+	clean_start();
+	for (int i = 1; i < k; i++)
+		if (fork() == 0)
+			for (;;)
+				pause();
+	fd = hb_open(hb);
+	for (;;) {
+		beat(fd);
+		sleep_ns(1000000);
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t stop;
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/*
+ * Poll every 100 us: fine enough against a 1 ms heartbeat, and cheap
+ * enough (one pread) not to steal much CPU from CRIU on a 2-core machine.
+ * Gaps are computed from the heartbeat's own timestamps, so the polling
+ * delay does not enter them, only the 1 ms beat period does.
+ */
+static int observe(const char *hb, int first_only)
+{
+	int64_t start = now_ns(CLOCK_REALTIME), last = 0, first = -1, gap = 0;
+	uint64_t rec[2], initial = 0;
+	long beats = 0;
+	int fd = open(hb, O_RDONLY | O_CLOEXEC);
+	struct sigaction sa = { .sa_handler = on_term };
+
+	if (fd < 0) {
+		perror(hb);
+		return 1;
+	}
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* a dump may freeze the tree before the first poll: the beat already
+	 * in the file opens the first interval */
+	if (pread(fd, rec, sizeof(rec), 0) == sizeof(rec) && rec[1] == ~rec[0])
+		last = (int64_t)(initial = rec[0]);
+	while (!stop) {
+		if (pread(fd, rec, sizeof(rec), 0) == sizeof(rec) && rec[1] == ~rec[0] && rec[0] != initial &&
+		    (int64_t)rec[0] != last) {
+			int64_t t = (int64_t)rec[0];
+
+			if (first < 0)
+				first = now_ns(CLOCK_REALTIME) - start;
+			if (last && t - last > gap)
+				gap = t - last;
+			last = t;
+			beats++;
+			if (first_only)
+				break;
+		}
+		sleep_ns(100000);
+	}
+	printf("first_ms=%.3f gap_ms=%.3f beats=%ld\n", first < 0 ? -1.0 : first / 1e6, gap / 1e6, beats);
+	return 0;
+}
+
+static int init(char **argv)
+{
+	pid_t child, p;
+	int st, ret = 1;
+
+	child = fork();
+	if (child == 0) {
+		execvp(argv[0], argv);
+		perror(argv[0]);
+		_exit(127);
+	}
+	for (;;) {
+		p = wait(&st);
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0)
+			return ret;
+		if (p == child) {
+			ret = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			/* leftovers die with the namespace when pid 1 exits */
+			return ret;
+		}
+	}
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(mode, "mem") && argc == 5)
+		return mem(atol(argv[2]), atol(argv[3]), argv[4]);
+	if (!strcmp(mode, "tree") && argc == 4)
+		return tree(atoi(argv[2]), argv[3]);
+	if (!strcmp(mode, "observe") && argc == 3)
+		return observe(argv[2], 0);
+	if (!strcmp(mode, "observe") && argc == 4 && !strcmp(argv[2], "--first"))
+		return observe(argv[3], 1);
+	if (!strcmp(mode, "init") && argc >= 3)
+		return init(argv + 2);
+	fprintf(stderr, "usage: load mem MIB RATE HB | tree K HB | observe [--first] HB | init CMD...\n");
+	return 2;
+}

@@ -1,0 +1,260 @@
+#!/bin/sh
+# tests/vm/run.sh: the VM tier. Boots Debian bookworm's kernel under qemu
+# with a busybox initramfs that holds the static cr, a test workload, two
+# CRIUs and the kernel modules CRIU needs, runs tests/vm/guest.sh in the
+# guest and turns its ok/not ok lines from the serial console into counts.
+#
+#   sh tests/vm/run.sh
+#
+#   CR=PATH            the static cr to test (default: cr at the top of the
+#                      repository, built with make when missing)
+#   CR_CACHE=DIR       download cache (default /var/cache/cr-test); the
+#                      kernel lives in DIR/vm, the CRIUs in DIR/criu-SUITE
+#   CR_VM_TIMEOUT=SEC  hard limit for the boot (default 600)
+#   CR_VM_ACCEL=tcg    qemu accelerator; KVM guests hang at boot on the
+#                      build machine (machine-notes), so TCG is the default
+#   CR_VM_ONLY=PATTERN run only the guest scenarios whose name matches
+#
+# Why a VM at all: the build machine's kernel lacks soft-dirty tracking, so
+# pre-dump chains can only be tested on another kernel; and cr's users run it
+# from initramfs-like systems with nothing but busybox, which is what the
+# guest is. Exit status: 0 when every scenario passed and the guest reached
+# its end marker, 1 otherwise.
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+CACHE=${CR_CACHE:-/var/cache/cr-test}
+VM=$CACHE/vm
+TIMEOUT=${CR_VM_TIMEOUT:-600}
+ACCEL=${CR_VM_ACCEL:-tcg}
+# The guest prints this after its last scenario: without it the run crashed,
+# hung or was cut short, whatever the counts say.
+MARK=CR-VM-DONE
+# apt's sandbox user cannot write into root's cache directory.
+APT_OPTS="-q -o APT::Sandbox::User=root"
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf 'vm: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (apt-get, mknod, reading CRIU's cache)"
+mkdir -p "$VM"
+
+# ---------------------------------------------------------------- host tools
+# A package counts as present only when dpkg says it is installed: the
+# dynamic `busybox` package would give a busybox that cannot run in the
+# guest, hence the explicit busybox-static.
+installed() { dpkg-query -W -f '${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'; }
+missing=""
+for p in qemu-system-x86 busybox-static cpio kmod musl-tools; do
+	installed "$p" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	log "installing$missing"
+	# Recommends would pull in a GUI stack qemu does not need with -nographic.
+	# shellcheck disable=SC2086
+	apt-get install -y $APT_OPTS --no-install-recommends $missing >&2 || {
+		log "install failed; refreshing the package lists once"
+		apt-get update $APT_OPTS >&2
+		# shellcheck disable=SC2086
+		apt-get install -y $APT_OPTS --no-install-recommends $missing >&2
+	} || die "could not install$missing"
+fi
+
+# -------------------------------------------------------------------- kernel
+# The exact package bookworm's linux-image-amd64 depends on: a pattern would
+# match dozens of kernels (over 1 GB). Stale or empty lists are refreshed
+# once, only when they fail us.
+kpkg() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
+}
+updated=""
+refresh() { [ -n "$updated" ] && return 1; updated=1; log "apt-get update"; apt-get update $APT_OPTS >&2; }
+KPKG=$(kpkg)
+[ -n "$KPKG" ] || { refresh && KPKG=$(kpkg); } || true
+[ -n "$KPKG" ] || die "apt knows no linux-image-amd64 (are bookworm's sources configured?)"
+KDIR=$VM/$KPKG
+
+if [ ! -f "$KDIR/complete" ]; then
+	mkdir -p "$VM/debs"
+	# Only the package just named: an older kernel's .deb in the cache is
+	# not what linux-image-amd64 points at any more.
+	deb=$(ls "$VM/debs/${KPKG}_"*.deb 2>/dev/null | head -n 1 || true)
+	if [ -z "$deb" ]; then
+		log "downloading $KPKG"
+		(cd "$VM/debs" && apt-get download $APT_OPTS "$KPKG" >&2) ||
+			{ refresh && (cd "$VM/debs" && apt-get download $APT_OPTS "$KPKG" >&2); } ||
+			die "apt-get download $KPKG failed"
+		deb=$(ls "$VM/debs/${KPKG}_"*.deb | head -n 1)
+	fi
+	log "unpacking $(basename "$deb")"
+	rm -rf "$KDIR" "$KDIR.tmp"
+	mkdir -p "$KDIR.tmp/x"
+	dpkg-deb -x "$deb" "$KDIR.tmp/x"
+	# Keep the kernel and the module trees CRIU's needs come from (net,
+	# netfilter, crc32c, tun/veth): about a third of the 400 MB unpacked.
+	# Newer packages ship /usr/lib/modules: accept both.
+	mdir=$(ls -d "$KDIR.tmp/x/lib/modules/"* "$KDIR.tmp/x/usr/lib/modules/"* 2>/dev/null | head -n 1)
+	[ -n "$mdir" ] || die "$KPKG holds no modules directory"
+	kver=$(basename "$mdir")
+	keep=$KDIR.tmp/k/lib/modules/$kver
+	mkdir -p "$keep"
+	cp "$KDIR.tmp/x/boot/vmlinuz-$kver" "$KDIR.tmp/k/vmlinuz"
+	cp "$KDIR.tmp/x/boot/config-$kver" "$KDIR.tmp/k/config"
+	cp "$mdir"/modules.order "$mdir"/modules.builtin* "$keep/"
+	for d in net lib crypto arch/x86/crypto drivers/net; do
+		[ -d "$mdir/kernel/$d" ] && mkdir -p "$keep/kernel/$(dirname "$d")" &&
+			cp -a "$mdir/kernel/$d" "$keep/kernel/$(dirname "$d")/"
+	done
+	depmod -b "$KDIR.tmp/k" "$kver"
+	echo "$kver" >"$KDIR.tmp/k/kver"
+	rm -rf "$KDIR.tmp/x"
+	mv "$KDIR.tmp/k" "$KDIR"
+	rmdir "$KDIR.tmp"
+	grep -q '^CONFIG_MEM_SOFT_DIRTY=y' "$KDIR/config" ||
+		log "warning: $KPKG has no CONFIG_MEM_SOFT_DIRTY: the pre-dump scenarios will fail"
+	echo "$KPKG" >"$KDIR/complete"
+fi
+KVER=$(cat "$KDIR/kver")
+
+# --------------------------------------------------------------------- CRIUs
+# Bookworm's 3.17.1 (works on the guest's 6.1 kernel, not on the host's) and
+# the newest one the host tests use. criu-root.sh prints the binary's path on
+# its last line; its progress goes to stderr.
+CRIU_OLD=$(sh "$top/tests/criu-root.sh" bookworm | tail -n 1)
+CRIU_NEW=$(sh "$top/tests/criu-root.sh" | tail -n 1)
+for c in "$CRIU_OLD" "$CRIU_NEW"; do
+	[ -x "$c" ] || die "criu-root.sh gave no runnable criu ($c)"
+done
+
+# ------------------------------------------------------------- cr, workload
+CR=${CR:-$top/cr}
+case $CR in /*) ;; *) CR=$PWD/$CR ;; esac
+if [ ! -x "$CR" ] && [ "$CR" = "$top/cr" ]; then
+	log "building cr"
+	make -C "$top" >&2
+fi
+[ -x "$CR" ] || die "no cr binary at $CR"
+# The guest has no C library outside the CRIUs' private copies.
+readelf -l "$CR" 2>/dev/null | grep -q INTERP && die "$CR is not static"
+
+B=$(mktemp -d "$VM/build.XXXXXX")
+trap 'rm -rf "$B"' EXIT
+trap 'exit 130' INT TERM
+musl-gcc -static -O2 -o "$B/workload" "$top/tests/workload.c"
+
+# ----------------------------------------------------------------- initramfs
+S=$B/root
+mkdir -p "$S/bin" "$S/sbin" "$S/usr/bin" "$S/usr/sbin" "$S/etc" "$S/dev" "$S/proc" \
+	"$S/sys" "$S/tmp" "$S/run" "$S/root" "$S/lib/modules"
+cp /bin/busybox "$S/bin/busybox"
+# Applet links made here rather than with --install at boot: the guest's
+# file system is then complete before /init's first line.
+for a in $("$S/bin/busybox" --list-full); do
+	[ -e "$S/$a" ] || ln -s /bin/busybox "$S/$a"
+done
+# The kernel opens /dev/console for /init's stdio before anything is mounted;
+# /init reopens it after mounting devtmpfs in case mknod is not allowed here.
+mknod "$S/dev/console" c 5 1 2>/dev/null || true
+cp "$top/tests/vm/init" "$S/init"
+cp "$top/tests/vm/guest.sh" "$S/guest.sh"
+cp "$CR" "$S/bin/cr"
+cp "$B/workload" "$S/bin/workload"
+chmod 755 "$S/init" "$S/guest.sh" "$S/bin/cr" "$S/bin/workload"
+
+# Each CRIU and everything its loader maps, at the same absolute paths as on
+# the host: the binaries carry an absolute interpreter and rpath (criu-root.sh
+# patches them), so recreating those paths needs no wrapper and no
+# LD_LIBRARY_PATH. cp -L: the guest gets the files, not the host's symlinks.
+addfile() {
+	mkdir -p "$S$(dirname "$1")"
+	[ -e "$S$1" ] || cp -L "$1" "$S$1"
+}
+for c in "$CRIU_OLD" "$CRIU_NEW"; do
+	addfile "$c"
+	libs=$(LD_TRACE_LOADED_OBJECTS=1 "$c") || die "$c does not load"
+	printf '%s\n' "$libs" | grep -q 'not found' && die "$c: missing libraries: $libs"
+	for f in $(printf '%s\n' "$libs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		addfile "$f"
+	done
+done
+
+# Kernel modules CRIU needs: sock_diag for its socket dump, nftables and
+# conntrack for network locking, tun and veth for network namespaces. The
+# host's kmod resolves dependencies and softdeps (busybox modprobe ignores
+# softdeps: nf_tables needs crc32c through libcrc32c's), so the guest just
+# loads a flat, ordered list.
+MODS="crc32c_generic unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag
+	af_packet_diag nf_tables nft_ct nf_conntrack tun veth"
+: >"$B/load"
+for m in $MODS; do
+	modprobe -d "$KDIR" -S "$KVER" --show-depends "$m" >"$B/deps" || die "no module $m in $KPKG"
+	# builtin lines name nothing to load
+	for f in $(awk '$1 == "insmod" { print $2 }' "$B/deps"); do
+		rel=${f#"$KDIR"/}
+		[ -e "$S/$rel" ] && continue
+		mkdir -p "$S/$(dirname "$rel")"
+		cp "$f" "$S/$rel"
+		basename "$f" .ko >>"$B/load"
+	done
+done
+cp "$KDIR/lib/modules/$KVER/modules.order" "$KDIR/lib/modules/$KVER/modules.builtin" \
+	"$KDIR/lib/modules/$KVER/modules.builtin.modinfo" "$S/lib/modules/$KVER/"
+depmod -b "$S" "$KVER"
+cp "$B/load" "$S/etc/cr-vm-modules"
+
+# What the guest script needs to know, as shell assignments.
+v_old=$("$CRIU_OLD" --version | sed -n 's/^Version: //p')
+v_new=$("$CRIU_NEW" --version | sed -n 's/^Version: //p')
+cat >"$S/etc/cr-vm.env" <<EOF
+CRIUS='$CRIU_OLD $CRIU_NEW'
+KVER='$KVER'
+ONLY='${CR_VM_ONLY:-}'
+EOF
+
+INITRD=$VM/initrd.gz
+(cd "$S" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 >"$INITRD.tmp"
+mv "$INITRD.tmp" "$INITRD"
+log "initramfs $(du -k "$INITRD" | cut -f1) KiB; kernel $KPKG; criu $v_old and $v_new; accel $ACCEL"
+
+# ---------------------------------------------------------------------- boot
+# -nic none: no network device, so no option ROM to look for either.
+# -no-reboot with panic=-1: a guest that dies (init exiting, a panic) ends
+# qemu at once instead of rebooting into the tests again.
+LOGF=$VM/console.log
+start=$(date +%s)
+set +e
+timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -m 2048 -smp 2 -nographic -no-reboot \
+	-nic none -kernel "$KDIR/vmlinuz" -initrd "$INITRD" \
+	-append "console=ttyS0 quiet panic=-1" </dev/null >"$LOGF" 2>&1
+qrc=$?
+set -e
+secs=$(($(date +%s) - start))
+
+# ------------------------------------------------------------------- results
+# Serial output ends lines with CR LF. Results are renumbered in the order
+# seen; "#" lines (cr check's report, failure details) are shown as they are.
+tr -d '\r' <"$LOGF" | awk -v mark="$MARK" -v secs="$secs" -v qrc="$qrc" -v logf="$LOGF" '
+	/^(not )?ok [0-9]+/ {
+		bad = /^not /
+		sub(/^(not )?ok [0-9]+ ?/, "")
+		n++; if (bad) failed++; else passed++
+		printf "%sok %d %s\n", bad ? "not " : "", n, $0
+		next
+	}
+	/^#/ { print; next }
+	$0 == mark { done = 1 }
+	END {
+		if (!done) {
+			printf "not ok %d - the guest reached %s (qemu exit %d after %d s; log %s)\n", ++n, mark, qrc, secs, logf
+			failed++
+		}
+		printf "%d passed, %d failed (guest run %d s)\n", passed, failed, secs
+		exit failed ? 1 : 0
+	}' && exit 0
+# The verdict is in; for a crash or a hang the console tail says why.
+if ! tr -d '\r' <"$LOGF" | grep -qx "$MARK"; then
+	echo "# --- last lines of $LOGF"
+	tr -d '\r' <"$LOGF" | tail -n 40 | sed 's/^/#   /'
+fi
+exit 1
