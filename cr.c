@@ -81,6 +81,9 @@
 
 #define TMPFS_MAGIC_ 0x01021994
 
+/* CRIU's page server grows its pipes to about 3.3 MiB (machine-notes). */
+#define LAZY_PIPE_MIN (4u << 20)
+
 /* The CRIU log line every run on a host without CAP_SYS_RESOURCE starts
  * with; CRIU copies it into cr_errmsg even on success (machine-notes). */
 #define HARMLESS_ERROR "RLIMIT_NOFILE"
@@ -95,10 +98,12 @@
 #define C_CHK (1u << 3)
 #define C_G (1u << 4)
 #define C_STATS (1u << 5)
+#define C_PS (1u << 6)
 #define C_DP (C_DUMP | C_PRE)
 #define C_DR (C_DUMP | C_RST)
 #define C_DPR (C_DUMP | C_PRE | C_RST)
-#define C_ALL (C_DUMP | C_PRE | C_RST | C_CHK | C_G)
+#define C_DPRS (C_DPR | C_PS)
+#define C_ALL (C_DUMP | C_PRE | C_RST | C_CHK | C_G | C_PS)
 
 enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 
@@ -116,7 +121,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(criu_socket, "criu-socket", 0, T_STR, C_ALL, "criu", "socket", "", NULL, "PATH", "use a running 'criu service' at PATH instead of spawning criu swrk") \
 	X(log_level, "log-level", 0, T_UINT, C_ALL, "criu", NULL, "2", "4", "N", "CRIU log level: 0 none, 1 errors, 2 warnings, 3 info, 4 debug") \
 	X(verbose, "verbose", 'v', T_BOOL, C_ALL, "criu", NULL, "false", NULL, NULL, "say what cr does, step by step, on stderr") \
-	X(image_path, "image-path", 'D', T_STR, C_DPR, NULL, NULL, "checkpoint", NULL, "DIR", "image directory") \
+	X(image_path, "image-path", 'D', T_STR, C_DPRS, NULL, NULL, "checkpoint", NULL, "DIR", "image directory") \
 	X(work_path, "work-path", 'W', T_STR, C_DPR, NULL, NULL, "", NULL, "DIR", "directory for CRIU's log and stats (default: the image directory)") \
 	X(parent_path, "parent-path", 0, T_STR, C_DP, NULL, NULL, "", NULL, "DIR", "previous pre-dump, relative to the image directory (e.g. ../pre1)") \
 	X(force, "force", 'f', T_BOOL, C_DP, NULL, NULL, "false", NULL, NULL, "replace a checkpoint already at --image-path, once the new one succeeded") \
@@ -138,8 +143,12 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(detach, "detach", 'd', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore and exit, printing the pid (the default)") \
 	X(wait, "wait", 'w', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore as cr's child and exit with its status") \
 	X(pid_file, "pid-file", 0, T_STR, C_RST, NULL, NULL, "", NULL, "FILE", "write the restored root's pid to FILE") \
-	X(timeout, "timeout", 't', T_UINT, C_DPR | C_CHK, NULL, NULL, "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30); also CRIU's freeze timeout") \
-	X(log_file, "log-file", 0, T_STR, C_DPR, NULL, NULL, "", NULL, "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log)") \
+	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK, NULL, NULL, "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30); also CRIU's freeze timeout") \
+	X(log_file, "log-file", 0, T_STR, C_DPRS, NULL, NULL, "", NULL, "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log, page-server.log)") \
+	X(page_server, "page-server", 0, T_STR, C_DP | C_RST, NULL, NULL, "", NULL, "HOST:PORT", "send pages to this page server; --lazy-pages: serve them on PORT, or fetch them from HOST:PORT") \
+	X(lazy_pages, "lazy-pages", 0, T_BOOL, C_DUMP | C_RST, NULL, NULL, "false", NULL, NULL, "post-copy: pages move after the tree runs again (with --page-server)") \
+	X(address, "address", 0, T_STR, C_PS, NULL, NULL, "0.0.0.0", NULL, "ADDR", "page-server: the address to listen on") \
+	X(port, "port", 0, T_UINT, C_PS, NULL, NULL, "0", "65535", "PORT", "page-server: the port (0: any; the one chosen is printed)") \
 	X(cgroup, "cgroup", 0, T_STR, C_DPR, "cgroup", "path", "", NULL, "PATH", "cgroupfs directory: checkpoint the tree in it, or restore into it") \
 	X(freeze, "freeze", 0, T_BOOL, C_DP, "cgroup", NULL, "false", NULL, NULL, "freeze through the cgroup freezer (default: on with --cgroup)") \
 	X(allow_foreign, "allow-foreign", 0, T_BOOL, C_DP, "cgroup", NULL, "false", NULL, NULL, "freeze even though the cgroup holds processes outside the tree") \
@@ -148,7 +157,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(hook_timeout, "hook-timeout", 0, T_UINT, C_DPR, "hooks", "timeout", "60", "86400", "SEC", "a hook running longer is killed and fails") \
 	X(print_stats, "print-stats", 0, T_BOOL, C_DPR, NULL, NULL, "false", NULL, NULL, "print cr's and CRIU's statistics afterwards (stderr)") \
 	X(json, "json", 0, T_BOOL, C_DPR | C_STATS, NULL, NULL, "false", NULL, NULL, "statistics as one JSON object on stdout") \
-	X(status_fd, "status-fd", 0, T_UINT, C_DUMP, NULL, NULL, "0", "1048576", "FD", "write one NUL byte to FD when the page server is ready, then close it") \
+	X(status_fd, "status-fd", 0, T_UINT, C_DUMP | C_PS, NULL, NULL, "0", "1048576", "FD", "write one NUL byte to FD when the page server is ready, then close it") \
 	X(cg_ctrls, "cgroup-controllers", 0, T_STR, C_RST, "cgroup", "controllers", "", NULL, "LIST", "restore: v1 hierarchies to create the cgroup in, or v2 controllers to enable (a,b)")
 
 struct list {
@@ -634,6 +643,27 @@ static unsigned long long scan_num(const char *s, int base)
 	}
 }
 
+/* Split "HOST:PORT" or "[V6]:PORT" into host (if wanted) and port. */
+static int parse_hostport(const char *s, char *host, int *port)
+{
+	const char *colon = strrchr(s, ':'), *h = s;
+	size_t hl;
+	long long p = colon ? parse_num(colon + 1, 65535) : -1;
+
+	if (p <= 0)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (*h == '[' && hl >= 2 && s[hl - 1] == ']')
+		h++, hl -= 2;
+	if (!hl || hl > 63)
+		return -1;
+	if (host)
+		snprintf(host, 64, "%.*s", (int)hl, h);
+	if (port)
+		*port = (int)p;
+	return 0;
+}
+
 /* Strings that outlive the line inih handed them in: a bump arena as big
  * as the largest config file, so it cannot run out and needs no malloc. */
 static const char *str_keep(const char *s)
@@ -802,6 +832,7 @@ static const struct {
 	{ "checkpoint", C_DUMP },
 	{ "pre-dump", C_PRE },
 	{ "restore", C_RST },
+	{ "page-server", C_PS },
 };
 
 struct ini_ctx {
@@ -829,7 +860,7 @@ static int cfg_ini_key(struct ini_ctx *ctx, const char *section, const char *nam
 			if (str_eq(section, sections[i].name))
 				ctx->section = sections[i].cmd;
 		if (!ctx->section)
-			warn("%s:%d: unknown section [%s] (known: criu, cgroup, hooks, checkpoint, pre-dump, restore)",
+			warn("%s:%d: unknown section [%s] (known: criu, cgroup, hooks, checkpoint, pre-dump, restore, page-server)",
 			     ctx->file, lineno, section);
 		return ctx->section != 0;
 	}
@@ -948,6 +979,7 @@ static const struct cmd_desc {
 	{ "restore", C_RST, "", "restore a checkpointed tree" },
 	{ "check", C_CHK, "", "report what works on this host (CRIU, kernel, cgroups)" },
 	{ "stats", C_STATS, "DIR", "print the CRIU statistics kept in a work or image directory" },
+	{ "page-server", C_PS, "", "receive the pages of a (pre-)dump sent with --page-server" },
 	{ "version", C_G, "", "print cr's version" },
 };
 
@@ -1194,7 +1226,16 @@ static void cfg_check(void)
 		usage_die("--status-fd %u is not an open fd", cfg.status_fd);
 	if (cfg.json)
 		cfg.print_stats = true;
-	if ((cfg.cmd & (C_RST | C_CHK | C_G)) && cfg.nargs)
+	if (cfg.lazy_pages && !cfg.page_server[0])
+		usage_die("--lazy-pages needs --page-server (checkpoint: ADDR:PORT to serve on; restore: HOST:PORT of the "
+			  "checkpoint's page server)");
+	if (cfg.page_server[0] && cfg.cmd == C_RST && !cfg.lazy_pages)
+		usage_die("restore --page-server only makes sense with --lazy-pages");
+	if (cfg.page_server[0] && parse_hostport(cfg.page_server, NULL, NULL))
+		usage_die("--page-server \"%s\": expected HOST:PORT (PORT 1-65535; [v6addr]:PORT)", cfg.page_server);
+	if (cfg.lazy_pages && cfg.criu_socket[0] && cfg.cmd == C_RST)
+		usage_die("restore --lazy-pages starts criu lazy-pages itself: drop --criu-socket");
+	if ((cfg.cmd & (C_RST | C_CHK | C_G | C_PS)) && cfg.nargs)
 		usage_die("%s takes no arguments (got \"%s\")", cfg.cmd_name, cfg.args[0]);
 	if (cfg.detach && cfg.wait)
 		usage_die("--detach and --wait exclude each other");
@@ -1706,6 +1747,8 @@ static int rpc_notify(struct rpc *r, const criu_resp *resp, int fd)
 	r->hook.sigfd = r->sigfd;
 	if (ok && hook_run(&r->hook, script, resp->notify.has_pid ? resp->notify.pid : 0))
 		ok = false;
+	if (ok && str_eq(script, "status-ready"))
+		warn("page server ready; the images are in %s until the pages are served", r->hook.img);
 	if (ok && str_eq(script, "status-ready") && r->status_fd >= 0) {
 		/* runc's --status-fd: one NUL byte when the page server listens */
 		if (write_all(r->status_fd, "", 1))
@@ -2771,6 +2814,104 @@ static void cmd_fill_opts(criu_opts *o, int img_fd, int wd_fd, const char *log)
 }
 
 /*
+ * page-server: the receiving side of a (pre-)dump sent with --page-server.
+ * PAGE_SERVER_CHLD (keep_open) makes the page server a child of the swrk
+ * worker, which reports its real pid and port; WAIT_PID then waits for it to
+ * finish serving (criu-rpc.md 2). cr stays in the foreground, prints the
+ * port on stdout, and exits with the page server's result.
+ */
+static int cmd_page_server(void)
+{
+	char criu[PATH_MAX], img_shown[PATH_MAX], sb[64];
+	const char *log = cfg.log_file[0] ? cfg.log_file : "page-server.log";
+	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+	criu_req req;
+	criu_resp resp;
+	int img, ret = EXIT_FAIL;
+
+	if (strlen(cfg.address) > 63)
+		usage_die("--address is longer than 63 bytes");
+	if (mkdir_p(cfg.image_path, 0700) || (img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fd_path(img, img_shown, sizeof(img_shown)))
+		die("image path %s:", cfg.image_path);
+	if (rpc_find_criu(criu, sizeof(criu)))
+		return EXIT_FAIL;
+	r.sigfd = sig_setup(false);
+	if (cfg.timeout)
+		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
+	r.status_fd = cfg.set[O_status_fd] ? (int)cfg.status_fd : -1;
+	r.hook = (struct hook_ctx){ img_shown, img_shown, 0, -1 };
+	if (rpc_open(&r, criu, false) || rpc_version(&r))
+		goto out;
+	rpc_req_init(&req, criu_req_type_PAGE_SERVER_CHLD);
+	req.has_keep_open = req.keep_open = true;
+	req.has_opts = true;
+	cmd_fill_opts(&req.opts, img, img, log);
+	req.opts.has_ps = req.opts.ps.has_address = req.opts.ps.has_port = true;
+	snprintf(req.opts.ps.address, sizeof(req.opts.ps.address), "%s", cfg.address);
+	req.opts.ps.port = (int32_t)cfg.port;
+	if (rpc_call(&r, &req, &resp)) {
+		warn("the page server did not start");
+		goto out;
+	}
+	if (!resp.success || !resp.has_ps) {
+		rpc_report_failure("page server", req.type, &resp, img, log, faccessat(img, log, F_OK, 0) ? NULL : log);
+		goto out;
+	}
+	info("page server (pid %d) listens on %s:%d, writing into %s", resp.ps.pid, cfg.address, resp.ps.port, img_shown);
+	out(1, "%d\n", resp.ps.port);
+	rpc_req_init(&req, criu_req_type_WAIT_PID);
+	req.has_pid = true;
+	req.pid = (uint32_t)resp.ps.pid;
+	if (rpc_call(&r, &req, &resp) || !resp.success || !resp.has_status) {
+		warn("the page server could not be waited for");
+		goto out;
+	}
+	if (WIFEXITED(resp.status) && !WEXITSTATUS(resp.status))
+		ret = EXIT_OK;
+	else
+		warn("the page server failed (%s); its log: %s/%s", rpc_status_str(resp.status, sb, sizeof(sb)),
+		     img_shown, log);
+out:
+	if (r.status_fd >= 0)
+		close(r.status_fd);
+	rpc_close(&r);
+	close(img);
+	return ret;
+}
+
+/* Is CAP_SYS_RESOURCE in cr's effective set? */
+static bool has_cap_sys_resource(void)
+{
+	char buf[4096], *p;
+
+	if (read_file_at(AT_FDCWD, "/proc/self/status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "CapEff:")))
+		return false;
+	return (scan_num(p + 7 + strspn(p + 7, " \t"), 16) >> 24) & 1;
+}
+
+/*
+ * Before any lazy dump: without CAP_SYS_RESOURCE, CRIU's page server cannot
+ * grow its pipe past fs.pipe-max-size, ignores that, and fails after the
+ * first large request; the source tasks are then resumed while the restored
+ * copy runs with almost none of its memory (machine-notes). CRIU does not
+ * check this; cr refuses, so a lazy migration never ends in two copies.
+ */
+static void lazy_precheck(void)
+{
+	char buf[32];
+	long long max = -1;
+
+	if (read_file_at(AT_FDCWD, "/proc/sys/fs/pipe-max-size", buf, sizeof(buf)) > 0)
+		max = (long long)scan_num(buf, 10);
+	if (has_cap_sys_resource() || max >= LAZY_PIPE_MIN)
+		return;
+	die("--lazy-pages refused: fs.pipe-max-size is %lld and cr lacks CAP_SYS_RESOURCE, so CRIU's page server "
+	    "would fail after its first large transfer and leave two running copies. Raise it first: "
+	    "sysctl -w fs.pipe-max-size=%u", max, LAZY_PIPE_MIN);
+}
+
+/*
  * Before a checkpoint or pre-dump, with --cgroup or --freeze: which tree,
  * which freezer, and whether anything else would be frozen with it. cr
  * decides which hierarchy's freezer is used: the one of --cgroup (a v1
@@ -2864,6 +3005,8 @@ static int cmd_dump(void)
 	int ret = EXIT_FAIL, wd = -1;
 
 	img_check(&d, cfg.image_path);
+	if (cfg.lazy_pages)
+		lazy_precheck();
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
 	snprintf(title, sizeof(title), "%s of pid %d", what, (int)pid);
@@ -2874,9 +3017,13 @@ static int cmd_dump(void)
 		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
 	if (rpc_open(&r, criu, cfg.shell_job) || rpc_version(&r))
 		goto out;
+	if ((pre || cfg.parent_path[0] || cfg.lazy_pages) && rpc_features(&r, &f))
+		goto out;
+	if (cfg.lazy_pages && !f.lazy_pages) {
+		warn("--lazy-pages cannot work here: CRIU says this kernel lacks non-cooperative userfaultfd");
+		goto out;
+	}
 	if (pre || cfg.parent_path[0]) {
-		if (rpc_features(&r, &f))
-			goto out;
 		if (!f.mem_track) {
 			warn("%s cannot work here: this kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), "
 			     "which %s needs. Use a plain 'cr checkpoint' (add --leave-running to keep the tree running), "
@@ -2901,6 +3048,16 @@ static int cmd_dump(void)
 	cmd_fill_opts(&req.opts, d.fd, wd, log);
 	req.opts.has_pid = true;
 	req.opts.pid = pid;
+	if (cfg.page_server[0]) {
+		int port;
+
+		req.opts.has_ps = true;
+		parse_hostport(cfg.page_server, req.opts.ps.address, &port);
+		req.opts.ps.has_address = true;
+		req.opts.ps.has_port = true;
+		req.opts.ps.port = port;
+		BOOL_OPT(&req.opts, lazy_pages);
+	}
 	if (freeze) {
 		req.opts.has_freeze_cgroup = true;
 		snprintf(req.opts.freeze_cgroup, sizeof(req.opts.freeze_cgroup), "%.1023s", cg.path);
@@ -2950,7 +3107,7 @@ static int cmd_dump(void)
 				warn("--remove-cgroup: remove %s:", cg.path);
 		}
 		if (cfg.print_stats && !stats_read(wd, wd == d.fd ? d.name : wd_shown, "stats-dump", &st_e))
-			stats_print(what, pid, (uint64_t)(now_us() - t0), &st_e, false);
+			stats_print(what, pid, (uint64_t)(now_us() - t0), &st_e, cfg.lazy_pages);
 		goto out;
 	}
 	if (r.interrupted && !r.killed)
@@ -3038,16 +3195,68 @@ static int cmd_wait_tree(pid_t root, int sigfd, int pending)
 	return WEXITSTATUS(st);
 }
 
+/*
+ * restore --lazy-pages: CRIU's RPC cannot start the lazy-pages daemon, so cr
+ * runs `criu lazy-pages` itself (CLI), with the same work directory (it
+ * talks to the restore through lazy-pages.socket there), and waits for that
+ * socket before it restores. Returns the daemon's pid, or -1.
+ */
+static pid_t lazy_daemon_start(const char *criu, const char *img, const char *wd_path, int wd)
+{
+	char host[64], port[16], lvl[8];
+	int p;
+	pid_t pid;
+
+	parse_hostport(cfg.page_server, host, &p);
+	snprintf(port, sizeof(port), "%d", p);
+	snprintf(lvl, sizeof(lvl), "-v%u", cfg.log_level);
+	unlinkat(wd, "lazy-pages.socket", 0);
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDWR);
+		sigset_t none;
+
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (null >= 0)
+			dup2(null, 0), dup2(null, 1);
+		execl(criu, criu, "lazy-pages", "--page-server", "--address", host, "--port", port, "-D", img, "-W",
+		      wd_path, "-o", "lazy-pages.log", lvl, (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0) {
+		warn("fork:");
+		return -1;
+	}
+	for (int i = 0; i < 1000; i++) {
+		int st;
+
+		if (!faccessat(wd, "lazy-pages.socket", F_OK, 0))
+			return pid;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			warn("criu lazy-pages exited before it was ready (see %s/lazy-pages.log)", wd_path);
+			return -1;
+		}
+		usleep(10000);
+	}
+	warn("criu lazy-pages did not create %s/lazy-pages.socket within 10 s", wd_path);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	return -1;
+}
+
 static int cmd_restore(void)
 {
 	const char *log = cfg.log_file[0] ? cfg.log_file : "restore.log";
-	char criu[PATH_MAX], img_shown[PATH_MAX], wd_shown[PATH_MAX], log_shown[PATH_MAX * 2], title[] = "restore";
+	char criu[PATH_MAX], img_shown[PATH_MAX], wd_shown[PATH_MAX], log_shown[PATH_MAX * 2], title[64] = "restore";
 	int64_t t0 = now_us();
 	stats_entry st_e;
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	criu_req req;
 	criu_resp resp, *rp = NULL;
 	int ret = EXIT_FAIL, img, wd;
+	pid_t lazyd = -1;
 	static struct cg_target t;
 	struct cg_layout l;
 	struct cg_dir cg;
@@ -3076,6 +3285,8 @@ static int cmd_restore(void)
 		goto out;
 	if (rpc_open(&r, criu, cfg.shell_job) || rpc_version(&r))
 		goto out;
+	if (cfg.lazy_pages && (lazyd = lazy_daemon_start(criu, img_shown, wd_shown, wd)) < 0)
+		goto out;
 	rpc_req_init(&req, criu_req_type_RESTORE);
 	req.has_opts = true;
 	cmd_fill_opts(&req.opts, img, wd, log);
@@ -3088,6 +3299,7 @@ static int cmd_restore(void)
 		cg_fill_roots(&t, &req.opts);
 	}
 	BOOL_OPT(&req.opts, tcp_close);
+	BOOL_OPT(&req.opts, lazy_pages);
 	if (cfg.wait)
 		req.opts.has_rst_sibling = true, req.opts.rst_sibling = true;
 	if (cfg.root[0]) {
@@ -3136,23 +3348,32 @@ static int cmd_restore(void)
 	if (r.interrupted)
 		warn("the restore had already completed when %s arrived", strsignal(r.interrupted));
 	ret = !cfg.json && out(1, "%d\n", (int)root) ? EXIT_FAIL : EXIT_OK;
+	if (lazyd > 0) {
+		/* the tree runs; its memory arrives as it faults: the move
+		 * is complete only when the daemon has fetched every page */
+		int st = -1;
+
+		info("restored pid %d; waiting for criu lazy-pages to fetch the remaining pages", (int)root);
+		while (waitpid(lazyd, &st, 0) < 0 && errno == EINTR)
+			;
+		lazyd = -1;
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			warn("criu lazy-pages failed (%s; see %s/lazy-pages.log): the restored tree (pid %d) may be "
+			     "missing memory", rpc_status_str(st, title, sizeof(title)), wd_shown, (int)root);
+			ret = EXIT_FAIL;
+		}
+	}
 out:
+	if (lazyd > 0) {
+		kill(lazyd, SIGKILL);
+		waitpid(lazyd, NULL, 0);
+	}
 	rpc_close(&r);
 	cg_undo_target(&t);
 	if (wd != img)
 		close(wd);
 	close(img);
 	return ret;
-}
-
-/* Is CAP_SYS_RESOURCE in cr's effective set? */
-static bool has_cap_sys_resource(void)
-{
-	char buf[4096], *p;
-
-	if (read_file_at(AT_FDCWD, "/proc/self/status", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "CapEff:")))
-		return false;
-	return (scan_num(p + 7 + strspn(p + 7, " \t"), 16) >> 24) & 1;
 }
 
 /*
@@ -3174,8 +3395,6 @@ static void cmd_check_hierarchy(const char *kind, const char *mnt, const char *c
 		rmdir(probe);
 }
 
-/* The figure CRIU's page server needs (machine-notes: about 3.3 MiB). */
-#define LAZY_PIPE_MIN (4u << 20)
 
 /*
  * check: what works here and why not. Everything goes to stdout (it is the
@@ -3317,6 +3536,8 @@ int main(int argc, char **argv)
 		return cmd_check();
 	if (cfg.cmd == C_STATS)
 		return cmd_stats();
+	if (cfg.cmd == C_PS)
+		return cmd_page_server();
 	if (cfg.cmd == C_RST)
 		return cmd_restore();
 	return cmd_dump();

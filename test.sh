@@ -142,7 +142,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # cr.ini.example documents every key, in the right section.
-for sec in checkpoint pre-dump restore cgroup criu hooks; do
+for sec in checkpoint pre-dump restore page-server cgroup criu hooks; do
 	case $sec in
 	cgroup) keys="path freeze allow-foreign remove controllers" ;;
 	hooks) keys="post-dump timeout" ;;

@@ -8,12 +8,18 @@
  *                           write a heartbeat to the file HB every ms
  *   load tree K HB          K processes (the root and K-1 sleeping
  *                           children); the root writes the heartbeat
- *   load observe HB         outside the tree: poll HB until SIGTERM, then
+ *   load observe [--first] HB [READY]
+ *                           outside the tree: poll HB until SIGTERM, then
  *                           print "first_ms=F gap_ms=G beats=N": F from the
  *                           observer's start to the first new heartbeat,
  *                           G the longest interval between two heartbeats
  *                           seen, N how many were seen. With --first it
- *                           exits at the first new heartbeat.
+ *                           exits at the first new heartbeat. With READY
+ *                           (a fifo) it writes a line there once it holds
+ *                           the current heartbeat: the harness starts the
+ *                           operation only then, so a busy machine that
+ *                           schedules the observer late cannot make it
+ *                           miss a freeze.
  *   load init CMD [ARG...]  pid 1 of a pid namespace: run CMD, reap every
  *                           orphan at once, exit with CMD's status
  *
@@ -163,6 +169,20 @@ static int tree(int k, const char *hb)
 	return 0;
 }
 
+/* Tell the harness the observer is in place (or gave up): it waits. */
+static void signal_ready(const char *ready)
+{
+	int r;
+
+	if (!ready)
+		return;
+	r = open(ready, O_WRONLY | O_CLOEXEC);
+	if (r < 0 || write(r, "\n", 1) != 1)
+		perror(ready);
+	if (r >= 0)
+		close(r);
+}
+
 static volatile sig_atomic_t stop;
 static void on_term(int sig)
 {
@@ -176,7 +196,7 @@ static void on_term(int sig)
  * Gaps are computed from the heartbeat's own timestamps, so the polling
  * delay does not enter them, only the 1 ms beat period does.
  */
-static int observe(const char *hb, int first_only)
+static int observe(const char *hb, int first_only, const char *ready)
 {
 	int64_t start = now_ns(CLOCK_REALTIME), last = 0, first = -1, gap = 0;
 	uint64_t rec[2], initial = 0;
@@ -186,14 +206,22 @@ static int observe(const char *hb, int first_only)
 
 	if (fd < 0) {
 		perror(hb);
+		signal_ready(ready);
 		return 1;
 	}
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	/* a dump may freeze the tree before the first poll: the beat already
-	 * in the file opens the first interval */
-	if (pread(fd, rec, sizeof(rec), 0) == sizeof(rec) && rec[1] == ~rec[0])
-		last = (int64_t)(initial = rec[0]);
+	/* the beat already in the file opens the first interval: a freeze
+	 * that starts before the first poll still counts. A torn read (the
+	 * workload writing meanwhile) fails the check: read again. */
+	for (int i = 0; i < 1000; i++) {
+		if (pread(fd, rec, sizeof(rec), 0) == sizeof(rec) && rec[1] == ~rec[0]) {
+			last = (int64_t)(initial = rec[0]);
+			break;
+		}
+		sleep_ns(100000);
+	}
+	signal_ready(ready);
 	while (!stop) {
 		if (pread(fd, rec, sizeof(rec), 0) == sizeof(rec) && rec[1] == ~rec[0] && rec[0] != initial &&
 		    (int64_t)rec[0] != last) {
@@ -247,12 +275,14 @@ int main(int argc, char **argv)
 		return mem(atol(argv[2]), atol(argv[3]), argv[4]);
 	if (!strcmp(mode, "tree") && argc == 4)
 		return tree(atoi(argv[2]), argv[3]);
-	if (!strcmp(mode, "observe") && argc == 3)
-		return observe(argv[2], 0);
-	if (!strcmp(mode, "observe") && argc == 4 && !strcmp(argv[2], "--first"))
-		return observe(argv[3], 1);
+	if (!strcmp(mode, "observe") && argc >= 3) {
+		int first = !strcmp(argv[2], "--first");
+
+		if (argc - first == 3 || argc - first == 4)
+			return observe(argv[2 + first], first, argc - first == 4 ? argv[3 + first] : NULL);
+	}
 	if (!strcmp(mode, "init") && argc >= 3)
 		return init(argv + 2);
-	fprintf(stderr, "usage: load mem MIB RATE HB | tree K HB | observe [--first] HB | init CMD...\n");
+	fprintf(stderr, "usage: load mem MIB RATE HB | tree K HB | observe [--first] HB [READY] | init CMD...\n");
 	return 2;
 }

@@ -99,7 +99,7 @@ int main(int argc, char **argv)
 	char path[64], line[128];
 	struct rusage ru;
 	siginfo_t si;
-	double t0, t1, self_cpu = -1, tot;
+	double t0, t1, self_cpu = -1, tot, kids;
 	int c, st, code, go[2], traced;
 	long hwm = -1, rss = -1;
 	pid_t pid;
@@ -172,12 +172,15 @@ int main(int argc, char **argv)
 			return 1;
 	code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	tot = tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime);
+	/* the two are rounded differently (us against ns): no child shows
+	 * as a few ns below zero */
+	kids = self_cpu < 0 ? -1 : tot - self_cpu < 0.001 ? 0 : tot - self_cpu;
 
 	f = out ? fopen(out, "w") : stdout;
 	if (!f)
 		return 1;
 	fprintf(f, "status=%d wall_ms=%.3f self_cpu_ms=%.3f self_rss_kib=%ld tot_cpu_ms=%.3f kids_cpu_ms=%.3f tot_rss_kib=%ld traced=%d\n",
-		code, t1 - t0, self_cpu, hwm, tot, self_cpu < 0 ? -1 : tot - self_cpu, ru.ru_maxrss, traced);
+		code, t1 - t0, self_cpu, hwm, tot, kids, ru.ru_maxrss, traced);
 	if (out)
 		fclose(f);
 	return code;

@@ -386,6 +386,75 @@ scenario_stats() {
 	check "no stats file at all: exit 1, says where CRIU writes them" [ $? = 1 ] && grep -q "neither stats-dump" "$D/err"
 }
 
+# ===================== page server and lazy pages =======================
+
+scenario_page_server() {
+	"$W" counter "$D/c" 16 &
+	P=$!
+	wait_above "$D/c" 0 200
+	port=$((30000 + $$ % 20000))
+	"$CR" -c none --criu "$CRIU" page-server --address 127.0.0.1 --port "$port" --status-fd 3 -D "$D/remote" \
+		>"$D/ps.out" 2>"$D/ps.err" 3>"$D/ps.status" &
+	S=$!
+	_i=0
+	while [ ! -s "$D/ps.status" ] && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	check "page-server: --status-fd gets its byte when it listens" [ "$(wc -c <"$D/ps.status")" = 1 ]
+	check "page-server prints its port" [ "$(cat "$D/ps.out")" = "$port" ]
+	cr checkpoint --page-server "127.0.0.1:$port" -D "$D/local" "$P" 2>"$D/err"
+	check "checkpoint --page-server sends the pages there" [ $? = 0 ] && ls "$D/remote"/pages-*.img >/dev/null 2>&1
+	check "... and none stay local" sh -c "! ls '$D/local'/pages-*.img 2>/dev/null"
+	wait "$S"
+	check "page-server exits 0 after serving the dump" [ $? = 0 ]
+	wait "$P" 2>/dev/null
+	c1=$(count "$D/c")
+	cp -p "$D/remote"/* "$D/local/"
+	cr restore -D "$D/local" >"$D/out" 2>"$D/err"
+	check "local images + remote pages restore; the data checks out" [ $? = 0 ] && wait_above "$D/c" $((c1 + 21)) &&
+		grep -q " ok" "$D/c"
+}
+
+scenario_lazy() {
+	old=$(cat /proc/sys/fs/pipe-max-size)
+	trap 'echo "$old" >/proc/sys/fs/pipe-max-size' EXIT
+	echo 1048576 >/proc/sys/fs/pipe-max-size
+	"$W" counter "$D/c" 64 &
+	P=$!
+	wait_above "$D/c" 0 300
+	cr checkpoint --lazy-pages --page-server 127.0.0.1:1 -D "$D/ck" "$P" 2>"$D/err"
+	check "lazy checkpoint with fs.pipe-max-size 1 MiB and no CAP_SYS_RESOURCE: refused (exit 1)" [ $? = 1 ]
+	check "... says why and what to do" grep -q "sysctl -w fs.pipe-max-size=4194304" "$D/err"
+	check "... the process runs, nothing written" running "$P" && [ ! -e "$D/ck" ] && no_temp_dirs
+	kill "$P"
+	wait "$P" 2>/dev/null
+	echo 4194304 >/proc/sys/fs/pipe-max-size
+	# the restored pid must be free in the target's fresh pid namespace,
+	# where cr, criu and criu lazy-pages take the first pids
+	_i=0
+	while [ $_i -lt 40 ]; do /bin/true; _i=$((_i + 1)); done
+	rm -f "$D/c"
+	"$W" counter "$D/c" 64 &
+	P=$!
+	wait_above "$D/c" 0 300
+	port=$((30000 + $$ % 20000))
+	"$CR" -c none --criu "$CRIU" checkpoint --lazy-pages --page-server "127.0.0.1:$port" --status-fd 3 -D "$D/ck" "$P" \
+		3>"$D/status" 2>"$D/dump.err" &
+	C=$!
+	_i=0
+	while [ ! -s "$D/status" ] && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	check "lazy checkpoint: --status-fd gets one byte when the page server is ready" [ "$(wc -c <"$D/status")" = 1 ]
+	c1=$(count "$D/c")
+	img=$(ls -d "$D"/.ck.cr-*)
+	unshare --pid --fork --mount-proc sh -c "\"$CR\" -c none --criu \"$CRIU\" restore --lazy-pages \
+		--page-server 127.0.0.1:$port -D \"$img\" >\"$D/out\" 2>\"$D/err\"; echo \$? >\"$D/rst\"; sleep 2" &
+	R=$!
+	wait "$C"
+	check "the lazy checkpoint completes once the pages are served" [ $? = 0 -a -d "$D/ck" ]
+	wait "$R"
+	check "restore --lazy-pages (own pid namespace) exits 0" [ "$(cat "$D/rst")" = 0 ]
+	check "the restored counter counted on ($c1 -> $(count "$D/c")) with its 64 MiB intact" \
+		[ "$(count "$D/c")" -gt "$c1" ] && grep -q " ok" "$D/c"
+}
+
 # ============================ cgroups ===================================
 
 V2=/sys/fs/cgroup/unified

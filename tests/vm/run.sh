@@ -13,6 +13,7 @@
 #   CR_VM_TIMEOUT=SEC  hard limit for the boot (default 600)
 #   CR_VM_ACCEL=tcg    qemu accelerator; KVM guests hang at boot on the
 #                      build machine (machine-notes), so TCG is the default
+#   CR_VM_CPU=max      qemu CPU model
 #   CR_VM_ONLY=PATTERN run only the guest scenarios whose name matches
 #
 # Why a VM at all: the build machine's kernel lacks soft-dirty tracking, so
@@ -27,9 +28,13 @@ CACHE=${CR_CACHE:-/var/cache/cr-test}
 VM=$CACHE/vm
 TIMEOUT=${CR_VM_TIMEOUT:-600}
 ACCEL=${CR_VM_ACCEL:-tcg}
-# The guest prints this after its last scenario: without it the run crashed,
-# hung or was cut short, whatever the counts say.
-MARK=CR-VM-DONE
+# qemu64, the default model, lacks XSAVE, SSE4.2 and RDRAND: CRIU would
+# only ever see the legacy FPU path, crc32c-intel would not load, and the
+# guest would have no early entropy. "max" is all TCG can emulate.
+CPU=${CR_VM_CPU:-max}
+# The guest prints this and guest.sh's exit status after its last scenario:
+# without it the run crashed, hung or was cut short, whatever the counts say.
+MARK='CR-VM-DONE'
 # apt's sandbox user cannot write into root's cache directory.
 APT_OPTS="-q -o APT::Sandbox::User=root"
 export DEBIAN_FRONTEND=noninteractive
@@ -45,7 +50,7 @@ mkdir -p "$VM"
 # guest, hence the explicit busybox-static.
 installed() { dpkg-query -W -f '${db:Status-Abbrev}' "$1" 2>/dev/null | grep -q '^ii'; }
 missing=""
-for p in qemu-system-x86 busybox-static cpio kmod musl-tools; do
+for p in qemu-system-x86 busybox-static cpio kmod musl-tools iptables; do
 	installed "$p" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
@@ -90,7 +95,9 @@ if [ ! -f "$KDIR/complete" ]; then
 	log "unpacking $(basename "$deb")"
 	rm -rf "$KDIR" "$KDIR.tmp"
 	mkdir -p "$KDIR.tmp/x"
-	dpkg-deb -x "$deb" "$KDIR.tmp/x"
+	# A download cut short leaves a file that is no package: drop it so the
+	# next run fetches it again.
+	dpkg-deb -x "$deb" "$KDIR.tmp/x" || { rm -f "$deb"; die "$deb is damaged; removed it, run again"; }
 	# Keep the kernel and the module trees CRIU's needs come from (net,
 	# netfilter, crc32c, tun/veth): about a third of the 400 MB unpacked.
 	# Newer packages ship /usr/lib/modules: accept both.
@@ -170,22 +177,39 @@ addfile() {
 	mkdir -p "$S$(dirname "$1")"
 	[ -e "$S$1" ] || cp -L "$1" "$S$1"
 }
-for c in "$CRIU_OLD" "$CRIU_NEW"; do
-	addfile "$c"
-	libs=$(LD_TRACE_LOADED_OBJECTS=1 "$c") || die "$c does not load"
-	printf '%s\n' "$libs" | grep -q 'not found' && die "$c: missing libraries: $libs"
+# addelf FILE: a dynamic executable or library and what its loader maps.
+addelf() {
+	addfile "$1"
+	libs=$(LD_TRACE_LOADED_OBJECTS=1 "$1") || die "$1 does not load"
+	printf '%s\n' "$libs" | grep -q 'not found' && die "$1: missing libraries: $libs"
 	for f in $(printf '%s\n' "$libs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
 		addfile "$f"
 	done
+}
+addelf "$CRIU_OLD"
+addelf "$CRIU_NEW"
+# iptables, which CRIU runs: 3.17 probes it on every start (without it each
+# cr check logs eight "exited, status=1" errors) and locks TCP connections
+# and network namespaces with it. The host's (bookworm's nft-based one), its
+# extensions (dlopen'ed, so not in ldd's list) and the names CRIU calls.
+ipt=$(readlink -f /usr/sbin/iptables)
+addelf "$ipt"
+for f in /usr/lib/"$(gcc -print-multiarch)"/xtables/*.so; do
+	[ -e "$f" ] && addfile "$f"	# they need only libxtables and libc
 done
+for name in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do
+	ln -sf "$(basename "$ipt")" "$S/usr/sbin/$name"
+done
+[ -f /etc/protocols ] && cp /etc/protocols "$S/etc/"
 
-# Kernel modules CRIU needs: sock_diag for its socket dump, nftables and
-# conntrack for network locking, tun and veth for network namespaces. The
-# host's kmod resolves dependencies and softdeps (busybox modprobe ignores
-# softdeps: nf_tables needs crc32c through libcrc32c's), so the guest just
-# loads a flat, ordered list.
+# Kernel modules CRIU needs: sock_diag for its socket dump, nftables,
+# conntrack and the xtables bits iptables-nft falls back to for network
+# locking, tun and veth for network namespaces. The host's kmod resolves
+# dependencies and softdeps (busybox modprobe ignores softdeps: nf_tables
+# needs crc32c through libcrc32c's), so the guest just loads a flat, ordered
+# list.
 MODS="crc32c_generic unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag
-	af_packet_diag nf_tables nft_ct nf_conntrack tun veth"
+	af_packet_diag nf_tables nft_ct nf_conntrack nft_compat xt_mark xt_tcpudp tun veth"
 : >"$B/load"
 for m in $MODS; do
 	modprobe -d "$KDIR" -S "$KVER" --show-depends "$m" >"$B/deps" || die "no module $m in $KPKG"
@@ -224,7 +248,7 @@ log "initramfs $(du -k "$INITRD" | cut -f1) KiB; kernel $KPKG; criu $v_old and $
 LOGF=$VM/console.log
 start=$(date +%s)
 set +e
-timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -m 2048 -smp 2 -nographic -no-reboot \
+timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -m 2048 -smp 2 -nographic -no-reboot \
 	-nic none -kernel "$KDIR/vmlinuz" -initrd "$INITRD" \
 	-append "console=ttyS0 quiet panic=-1" </dev/null >"$LOGF" 2>&1
 qrc=$?
@@ -232,9 +256,13 @@ set -e
 secs=$(($(date +%s) - start))
 
 # ------------------------------------------------------------------- results
-# Serial output ends lines with CR LF. Results are renumbered in the order
-# seen; "#" lines (cr check's report, failure details) are shown as they are.
-tr -d '\r' <"$LOGF" | awk -v mark="$MARK" -v secs="$secs" -v qrc="$qrc" -v logf="$LOGF" '
+# Serial output ends lines with CR LF, and SeaBIOS's terminal escapes run
+# into the guest's first line. Results are renumbered in the order seen; "#"
+# lines (cr check's report, failure details) are shown as they are. The
+# marker carries guest.sh's exit status: a script that died half-way (a
+# shell error) printed fewer results, all of which may be ok.
+clean() { tr -d '\r' <"$LOGF" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'; }
+clean | awk -v mark="$MARK" -v secs="$secs" -v qrc="$qrc" -v logf="$LOGF" '
 	/^(not )?ok [0-9]+/ {
 		bad = /^not /
 		sub(/^(not )?ok [0-9]+ ?/, "")
@@ -243,18 +271,21 @@ tr -d '\r' <"$LOGF" | awk -v mark="$MARK" -v secs="$secs" -v qrc="$qrc" -v logf=
 		next
 	}
 	/^#/ { print; next }
-	$0 == mark { done = 1 }
+	$1 == mark { done = 1; rc = $2 }
 	END {
 		if (!done) {
 			printf "not ok %d - the guest reached %s (qemu exit %d after %d s; log %s)\n", ++n, mark, qrc, secs, logf
+			failed++
+		} else if (rc != "0") {
+			printf "not ok %d - guest.sh ran to its end (it exited %s)\n", ++n, rc
 			failed++
 		}
 		printf "%d passed, %d failed (guest run %d s)\n", passed, failed, secs
 		exit failed ? 1 : 0
 	}' && exit 0
 # The verdict is in; for a crash or a hang the console tail says why.
-if ! tr -d '\r' <"$LOGF" | grep -qx "$MARK"; then
+if ! clean | grep -q "^$MARK "; then
 	echo "# --- last lines of $LOGF"
-	tr -d '\r' <"$LOGF" | tail -n 40 | sed 's/^/#   /'
+	clean | tail -n 40 | sed 's/^/#   /'
 fi
 exit 1
