@@ -1268,6 +1268,26 @@ static void cfg_check(void)
 			usage_die("--external is longer than 511 bytes");
 }
 
+/*
+ * In a forked child, before exec: a clean signal mask and default
+ * dispositions (cr blocks signals for its signalfd and ignores SIGPIPE, and
+ * exec keeps both; restore needs SIGCHLD), stdin from /dev/null unless
+ * keep_stdin, stdout to /dev/null or to cr's stderr. -1 on failure.
+ */
+static int child_prepare(bool keep_stdin, bool out_to_stderr)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	sigset_t none;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int s = 1; s < NSIG; s++)
+		signal(s, SIG_DFL);
+	if (null < 0 || (!keep_stdin && dup2(null, 0) < 0) || dup2(out_to_stderr ? 2 : null, 1) < 0)
+		return -1;
+	return 0;
+}
+
 /* ================================ Hooks ================================== */
 
 /* The command configured for event: the last --hook/[hooks] entry for it
@@ -1326,14 +1346,8 @@ static int hook_run(const struct hook_ctx *h, const char *event, int criu_pid)
 	info("hook %s: %s", event, cmd);
 	child = fork();
 	if (child == 0) {
-		int null = open("/dev/null", O_RDONLY);
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
 		setpgid(0, 0);
-		if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0)
+		if (child_prepare(false, true))
 			_exit(127);
 		execve("/bin/sh", (char *const[]){ "sh", "-c", (char *)cmd, NULL }, (char *const *)envp);
 		_exit(127);
@@ -1456,7 +1470,6 @@ static int rpc_open(struct rpc *r, const char *criu, bool keep_stdin)
 {
 	int sv[2], ep[2], err = 0;
 	char fdarg[16];
-	sigset_t none;
 
 	r->sk = -1;
 	r->pid = 0;
@@ -1490,14 +1503,7 @@ static int rpc_open(struct rpc *r, const char *criu, bool keep_stdin)
 	}
 	r->pid = fork();
 	if (r->pid == 0) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		for (int s = 1; s < NSIG; s++)
-			signal(s, SIG_DFL);
-		if (null < 0 || (!keep_stdin && dup2(null, 0) < 0) || dup2(null, 1) < 0 ||
-		    fcntl(sv[1], F_SETFD, 0) < 0)
+		if (child_prepare(keep_stdin, false) || fcntl(sv[1], F_SETFD, 0) < 0)
 			goto fail;
 		snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 		execl(criu, criu, "swrk", fdarg, (char *)NULL);
@@ -3213,14 +3219,8 @@ static pid_t lazy_daemon_start(const char *criu, const char *img, const char *wd
 	unlinkat(wd, "lazy-pages.socket", 0);
 	pid = fork();
 	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-		sigset_t none;
-
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		if (null >= 0)
-			dup2(null, 0), dup2(null, 1);
+		if (child_prepare(false, false))
+			_exit(127);
 		execl(criu, criu, "lazy-pages", "--page-server", "--address", host, "--port", port, "-D", img, "-W",
 		      wd_path, "-o", "lazy-pages.log", lvl, (char *)NULL);
 		_exit(127);
