@@ -525,6 +525,9 @@ scenario_cgroup_v2() {
 	check "v2: checkpoint of a frozen cgroup" [ $? = 0 ]
 	check "v2: a cgroup that was frozen stays frozen ($(v2_state "$B"))" [ "$(v2_state "$B")" = 11 ]
 	echo 0 >"$B/cgroup.freeze"
+	cr -v checkpoint --leave-running --freeze -D "$D/ck4" "$P" 2>"$D/err"
+	check "v2: --freeze with only a pid freezes the pid's own cgroup" [ $? = 0 ] && grep -q "is in $B" "$D/err"
+	check "v2: ... thawed afterwards ($(v2_state "$B"))" [ "$(v2_state "$B")" = 00 ]
 	for f in 1 3; do
 		CRIU_FAULT=$f cr checkpoint --cgroup "$B" -D "$D/ckf$f" "$P" 2>"$D/err"
 		check "v2: CRIU_FAULT=$f fails the checkpoint (exit 1)" [ $? = 1 ]
