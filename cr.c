@@ -18,6 +18,8 @@
  */
 #define _GNU_SOURCE
 #include <sys/file.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -99,11 +101,13 @@
 #define C_G (1u << 4)
 #define C_STATS (1u << 5)
 #define C_PS (1u << 6)
+#define C_MIG (1u << 7)
+#define C_RCV (1u << 8)
 #define C_DP (C_DUMP | C_PRE)
 #define C_DR (C_DUMP | C_RST)
 #define C_DPR (C_DUMP | C_PRE | C_RST)
 #define C_DPRS (C_DPR | C_PS)
-#define C_ALL (C_DUMP | C_PRE | C_RST | C_CHK | C_G | C_PS)
+#define C_ALL (C_DUMP | C_PRE | C_RST | C_CHK | C_G | C_PS | C_MIG | C_RCV)
 
 enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 
@@ -121,7 +125,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(criu_socket, "criu-socket", 0, T_STR, C_ALL, "criu", "socket", "", NULL, "PATH", "use a running 'criu service' at PATH instead of spawning criu swrk") \
 	X(log_level, "log-level", 0, T_UINT, C_ALL, "criu", NULL, "2", "4", "N", "CRIU log level: 0 none, 1 errors, 2 warnings, 3 info, 4 debug") \
 	X(verbose, "verbose", 'v', T_BOOL, C_ALL, "criu", NULL, "false", NULL, NULL, "say what cr does, step by step, on stderr") \
-	X(image_path, "image-path", 'D', T_STR, C_DPRS, NULL, NULL, "checkpoint", NULL, "DIR", "image directory") \
+	X(image_path, "image-path", 'D', T_STR, C_DPRS | C_RCV, NULL, NULL, "checkpoint", NULL, "DIR", "image directory") \
 	X(work_path, "work-path", 'W', T_STR, C_DPR, NULL, NULL, "", NULL, "DIR", "directory for CRIU's log and stats (default: the image directory)") \
 	X(parent_path, "parent-path", 0, T_STR, C_DP, NULL, NULL, "", NULL, "DIR", "previous pre-dump, relative to the image directory (e.g. ../pre1)") \
 	X(force, "force", 'f', T_BOOL, C_DP, NULL, NULL, "false", NULL, NULL, "replace a checkpoint already at --image-path, once the new one succeeded") \
@@ -143,22 +147,28 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(detach, "detach", 'd', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore and exit, printing the pid (the default)") \
 	X(wait, "wait", 'w', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore as cr's child and exit with its status") \
 	X(pid_file, "pid-file", 0, T_STR, C_RST, NULL, NULL, "", NULL, "FILE", "write the restored root's pid to FILE") \
-	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK, NULL, NULL, "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30); also CRIU's freeze timeout") \
+	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK | C_MIG | C_RCV, NULL, NULL, "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30); also CRIU's freeze timeout") \
 	X(log_file, "log-file", 0, T_STR, C_DPRS, NULL, NULL, "", NULL, "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log, page-server.log)") \
 	X(page_server, "page-server", 0, T_STR, C_DP | C_RST, NULL, NULL, "", NULL, "HOST:PORT", "send pages to this page server; --lazy-pages: serve them on PORT, or fetch them from HOST:PORT") \
 	X(lazy_pages, "lazy-pages", 0, T_BOOL, C_DUMP | C_RST, NULL, NULL, "false", NULL, NULL, "post-copy: pages move after the tree runs again (with --page-server)") \
 	X(address, "address", 0, T_STR, C_PS, NULL, NULL, "0.0.0.0", NULL, "ADDR", "page-server: the address to listen on") \
 	X(port, "port", 0, T_UINT, C_PS, NULL, NULL, "0", "65535", "PORT", "page-server: the port (0: any; the one chosen is printed)") \
-	X(cgroup, "cgroup", 0, T_STR, C_DPR, "cgroup", "path", "", NULL, "PATH", "cgroupfs directory: checkpoint the tree in it, or restore into it") \
-	X(freeze, "freeze", 0, T_BOOL, C_DP, "cgroup", NULL, "false", NULL, NULL, "freeze through the cgroup freezer (default: on with --cgroup)") \
-	X(allow_foreign, "allow-foreign", 0, T_BOOL, C_DP, "cgroup", NULL, "false", NULL, NULL, "freeze even though the cgroup holds processes outside the tree") \
+	X(cgroup, "cgroup", 0, T_STR, C_DPR | C_MIG | C_RCV, "cgroup", "path", "", NULL, "PATH", "cgroupfs directory: checkpoint the tree in it, or restore into it") \
+	X(freeze, "freeze", 0, T_BOOL, C_DP | C_MIG, "cgroup", NULL, "false", NULL, NULL, "freeze through the cgroup freezer (default: on with --cgroup)") \
+	X(allow_foreign, "allow-foreign", 0, T_BOOL, C_DP | C_MIG, "cgroup", NULL, "false", NULL, NULL, "freeze even though the cgroup holds processes outside the tree") \
 	X(remove_cgroup, "remove-cgroup", 0, T_BOOL, C_DUMP, "cgroup", "remove", "false", NULL, NULL, "remove the emptied --cgroup directories after a checkpoint that ended the tree") \
 	X(hook, "hook", 0, T_LIST, C_DPR, "-", NULL, "", NULL, "EVENT=CMD", "run CMD with /bin/sh -c at CRIU's EVENT ([hooks] EVENT = CMD), repeatable") \
 	X(hook_timeout, "hook-timeout", 0, T_UINT, C_DPR, "hooks", "timeout", "60", "86400", "SEC", "a hook running longer is killed and fails") \
 	X(print_stats, "print-stats", 0, T_BOOL, C_DPR, NULL, NULL, "false", NULL, NULL, "print cr's and CRIU's statistics afterwards (stderr)") \
-	X(json, "json", 0, T_BOOL, C_DPR | C_STATS, NULL, NULL, "false", NULL, NULL, "statistics as one JSON object on stdout") \
+	X(json, "json", 0, T_BOOL, C_DPR | C_STATS | C_MIG, NULL, NULL, "false", NULL, NULL, "statistics as one JSON object on stdout") \
 	X(status_fd, "status-fd", 0, T_UINT, C_DUMP | C_PS, NULL, NULL, "0", "1048576", "FD", "write one NUL byte to FD when the page server is ready, then close it") \
-	X(cg_ctrls, "cgroup-controllers", 0, T_STR, C_RST, "cgroup", "controllers", "", NULL, "LIST", "restore: v1 hierarchies to create the cgroup in, or v2 controllers to enable (a,b)")
+	X(via, "via", 0, T_STR, C_MIG, "migrate", NULL, "", NULL, "CMD", "migrate over CMD's stdin/stdout (split on blanks, no shell), e.g. ssh root@b cr receive --stdio") \
+	X(to, "to", 0, T_STR, C_MIG, "migrate", NULL, "", NULL, "ADDR:PORT", "migrate to 'cr receive --listen' at this numeric address (trusted networks)") \
+	X(mode, "mode", 0, T_STR, C_MIG, "migrate", NULL, "auto", "auto|stop-copy|pre-copy|post-copy", "MODE", "migration mode") \
+	X(listen, "listen", 0, T_STR, C_RCV, "migrate", NULL, "", NULL, "ADDR:PORT", "receive: accept one sender on this numeric address") \
+	X(use_stdio, "stdio", 0, T_BOOL, C_RCV, "migrate", NULL, "false", NULL, NULL, "receive: talk to the sender on stdin/stdout (for --via)") \
+	X(token_file, "token-file", 0, T_STR, C_MIG | C_RCV, "migrate", NULL, "", NULL, "FILE", "the shared secret a --to sender must present") \
+	X(cg_ctrls, "cgroup-controllers", 0, T_STR, C_RST | C_RCV, "cgroup", "controllers", "", NULL, "LIST", "restore: v1 hierarchies to create the cgroup in, or v2 controllers to enable (a,b)")
 
 struct list {
 	const char *v[MAX_LIST];
@@ -184,6 +194,8 @@ struct cfg {
 #undef X
 	bool set[O_COUNT];	/* given by the user (ini or flag), not defaulted */
 	unsigned cmd;		/* the command's C_* bit */
+	bool migrating;		/* set by migrate/receive before they reuse cmd_dump/cmd_restore */
+	pid_t restored;		/* cmd_restore's result, for receive */
 	const char *cmd_name;
 	int nargs;
 	char **args;
@@ -357,6 +369,20 @@ __attribute__((format(printf, 2, 3))) static int out(int fd, const char *f, ...)
 }
 
 #define snprintf xsnprintf
+
+/* A plain strstr: musl's two-way search is 1.2 KB for the short haystacks
+ * (log lines, /proc files) cr searches. */
+static char *str_find(const char *h, const char *n)
+{
+	size_t len = strlen(n);
+
+	for (; *h; h++)
+		if (!strncmp(h, n, len))
+			return (char *)h;
+	return len ? NULL : (char *)h;
+}
+
+#define strstr str_find
 
 /* =========================== Diagnostics ================================ */
 
@@ -833,6 +859,7 @@ static const struct {
 	{ "pre-dump", C_PRE },
 	{ "restore", C_RST },
 	{ "page-server", C_PS },
+	{ "migrate", C_G },
 };
 
 struct ini_ctx {
@@ -860,7 +887,7 @@ static int cfg_ini_key(struct ini_ctx *ctx, const char *section, const char *nam
 			if (str_eq(section, sections[i].name))
 				ctx->section = sections[i].cmd;
 		if (!ctx->section)
-			warn("%s:%d: unknown section [%s] (known: criu, cgroup, hooks, checkpoint, pre-dump, restore, page-server)",
+			warn("%s:%d: unknown section [%s] (known: criu, cgroup, hooks, migrate, checkpoint, pre-dump, restore, page-server)",
 			     ctx->file, lineno, section);
 		return ctx->section != 0;
 	}
@@ -980,6 +1007,8 @@ static const struct cmd_desc {
 	{ "check", C_CHK, "", "report what works on this host (CRIU, kernel, cgroups)" },
 	{ "stats", C_STATS, "DIR", "print the CRIU statistics kept in a work or image directory" },
 	{ "page-server", C_PS, "", "receive the pages of a (pre-)dump sent with --page-server" },
+	{ "migrate", C_MIG, "PID", "move a live tree to another host running 'cr receive'" },
+	{ "receive", C_RCV, "", "the target side of 'cr migrate'" },
 	{ "version", C_G, "", "print cr's version" },
 };
 
@@ -1202,7 +1231,16 @@ static pid_t cfg_parse_pid(const char *s)
  * touched (house style rule 13). */
 static void cfg_check(void)
 {
-	if ((cfg.cmd & (C_DUMP | C_PRE)) && (cfg.nargs > 1 || (!cfg.nargs && !cfg.cgroup[0])))
+	if (cfg.cmd == C_MIG && !cfg.via[0] == !cfg.to[0])
+		usage_die("migrate needs exactly one of --via CMD and --to ADDR:PORT");
+	if (cfg.cmd == C_RCV && !cfg.use_stdio == !cfg.listen[0])
+		usage_die("receive needs exactly one of --stdio and --listen ADDR:PORT");
+	if ((cfg.to[0] || cfg.listen[0]) && !cfg.token_file[0])
+		usage_die("--%s needs --token-file: a plain TCP peer must prove it knows the shared secret",
+			  cfg.to[0] ? "to" : "listen");
+	if ((cfg.to[0] && parse_hostport(cfg.to, NULL, NULL)) || (cfg.listen[0] && parse_hostport(cfg.listen, NULL, NULL)))
+		usage_die("--%s: expected ADDR:PORT with a numeric address", cfg.to[0] ? "to" : "listen");
+	if ((cfg.cmd & (C_DUMP | C_PRE | C_MIG)) && (cfg.nargs > 1 || (!cfg.nargs && !cfg.cgroup[0])))
 		usage_die("%s needs exactly one PID, or --cgroup PATH (%s %s PID)", cfg.cmd_name, prog, cfg.cmd_name);
 	if (cfg.remove_cgroup && !cfg.cgroup[0])
 		usage_die("--remove-cgroup needs --cgroup: it removes that cgroup once the tree has left it");
@@ -1235,7 +1273,7 @@ static void cfg_check(void)
 		usage_die("--page-server \"%s\": expected HOST:PORT (PORT 1-65535; [v6addr]:PORT)", cfg.page_server);
 	if (cfg.lazy_pages && cfg.criu_socket[0] && cfg.cmd == C_RST)
 		usage_die("restore --lazy-pages starts criu lazy-pages itself: drop --criu-socket");
-	if ((cfg.cmd & (C_RST | C_CHK | C_G | C_PS)) && cfg.nargs)
+	if ((cfg.cmd & (C_RST | C_CHK | C_G | C_PS | C_RCV)) && cfg.nargs)
 		usage_die("%s takes no arguments (got \"%s\")", cfg.cmd_name, cfg.args[0]);
 	if (cfg.detach && cfg.wait)
 		usage_die("--detach and --wait exclude each other");
@@ -1400,6 +1438,7 @@ struct rpc {
 	struct hook_ctx hook;	/* for the hooks run at CRIU's notifications */
 	bool post_dump;		/* cr acked post-dump: the images were complete */
 	pid_t restored;		/* the pid post-restore gave, once cr acked it */
+	bool last;		/* the next VERSION/FEATURE_CHECK ends the conversation (no keep_open) */
 	int status_fd;		/* --status-fd: gets "\\0" at status-ready; -1 */
 };
 
@@ -1827,7 +1866,7 @@ static int rpc_version(struct rpc *r)
 
 	rpc_req_init(&req, criu_req_type_VERSION);
 	req.has_keep_open = true;
-	req.keep_open = true;
+	req.keep_open = !r->last;
 	if (rpc_call(r, &req, &resp))
 		return -1;
 	if (!resp.success || !resp.has_version) {
@@ -1849,7 +1888,7 @@ static int rpc_features(struct rpc *r, criu_features *f)
 
 	rpc_req_init(&req, criu_req_type_FEATURE_CHECK);
 	req.has_keep_open = true;
-	req.keep_open = true;
+	req.keep_open = !r->last;
 	req.has_features = true;
 	req.features = (criu_features){ true, true, true, true, true, true };
 	if (rpc_call(r, &req, &resp))
@@ -3076,6 +3115,9 @@ static int cmd_dump(void)
 	}
 	if (!pre) {
 		BOOL_OPT(&req.opts, leave_running);
+		/* migrate: the tree waits, stopped, until the target has it */
+		if (cfg.migrating)
+			req.opts.has_leave_stopped = req.opts.leave_stopped = true;
 		BOOL_OPT(&req.opts, tcp_skip_in_flight);
 		BOOL_OPT(&req.opts, link_remap);
 		if (cfg.network_lock[0]) {
@@ -3347,7 +3389,8 @@ static int cmd_restore(void)
 	}
 	if (r.interrupted)
 		warn("the restore had already completed when %s arrived", strsignal(r.interrupted));
-	ret = !cfg.json && out(1, "%d\n", (int)root) ? EXIT_FAIL : EXIT_OK;
+	cfg.restored = root;
+	ret = !cfg.json && !cfg.migrating && out(1, "%d\n", (int)root) ? EXIT_FAIL : EXIT_OK;
 	if (lazyd > 0) {
 		/* the tree runs; its memory arrives as it faults: the move
 		 * is complete only when the daemon has fetched every page */
@@ -3501,6 +3544,461 @@ out:
 	return ok ? EXIT_OK : EXIT_FAIL;
 }
 
+/* =============================== Migration =============================== */
+
+/*
+ * cr migrate / cr receive: a tree moves between hosts over one byte stream
+ * (the stdin/stdout of a --via command such as ssh, or a TCP connection to
+ * --listen). Frames are an 8-byte header, type and payload length (u32,
+ * little-endian), then the payload:
+ *
+ *   HELLO  sender:   "cr-migrate 1 criu=VERSION pid=PID token=TOKEN"
+ *   READY  receiver: "criu=VERSION", its checks passed
+ *   FILE   sender:   NAME "\0" DATA, one chunk of an image file (a file's
+ *                    chunks follow each other; a new NAME starts a new file)
+ *   DONE   sender:   every file sent: restore
+ *   RESULT receiver: "pid=PID", the tree runs on the target
+ *   ERROR  either:   a message for the other side's user
+ *
+ * Safety: the source dumps with leave_stopped, so its tree is stopped, not
+ * killed; it is killed only after RESULT. Any failure before that (ERROR,
+ * a cut connection, a dead receiver) sends SIGCONT to every task of the
+ * tree, which then runs on where it was.
+ */
+enum { MIG_HELLO = 1, MIG_READY, MIG_FILE, MIG_DONE, MIG_RESULT, MIG_ERROR };
+#define MIG_MAX_FRAME (1u << 20)
+
+static int mig_send(int fd, unsigned type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	uint32_t h[2] = { type, (uint32_t)(alen + blen) };
+
+	if (write_all(fd, h, sizeof(h)) || write_all(fd, a, alen) || write_all(fd, b, blen)) {
+		warn("send to the other side:");
+		return -1;
+	}
+	return 0;
+}
+
+static int mig_sendf(int fd, unsigned type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int mig_sendf(int fd, unsigned type, const char *fmt, ...)
+{
+	char buf[1024];
+	struct fmt_out o = { buf, sizeof(buf), 0 };
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_v(&o, fmt, ap);
+	va_end(ap);
+	return mig_send(fd, type, buf, strlen(buf), NULL, 0);
+}
+
+/*
+ * Read one frame into buf (NUL-terminated; payloads longer than size-1 are
+ * refused). Returns the type, 0 at a clean EOF, -1 on error. A peer that
+ * sends nothing for --timeout seconds (default 300) is given up on.
+ */
+static int mig_recv(int fd, char *buf, size_t size, uint32_t *len)
+{
+	uint32_t h[2];
+	size_t got = 0, want = sizeof(h);
+	char *p = (char *)h;
+
+	for (int part = 0; part < 2; part++) {
+		while (got < want) {
+			struct pollfd pfd = { fd, POLLIN, 0 };
+			ssize_t n;
+
+			if (poll(&pfd, 1, (int)(cfg.timeout ? cfg.timeout : 300) * 1000) == 0) {
+				warn("the other side sent nothing for %u s", cfg.timeout ? cfg.timeout : 300);
+				return -1;
+			}
+			n = read(fd, p + got, want - got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				if (!n && !part && !got)
+					return 0;
+				warn("the connection to the other side broke%s", n ? ":" : "");
+				return -1;
+			}
+			got += (size_t)n;
+		}
+		if (!part && (h[1] >= size || !h[0] || h[0] > MIG_ERROR)) {
+			warn("the other side sent a bad frame (type %u, %u bytes)", h[0], h[1]);
+			return -1;
+		}
+		p = buf, got = 0, want = h[1];
+	}
+	buf[h[1]] = '\0';
+	*len = h[1];
+	if (h[0] == MIG_ERROR)
+		warn("the other side: %s", buf);
+	return (int)h[0];
+}
+
+/* The value of "key=" in a space-separated frame, or "". */
+static const char *mig_field(const char *buf, const char *key, char *out, size_t size)
+{
+	size_t n = strlen(key);
+
+	out[0] = '\0';
+	for (const char *p = buf; (p = strstr(p, key)); p += n)
+		if ((p == buf || p[-1] == ' ') && p[n] == '=') {
+			snprintf(out, size, "%.*s", (int)strcspn(p + n + 1, " "), p + n + 1);
+			break;
+		}
+	return out;
+}
+
+/* The token from --token-file: trimmed, non-empty, and, run as root, in a
+ * file only root can read or write. */
+static void mig_token(char *tok, size_t size)
+{
+	struct stat st;
+	ssize_t n;
+
+	tok[0] = '\0';
+	if (!cfg.token_file[0])
+		return;
+	if (stat(cfg.token_file, &st) || (n = read_file_at(AT_FDCWD, cfg.token_file, tok, size)) < 0)
+		die("--token-file %s:", cfg.token_file);
+	if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 077)))
+		usage_die("--token-file %s: readable or writable by others; chown root and chmod 600 it", cfg.token_file);
+	while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r'))
+		tok[--n] = '\0';
+	if (!n || strpbrk(tok, " \n"))
+		usage_die("--token-file %s: expected one line without blanks", cfg.token_file);
+}
+
+/* Compare tokens in time that depends only on the length of a. */
+static bool mig_token_ok(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+	unsigned char d = n != strlen(b);
+
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i < strlen(b) ? i : 0]);
+	return !d;
+}
+
+/* A TCP socket to (connect) or on (bind, listen) a numeric ADDR:PORT. */
+static int mig_tcp(const char *hostport, bool server)
+{
+	char host[64];
+	int port, fd, one = 1;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} a = { 0 };
+	socklen_t len = sizeof(a.in4);
+
+	parse_hostport(hostport, host, &port);
+	if (inet_pton(AF_INET, host, &a.in4.sin_addr) == 1) {
+		a.in4.sin_family = AF_INET;
+		a.in4.sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, host, &a.in6.sin6_addr) == 1) {
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_port = htons((uint16_t)port);
+		len = sizeof(a.in6);
+	} else {
+		warn("%s: not a numeric IPv4 or IPv6 address", host);
+		return -1;
+	}
+	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && server) {
+		int c;
+
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, &a.sa, len) || listen(fd, 1)) {
+			warn("listen on %s:", hostport);
+			close(fd);
+			return -1;
+		}
+		info("listening on %s", hostport);
+		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		close(fd);
+		fd = c;
+	} else if (fd >= 0 && connect(fd, &a.sa, len)) {
+		close_keep(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		warn("%s %s:", server ? "accept on" : "connect to", hostport);
+	return fd;
+}
+
+/* --via: run CMD, split on blanks (no shell: hooks are the only strings cr
+ * gives a shell), with one end of a socketpair as its stdin and stdout. */
+static int mig_via(pid_t *child)
+{
+	static char buf[MAX_VALUE + 1];
+	char *argv[64], *save = NULL;
+	int sv[2], n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", cfg.via);
+	for (char *w = strtok_r(buf, " \t", &save); w && n < 63; w = strtok_r(NULL, " \t", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	if (!n || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+		warn("--via %s: cannot start it", cfg.via);
+		return -1;
+	}
+	*child = fork();
+	if (*child == 0) {
+		child_prepare(true, false);
+		dup2(sv[1], 0);
+		dup2(sv[1], 1);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	close(sv[1]);
+	return sv[0];
+}
+
+/* Every task of the tree at root (root first), from /proc's children
+ * lists; the result is the signal target on the source. */
+static void mig_tree(pid_t root, struct pidset *s)
+{
+	char path[64], buf[4096], *save = NULL;
+
+	if (s->n == MAX_CG_PIDS)
+		return;
+	s->v[s->n++] = root;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)root, (int)root);
+	if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+		return;
+	for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+		mig_tree((pid_t)scan_num(t, 10), s);
+}
+
+/* Send every file of the image directory at dirfd. */
+static int mig_send_file(int dirfd, const char *name, void *arg)
+{
+	static char chunk[256 << 10];
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ch = *(int *)arg;
+	ssize_t n;
+	bool first = true;
+
+	if (fd < 0)
+		return errno == ELOOP ? 0 : -1;	/* the parent link of a chain */
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 || first) {
+		first = false;
+		if (n < 0 || mig_send(ch, MIG_FILE, name, strlen(name) + 1, chunk, n > 0 ? (size_t)n : 0)) {
+			close(fd);
+			return -1;
+		}
+		if (!n)
+			break;
+	}
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+static int cmd_migrate(void)
+{
+	static struct pidset tree;
+	char tok[256], buf[4096], criu[PATH_MAX], dir[] = "/tmp/cr-migrate.XXXXXX", img[64];
+	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0, via = 0;
+	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+	criu_features f;
+	int ch = -1, ret = EXIT_FAIL, dfd = -1, t;
+	int64_t t0 = now_us(), t1;
+	uint32_t len;
+	bool stopped = false;
+
+	mig_token(tok, sizeof(tok));
+	if (rpc_find_criu(criu, sizeof(criu)))
+		return EXIT_FAIL;
+	/* what this host's CRIU can do decides the mode */
+	if (rpc_open(&r, criu, false) || rpc_version(&r) || ((r.last = true), rpc_features(&r, &f)))
+		return EXIT_FAIL;
+	rpc_close(&r);
+	if (r.ver < 31900)
+		die("migrate needs CRIU 3.19 or newer (leave_stopped keeps the source tree until the target has it)");
+	if (str_eq(cfg.mode, "pre-copy") && !f.mem_track)
+		die("--mode pre-copy: this kernel has no soft-dirty memory tracking; use --mode stop-copy");
+	if (str_eq(cfg.mode, "pre-copy") || str_eq(cfg.mode, "post-copy"))
+		die("--mode %s is not implemented in this version of cr; use --mode stop-copy", cfg.mode);
+	if (str_eq(cfg.mode, "auto"))
+		warn("mode stop-copy (pre-copy: %s; post-copy: not implemented in this version)",
+		     f.mem_track ? "not implemented in this version" : "no soft-dirty tracking on this kernel");
+	ch = cfg.via[0] ? mig_via(&via) : mig_tcp(cfg.to, false);
+	if (ch < 0)
+		return EXIT_FAIL;
+	if (!mkdtemp(dir) || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		warn("create %s:", dir);
+		goto out;
+	}
+	if (mig_sendf(ch, MIG_HELLO, "cr-migrate 1 criu=%d pid=%d token=%s", r.ver, (int)pid, tok[0] ? tok : "-"))
+		goto out;
+	t = mig_recv(ch, buf, sizeof(buf), &len);
+	if (t != MIG_READY) {
+		warn("the receiver %s; nothing was done", t == MIG_ERROR ? "refused" : "did not answer");
+		goto out;
+	}
+	warn("step 1: the receiver is ready (%s)", buf);
+	/* stop-copy: one dump into a local directory, the tree left stopped */
+	snprintf(img, sizeof(img), "%s/img", dir);
+	cfg.image_path = img;
+	cfg.migrating = true;
+	if (!pid)
+		cmd_dump_cgroup(&pid, &(struct cg_dir){ 0 });
+	mig_tree(pid, &tree);
+	t1 = now_us();
+	if (cmd_dump() != EXIT_OK) {
+		warn("the dump failed: the tree runs on here");
+		goto out;
+	}
+	stopped = true;
+	warn("step 2: dumped pid %d (%d tasks), %lld ms; sending the images", (int)pid, tree.n,
+	     (long long)(now_us() - t1) / 1000);
+	{
+		int sub = openat(dfd, "img", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (sub < 0 || dir_each(sub, mig_send_file, &ch) || mig_send(ch, MIG_DONE, "", 0, NULL, 0)) {
+			warn("sending the images failed");
+			close_keep(sub);
+			goto out;
+		}
+		close(sub);
+	}
+	warn("step 3: images sent; the receiver restores");
+	t = mig_recv(ch, buf, sizeof(buf), &len);
+	if (t != MIG_RESULT) {
+		warn("the receiver did not restore the tree");
+		goto out;
+	}
+	for (int i = 0; i < tree.n; i++)
+		kill(tree.v[i], SIGKILL);
+	stopped = false;
+	ret = EXIT_OK;
+	if (cfg.json)
+		out(1, "{\"mode\":\"stop-copy\",\"iterations\":0,\"total_ms\":%lld,\"downtime_ms\":%lld,\"target_%s}\n",
+		    (long long)(now_us() - t0) / 1000, (long long)(now_us() - t1) / 1000, buf);
+	else
+		warn("done: stop-copy, total %lld ms, downtime %lld ms (dump, transfer, restore); on the target %s",
+		     (long long)(now_us() - t0) / 1000, (long long)(now_us() - t1) / 1000, buf);
+out:
+	if (stopped) {
+		for (int i = 0; i < tree.n; i++)
+			kill(tree.v[i], SIGCONT);
+		warn("the tree (pid %d) runs on here", (int)pid);
+	}
+	if (dfd >= 0)
+		close(dfd), rm_rf_at(AT_FDCWD, dir);
+	close_keep(ch);
+	if (via > 0)
+		waitpid(via, NULL, 0);
+	return ret;
+}
+
+/* Receive image files into dirfd; on DONE return 0. */
+static int mig_recv_files(int ch, int dirfd)
+{
+	static char buf[MIG_MAX_FRAME + 1];
+	char cur[NAME_MAX + 1] = "";
+	int fd = -1, t;
+	uint32_t len;
+
+	while ((t = mig_recv(ch, buf, sizeof(buf), &len)) == MIG_FILE) {
+		size_t nl = strnlen(buf, len);
+
+		if (nl == len || !nl || nl > NAME_MAX || strchr(buf, '/') || buf[0] == '.') {
+			warn("the sender sent a bad file name");
+			close_keep(fd);
+			return -1;
+		}
+		if (!str_eq(cur, buf)) {
+			close_keep(fd);
+			memcpy(cur, buf, nl + 1);
+			fd = openat(dirfd, cur, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+			if (fd < 0) {
+				warn("create %s:", cur);
+				return -1;
+			}
+		}
+		if (write_all(fd, buf + nl + 1, len - nl - 1)) {
+			warn("write %s:", cur);
+			close(fd);
+			return -1;
+		}
+	}
+	close_keep(fd);
+	return t == MIG_DONE ? 0 : -1;
+}
+
+static int cmd_receive(void)
+{
+	char tok[256], got[256], buf[4096], criu[PATH_MAX], ver[16], spid[16];
+	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+	int ch = 0, out_ch = 1, dfd = -1, ret = EXIT_FAIL;
+	uint32_t len;
+
+	mig_token(tok, sizeof(tok));
+	if (rpc_find_criu(criu, sizeof(criu)))
+		return EXIT_FAIL;
+	if (!cfg.use_stdio && (ch = out_ch = mig_tcp(cfg.listen, true)) < 0)
+		return EXIT_FAIL;
+	if (mig_recv(ch, buf, sizeof(buf), &len) != MIG_HELLO || strncmp(buf, "cr-migrate 1 ", 13)) {
+		warn("the peer did not introduce itself as cr migrate");
+		return EXIT_FAIL;
+	}
+	if (tok[0] && !mig_token_ok(tok, mig_field(buf, "token", got, sizeof(got)))) {
+		/* nothing for a peer without the token, not even a reason */
+		warn("refused a peer that did not present the token of --token-file");
+		return EXIT_FAIL;
+	}
+	mig_field(buf, "criu", ver, sizeof(ver));
+	mig_field(buf, "pid", spid, sizeof(spid));
+	r.last = true;
+	if (rpc_open(&r, criu, false) || rpc_version(&r)) {
+		mig_sendf(out_ch, MIG_ERROR, "the target's CRIU is not usable");
+		return EXIT_FAIL;
+	}
+	rpc_close(&r);
+	if (r.ver < (int)scan_num(ver, 10)) {
+		mig_sendf(out_ch, MIG_ERROR, "the target's CRIU (%d) is older than the source's (%s)", r.ver, ver);
+		return EXIT_FAIL;
+	}
+	if (!kill((pid_t)scan_num(spid, 10), 0) || errno != ESRCH) {
+		mig_sendf(out_ch, MIG_ERROR, "pid %s is taken on the target", spid);
+		return EXIT_FAIL;
+	}
+	if (!cfg.set[O_image_path]) {
+		static char dir[] = "/tmp/cr-receive.XXXXXX";
+
+		if (!mkdtemp(dir)) {
+			mig_sendf(out_ch, MIG_ERROR, "the target cannot create an image directory");
+			return EXIT_FAIL;
+		}
+		cfg.image_path = dir;
+	} else if (mkdir(cfg.image_path, 0700) && errno != EEXIST) {
+		mig_sendf(out_ch, MIG_ERROR, "the target cannot create %s: %s", cfg.image_path, strerror(errno));
+		return EXIT_FAIL;
+	}
+	if ((dfd = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_is_empty(AT_FDCWD, cfg.image_path) != 1) {
+		mig_sendf(out_ch, MIG_ERROR, "the target's image directory %s is not an empty directory", cfg.image_path);
+		close_keep(dfd);
+		return EXIT_FAIL;
+	}
+	if (mig_sendf(out_ch, MIG_READY, "criu=%d", r.ver) || mig_recv_files(ch, dfd)) {
+		warn("receiving the images failed; nothing was restored");
+		goto out;
+	}
+	cfg.migrating = true;
+	if (cmd_restore() != EXIT_OK) {
+		mig_sendf(out_ch, MIG_ERROR, "the restore on the target failed (its log: %s/restore.log)", cfg.image_path);
+		goto out;
+	}
+	if (mig_sendf(out_ch, MIG_RESULT, "pid=%d", (int)cfg.restored) == 0)
+		ret = EXIT_OK;
+	warn("restored pid %d from %s", (int)cfg.restored, cfg.image_path);
+out:
+	close(dfd);
+	return ret;
+}
+
 /* ================================= main ================================== */
 
 int main(int argc, char **argv)
@@ -3538,6 +4036,10 @@ int main(int argc, char **argv)
 		return cmd_stats();
 	if (cfg.cmd == C_PS)
 		return cmd_page_server();
+	if (cfg.cmd == C_MIG)
+		return cmd_migrate();
+	if (cfg.cmd == C_RCV)
+		return cmd_receive();
 	if (cfg.cmd == C_RST)
 		return cmd_restore();
 	return cmd_dump();

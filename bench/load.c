@@ -198,7 +198,7 @@ static void on_term(int sig)
  */
 static int observe(const char *hb, int first_only, const char *ready)
 {
-	int64_t start = now_ns(CLOCK_REALTIME), last = 0, first = -1, gap = 0;
+	int64_t start = now_ns(CLOCK_REALTIME), last = 0, first = -1, gap = 0, stop_at = 0;
 	uint64_t rec[2], initial = 0;
 	long beats = 0;
 	int fd = open(hb, O_RDONLY | O_CLOEXEC);
@@ -222,7 +222,22 @@ static int observe(const char *hb, int first_only, const char *ready)
 		sleep_ns(100000);
 	}
 	signal_ready(ready);
-	while (!stop) {
+	/*
+	 * SIGTERM comes the moment the dump command exits, which can be
+	 * before the thawed workload has beaten again: the freeze would then
+	 * never close an interval and go unseen (it did, for the CLI, which
+	 * exits right after thawing). So after SIGTERM keep watching until a
+	 * beat stamped after it arrives, for at most 2 s. A restore observer
+	 * (--first) stops at once: SIGTERM there means the restore failed.
+	 */
+	for (;;) {
+		if (stop && !stop_at) {
+			stop_at = now_ns(CLOCK_REALTIME);
+			if (first_only)
+				break;
+		}
+		if (stop_at && now_ns(CLOCK_REALTIME) - stop_at > 2000000000)
+			break;
 		if (pread(fd, rec, sizeof(rec), 0) == sizeof(rec) && rec[1] == ~rec[0] && rec[0] != initial &&
 		    (int64_t)rec[0] != last) {
 			int64_t t = (int64_t)rec[0];
@@ -233,7 +248,7 @@ static int observe(const char *hb, int first_only, const char *ready)
 				gap = t - last;
 			last = t;
 			beats++;
-			if (first_only)
+			if (first_only || (stop_at && t >= stop_at))
 				break;
 		}
 		sleep_ns(100000);
