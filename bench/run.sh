@@ -103,7 +103,7 @@ sizes() {	# NAME BIN: NAME_size_bytes, NAME_libs, NAME_total_bytes
 	# DAMON-driven reclaim (a VM handing memory back to its host) makes
 	# first touches of memory slow: the 1 GiB figures show it
 	echo "kdamonds=$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds 2>/dev/null || echo 0)"
-	sizes cr "$CR"
+	sizes cr "$B/cr"	# the copy measured, not a later rebuild
 	sizes criu "$CRIU"
 	if command -v runc >/dev/null 2>&1; then
 		sizes runc "$(command -v runc)"

@@ -51,6 +51,7 @@ running() {
 	[ "$_s" != Z ] && [ "$_s" != T ] && [ "$_s" != t ] && [ "$_t" = 0 ]
 }
 gone() { ! running "$1"; }
+not() { ! "$@"; }
 # A fingerprint of a directory's file names and contents.
 fingerprint() { (cd "$1" && find . -type f | sort | xargs md5sum) 2>/dev/null | md5sum; }
 no_temp_dirs() { [ -z "$(find "$D" -maxdepth 1 -name '.*.cr-*')" ]; }
@@ -453,6 +454,126 @@ scenario_lazy() {
 	check "restore --lazy-pages (own pid namespace) exits 0" [ "$(cat "$D/rst")" = 0 ]
 	check "the restored counter counted on ($c1 -> $(count "$D/c")) with its 64 MiB intact" \
 		[ "$(count "$D/c")" -gt "$c1" ] && grep -q " ok" "$D/c"
+}
+
+# ============================ migration =================================
+
+# Two hosts on one machine: network namespaces joined by a veth pair, each
+# side in a pid namespace of its own (made per command below).
+_h=$(echo "$D" | cksum | cut -c1-6)
+NA=cra$_h NB=crb$_h
+net_up() {
+	ip netns add "$NA" && ip netns add "$NB" &&
+		ip link add "v$NA" type veth peer name "v$NB" &&
+		ip link set "v$NA" netns "$NA" && ip link set "v$NB" netns "$NB" &&
+		ip -n "$NA" addr add 10.77.0.1/24 dev "v$NA" && ip -n "$NB" addr add 10.77.0.2/24 dev "v$NB" &&
+		ip -n "$NA" link set "v$NA" up && ip -n "$NB" link set "v$NB" up &&
+		ip -n "$NA" link set lo up && ip -n "$NB" link set lo up
+}
+net_down() {
+	kill "${BPID:-0}" "${APID:-0}" 2>/dev/null
+	ip netns del "$NA" 2>/dev/null; ip netns del "$NB" 2>/dev/null; return 0
+}
+# Hosts A and B: each a pid and mount namespace of its own, held by a
+# sleeping init, in its network namespace. B's pid namespace is a child of
+# A's so that a --via command started on A can enter it (setns(2) can only
+# enter descendant pid namespaces); neither sees the other's processes.
+init_of() { # init_of PID: the sleep that unshare PID forked (pid 1 inside)
+	_i=0
+	while [ $_i -lt 50 ]; do
+		_p=$(pgrep -x -P "$1" sleep | head -1)
+		[ -n "$_p" ] && { echo "$_p"; return 0; }
+		sleep 0.1; _i=$((_i + 1))
+	done
+	return 1
+}
+hosts_up() {
+	ip netns exec "$NA" unshare --pid --fork --mount-proc sleep 600 &
+	APID=$(init_of $!) || return 1
+	on_a ip netns exec "$NB" unshare --pid --fork --mount-proc sleep 600 &
+	sleep 0.3
+	BPID=$(init_of "$(pgrep -x -P "$(pgrep -P $! | head -1)" unshare | head -1)" 2>/dev/null) ||
+		BPID=$(init_of "$(pgrep -f "unshare --pid --fork --mount-proc sleep 600" | tail -1)") || return 1
+	BPID_A=$(on_a sh -c 'for p in $(pgrep -x sleep); do [ "$p" != 1 ] && echo "$p"; done' | head -1)
+	VIA_B="nsenter -t $BPID_A --pid --net --mount --"
+}
+on_a() { nsenter -t "$APID" --pid --net --mount -- "$@"; }
+on_b() { nsenter -t "$BPID" --pid --net --mount -- "$@"; }
+on_b_alive() { on_b sh -c "[ -d /proc/$1 ] && ! grep -q '^State:.*Z' /proc/$1/status"; }
+# the source side, in a pid namespace of its own: a counter started after
+# 300 pids, so that its pid is free on B
+source_run() { # source_run MIGRATE-ARGS...: prints "P=pid rc=status alive=yes|no"
+	on_a sh -c '
+		i=0; while [ $i -lt ${BURN:-300} ]; do /bin/true; i=$((i + 1)); done
+		[ -n "${SETPID:-}" ] && echo $((SETPID - 1)) >/proc/sys/kernel/ns_last_pid
+		"$W" counter "$D/c" 16 & P=$!
+		while [ "$(cut -d" " -f1 "$D/c" 2>/dev/null)" = "" ]; do sleep 0.05; done
+		"$CR" -c none --criu "$CRIU" migrate "$P" "$@" 2>"$D/err"
+		st=$?; sleep 0.3
+		a=no; [ -d /proc/$P ] && [ "$(sed -n "s/^State:[[:space:]]*\([A-Z]\).*/\1/p" /proc/$P/status)" != T ] && a=yes
+		echo "P=$P rc=$st alive=$a"' sh "$@"
+}
+field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" "$2"; }
+
+scenario_migrate() {
+	trap net_down EXIT
+	net_up && hosts_up || { fail "set up hosts A and B"; return; }
+	export D W CR CRIU
+	echo s3cret >"$D/tok"
+	chmod 600 "$D/tok"
+	# --to with a token
+	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4444 --token-file "$D/tok" -D "$D/in" \
+		>"$D/rcv.out" 2>"$D/rcv.err" &
+	R=$!
+	sleep 0.5
+	source_run --to 10.77.0.2:4444 --token-file "$D/tok" >"$D/src.out"
+	c1=$(count "$D/c")
+	check "migrate --to: exit 0 ($(cat "$D/src.out"))" [ "$(field rc "$D/src.out")" = 0 ]
+	check "... nothing of the tree is left on A" [ "$(field alive "$D/src.out")" = no ]
+	check "... the counter continues on B, never going back ($c1 -> $(sleep 1; count "$D/c"))" \
+		wait_above "$D/c" $((c1 + 5))
+	check "... its data is intact" grep -q " ok" "$D/c"
+	check "... progress lines and a summary with the downtime" grep -q "^cr: done: stop-copy, total .* downtime" "$D/err"
+	wait "$R"
+	on_b kill "$(field P "$D/src.out")"
+	# --via: the receiver is the command's stdio
+	rm -f "$D/c"
+	on_b sh -c 'sleep 10' >/dev/null 2>&1 &
+	BURN=400 source_run --via "$VIA_B $CR -c none --criu $CRIU receive --stdio -D $D/in2" >"$D/src.out"
+	c1=$(count "$D/c")
+	check "migrate --via: exit 0 ($(cat "$D/src.out"))" [ "$(field rc "$D/src.out")" = 0 ]
+	check "... nothing left on A, the counter continues on B" [ "$(field alive "$D/src.out")" = no ] && wait_above "$D/c" $((c1 + 5))
+
+	# failures: the tree must still run on A each time, nothing on B
+	T=$(($(on_a cat /proc/sys/kernel/ns_last_pid) + 1000))
+	on_b sh -c "echo $((T - 1)) >/proc/sys/kernel/ns_last_pid; exec sleep 60" &
+	sleep 0.3
+	BURN=0 SETPID=$T source_run --via "$VIA_B $CR -c none --criu $CRIU receive --stdio -D $D/in3" >"$D/src.out"
+	check "pid taken on B: refused, exit 1 ($(cat "$D/src.out"))" [ "$(field rc "$D/src.out")" = 1 ] &&
+		grep -q "pid $T is taken on the target" "$D/err"
+	check "... the tree still runs on A" [ "$(field alive "$D/src.out")" = yes ]
+	echo wrong >"$D/tok2"
+	chmod 600 "$D/tok2"
+	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4445 --token-file "$D/tok" -D "$D/in4" >/dev/null 2>"$D/rcv.err" &
+	R=$!
+	sleep 0.5
+	BURN=500 source_run --to 10.77.0.2:4445 --token-file "$D/tok2" >"$D/src.out"
+	wait "$R"
+	check "wrong token: the receiver does nothing (exit 1), the sender exits 1" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 ]
+	check "... the token appears in no message" sh -c "! grep -q 's3cret\|wrong' '$D/err' '$D/rcv.err'"
+	check "... the tree still runs on A, B has no image directory" [ "$(field alive "$D/src.out")" = yes -a ! -e "$D/in4" ]
+	BURN=600 source_run --via "$VIA_B env CRIU_FAULT=6 $CR -c none --criu $CRIU receive --stdio -D $D/in5" >"$D/src.out"
+	check "restore fails on B (CRIU_FAULT=6): exit 1, the tree runs on A again" [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
+	check "... and nothing runs on B" not on_b_alive 602
+	# the receiver dies as soon as the first image file arrives
+	cat >"$D/cut.sh" <<EOF
+"$CR" -c none --criu "$CRIU" receive --stdio -D "$D/in6" <&0 & R=\$!
+i=0; while [ -z "\$(ls "$D/in6" 2>/dev/null)" ] && [ \$i -lt 1000 ]; do sleep 0.01; i=\$((i + 1)); done
+kill -9 \$R
+EOF
+	BURN=700 source_run --via "$VIA_B sh $D/cut.sh" >"$D/src.out"
+	check "the receiver is killed mid-transfer: exit 1, the tree runs on A again" [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
+	check "... and nothing runs on B" not on_b_alive 702
 }
 
 # ============================ cgroups ===================================
