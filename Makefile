@@ -44,7 +44,7 @@ PB_RT  = nanopb/pb.h nanopb/pb_common.h nanopb/pb_common.c nanopb/pb_encode.h \
 SRC    = cr.c nanopb/rpc.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c \
          $(INIH_SRC)/ini.c
 
-.PHONY: all deps demo check vm-check install uninstall clean proto size
+.PHONY: all deps demo check vm-check bench bench-quick install uninstall clean proto size
 
 all: cr
 
@@ -96,6 +96,14 @@ check:
 	@$(HAVE_DEPS) || $(MAKE) deps
 	$(MAKE) cr
 	sh ./test.sh
+
+# Benchmarks: cr against the criu CLI, side by side (bench/run.sh; README
+# "Performance"). Root; about 4 minutes, or 1 with bench-quick.
+bench: cr
+	sh bench/run.sh
+
+bench-quick: cr
+	sh bench/run.sh --quick
 
 install: cr
 	install -Dm755 cr $(DESTDIR)$(PREFIX)/bin/cr

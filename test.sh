@@ -95,6 +95,11 @@ expect "empty --empty-ns is no namespace, bad one: exit 2" 2 'not one of network
 expect "--inherit-fd without a number: exit 2" 2 "expected KEY:FD" "$CR" -c none restore --inherit-fd pipe
 expect "--inherit-fd of a closed fd: exit 2" 2 "is not open in cr" "$CR" -c none restore --inherit-fd 'pipe:[1]:77'
 expect "--wait with --criu-socket: exit 2" 2 "needs criu swrk" "$CR" -c none restore --wait --criu-socket /x
+expect "migrate without a transport: exit 2" 2 "exactly one of --via" "$CR" -c none migrate 2
+expect "migrate --to without a token: exit 2" 2 "needs --token-file" "$CR" -c none migrate --to 127.0.0.1:1 2
+expect "migrate --to with a name, not an address: exit 2" 2 "numeric address" "$CR" -c none migrate --to host:x --token-file /x 2
+expect "receive without --stdio or --listen: exit 2" 2 "exactly one of --stdio" "$CR" -c none receive
+expect "--lazy-pages without --page-server: exit 2" 2 "needs --page-server" "$CR" -c none checkpoint --lazy-pages 2
 long=$(head -c 4096 /dev/zero | tr '\0' a)
 expect "4 KiB value: exit 2" 2 "longer than 1023 bytes" "$CR" -c none checkpoint -D "$long" 2
 expect "control character in a value: exit 2" 2 "control character" "$CR" -c none checkpoint -D "$(printf 'a\nb')" 2
@@ -142,10 +147,11 @@ if [ "$(id -u)" = 0 ]; then
 fi
 
 # cr.ini.example documents every key, in the right section.
-for sec in checkpoint pre-dump restore page-server cgroup criu hooks; do
+for sec in checkpoint pre-dump restore page-server cgroup criu hooks migrate; do
 	case $sec in
 	cgroup) keys="path freeze allow-foreign remove controllers" ;;
 	hooks) keys="post-dump timeout" ;;
+	migrate) keys="via to mode listen stdio token-file" ;;
 	criu) keys="binary socket log-level verbose" ;;
 	*) keys=$("$CR" "$sec" --help | sed -n 's/^  \(-., \)\{0,1\} *--\([a-z-]*\).*/\2/p' |
 		grep -v -e '^config$' -e '^help$' -e '^criu$' -e '^criu-socket$' -e '^log-level$' -e '^verbose$' \

@@ -9,9 +9,10 @@
 # pattern: run only the scenarios whose name matches).
 #
 # Pids: the guest is fresh and pid 1 is /init, so a checkpointed workload's
-# pid stays free once this script has reaped it (wait), and restoring into
+# pid stays free once this script has reaped it (reap), and restoring into
 # it needs no pid namespace. Every cr call is bounded by `timeout` so one
 # hang costs a scenario, not the whole boot's budget.
+# shellcheck disable=SC2317 # scenarios are called as "scenario_$s"
 set -u
 . /etc/cr-vm.env
 T=/tmp/cr
@@ -58,7 +59,7 @@ restored_counts() { [ "$rrc" = 0 ] && wait_above "$@"; }
 # Is PID a live, untraced, not stopped process?
 running() {
 	[ -r "/proc/$1/status" ] || return 1
-	# (2>/dev/null: it may be reaped between the test and the read)
+	# (2>/dev/null: it may be reaped between the test and the reads)
 	_s=$(state "$1")
 	_t=$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$1/status" 2>/dev/null)
 	[ -n "$_s" ] && [ "$_s" != Z ] && [ "$_s" != T ] && [ "$_s" != t ] && [ "$_t" = 0 ]
