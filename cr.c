@@ -3812,6 +3812,8 @@ static int cmd_migrate(void)
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
+	if (!pid)	/* --cgroup: the receiver checks the root's pid */
+		cmd_dump_cgroup(&pid, &(struct cg_dir){ 0 });
 	/* what this host's CRIU can do decides the mode */
 	if (rpc_open(&r, criu, false) || rpc_version(&r) || ((r.last = true), rpc_features(&r, &f)))
 		return EXIT_FAIL;
@@ -3844,8 +3846,6 @@ static int cmd_migrate(void)
 	snprintf(img, sizeof(img), "%s/img", dir);
 	cfg.image_path = img;
 	cfg.migrating = true;
-	if (!pid)
-		cmd_dump_cgroup(&pid, &(struct cg_dir){ 0 });
 	mig_tree(pid, &tree);
 	t1 = now_us();
 	if (cmd_dump() != EXIT_OK) {

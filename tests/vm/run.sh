@@ -132,6 +132,9 @@ CRIU_OLD=$(sh "$top/tests/criu-root.sh" bookworm | tail -n 1)
 CRIU_NEW=$(sh "$top/tests/criu-root.sh" | tail -n 1)
 for c in "$CRIU_OLD" "$CRIU_NEW"; do
 	[ -x "$c" ] || die "criu-root.sh gave no runnable criu ($c)"
+	# The guest mounts file systems of its own there (/tmp and /run are
+	# carried over by /init).
+	case $c in /dev/* | /proc/* | /sys/*) die "CR_CACHE must not lie under /dev, /proc or /sys ($c)" ;; esac
 done
 
 # ------------------------------------------------------------- cr, workload
