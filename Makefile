@@ -97,6 +97,11 @@ check:
 	$(MAKE) cr
 	sh ./test.sh
 
+# The VM tier (tests/vm/run.sh): Debian bookworm's kernel under qemu (TCG)
+# with a busybox initramfs holding cr, both CRIUs and the workload.
+vm-check: cr
+	sh tests/vm/run.sh
+
 # Benchmarks: cr against the criu CLI, side by side (bench/run.sh; README
 # "Performance"). Root; about 4 minutes, or 1 with bench-quick.
 bench: cr
