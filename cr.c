@@ -33,7 +33,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -1061,9 +1060,6 @@ static void print_version(void)
 
 /* ================================ argv =================================== */
 
-#define OPT_HELP 'h'
-#define OPT_VERSION 'V'
-#define LONG_BASE 256
 
 struct argv_val {
 	int id;
@@ -1071,100 +1067,114 @@ struct argv_val {
 	const char *name;
 };
 
+/* Record one option value, checking it belongs where it was given. */
+static void cfg_argv_add(struct argv_val *vals, int *n, int id, const char *val, bool in_cmd)
+{
+	if (!in_cmd && !(opts[id].cmds & C_G))
+		usage_die("option --%s belongs after the command (%s COMMAND --%s ...)", opts[id].name, prog,
+			  opts[id].name);
+	if (in_cmd && !(opts[id].cmds & (cfg.cmd | C_G)))
+		usage_die("option --%s does not apply to %s", opts[id].name, cfg.cmd_name);
+	vals[(*n)++] = (struct argv_val){ id, val, opts[id].name };
+}
+
+static void cfg_help(bool in_cmd)
+{
+	const struct cmd_desc *cd = NULL;
+
+	for (size_t i = 0; in_cmd && i < ARRAY_LEN(cmds); i++)
+		if (cmds[i].bit == cfg.cmd)
+			cd = &cmds[i];
+	usage(1, cd && cd->bit != C_G ? cd : NULL);
+	exit(EXIT_OK);
+}
+
 /*
- * Parse the command line in two passes: global options up to the command
- * (getopt's '+'), then the command's own options with the same table.
- * Values are only recorded here; main applies them after the ini file, so
- * that a flag beats the ini file whatever their order.
+ * Parse the command line: global options up to the command word, then the
+ * command's options and arguments in any order ("--" ends the options).
+ * Long options take "--name value" or "--name=value" (booleans only the
+ * latter, and default to true); short ones "-x value", "-xvalue", and
+ * booleans cluster ("-Rv"). Long names must be given in full. Values are
+ * only recorded here; main applies them after the ini file, so that a flag
+ * beats the ini file whatever their order. (Written out rather than
+ * getopt_long: musl's getopt and its stdio error path cost 3 KB.)
  */
 static int cfg_parse_argv(int argc, char **argv, struct argv_val *vals)
 {
-	static struct option lopts[O_COUNT + 3];
-	char sopts[3 * O_COUNT + 8] = "+:hV";
-	size_t sl = strlen(sopts);
-	int nvals = 0, c;
-	bool in_cmd = false;
+	static char *pos[MAX_ARGS];
+	int nvals = 0, npos = 0;
+	bool in_cmd = false, no_more = false;
 
-	for (int i = 0; i < O_COUNT; i++) {
-		lopts[i].name = opts[i].name;
-		lopts[i].has_arg = opts[i].type == T_BOOL ? optional_argument : required_argument;
-		lopts[i].val = LONG_BASE + i;
-		if (opts[i].shrt) {
-			sopts[sl++] = opts[i].shrt;
-			if (opts[i].type != T_BOOL)
-				sopts[sl++] = ':';
-		}
-	}
-	lopts[O_COUNT] = (struct option){ "help", no_argument, NULL, OPT_HELP };
-	lopts[O_COUNT + 1] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
-	sopts[sl] = '\0';
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i], *eq;
+		int id = -1;
 
-	opterr = 0;
-	for (;;) {
-		int longidx = -1;
-
-		c = getopt_long(argc, argv, in_cmd ? sopts + 1 : sopts, lopts, &longidx);
-		if (c == -1) {
-			if (in_cmd || optind >= argc)
-				break;
-			/* the command word */
-			cfg.cmd_name = argv[optind];
-			for (size_t i = 0; i < ARRAY_LEN(cmds); i++)
-				if (str_eq(cfg.cmd_name, cmds[i].name))
-					cfg.cmd = cmds[i].bit;
-			if (str_eq(cfg.cmd_name, "dump"))
+		if (no_more || a[0] != '-' || !a[1]) {
+			if (in_cmd) {
+				pos[npos++] = a;
+				continue;
+			}
+			cfg.cmd_name = a;	/* the command word */
+			for (size_t k = 0; k < ARRAY_LEN(cmds); k++)
+				if (str_eq(a, cmds[k].name))
+					cfg.cmd = cmds[k].bit;
+			if (str_eq(a, "dump"))
 				cfg.cmd_name = "checkpoint", cfg.cmd = C_DUMP;
 			if (!cfg.cmd) {
-				out(2, "%s: unknown command \"%s\"\n", prog, cfg.cmd_name);
+				out(2, "%s: unknown command \"%s\"\n", prog, a);
 				usage(2, NULL);
 				exit(EXIT_USAGE);
 			}
-			argc -= optind;
-			argv += optind;
-			optind = 0;
 			in_cmd = true;
+			no_more = false;
 			continue;
 		}
-		if (c == OPT_HELP) {
-			const struct cmd_desc *cd = NULL;
-
-			for (size_t i = 0; in_cmd && i < ARRAY_LEN(cmds); i++)
-				if (cmds[i].bit == cfg.cmd)
-					cd = &cmds[i];
-			usage(1, cd && cd->bit != C_G ? cd : NULL);
-			exit(EXIT_OK);
+		if (str_eq(a, "--")) {
+			no_more = true;
+			continue;
 		}
-		if (c == OPT_VERSION) {
-			print_version();
-			exit(EXIT_OK);
+		if (a[1] != '-') {
+			for (char *p = a + 1; *p; p++) {
+				if (*p == 'h')
+					cfg_help(in_cmd);
+				if (*p == 'V')
+					print_version(), exit(EXIT_OK);
+				for (id = O_COUNT - 1; id >= 0 && opts[id].shrt != *p; id--)
+					;
+				if (id < 0)
+					usage_die("unknown option -%c (see %s --help)", *p, prog);
+				if (opts[id].type == T_BOOL) {
+					cfg_argv_add(vals, &nvals, id, "true", in_cmd);
+					continue;
+				}
+				if (!p[1] && i + 1 >= argc)
+					usage_die("option -%c needs a value (see %s --help)", *p, prog);
+				cfg_argv_add(vals, &nvals, id, p[1] ? p + 1 : argv[++i], in_cmd);
+				break;
+			}
+			continue;
 		}
-		if (c == '?' || c == ':') {
-			const char *arg = argv[optind - 1];
-
-			if (c == ':')
-				usage_die("option %s needs a value (see %s --help)", arg, prog);
-			if (optopt)
-				usage_die("unknown option -%c (see %s --help)", optopt, prog);
-			usage_die("unknown option %s (see %s --help)", arg, prog);
-		}
-		if (c < LONG_BASE)
-			for (int i = 0; i < O_COUNT; i++)
-				if (opts[i].shrt == c)
-					c = LONG_BASE + i;
-		c -= LONG_BASE;
-		if (!in_cmd && !(opts[c].cmds & C_G))
-			usage_die("option --%s belongs after the command (%s COMMAND --%s ...)", opts[c].name, prog,
-				  opts[c].name);
-		if (in_cmd && !(opts[c].cmds & (cfg.cmd | C_G)))
-			usage_die("option --%s does not apply to %s", opts[c].name, cfg.cmd_name);
-		vals[nvals++] = (struct argv_val){ c, opts[c].type == T_BOOL && !optarg ? "true" : optarg, opts[c].name };
+		eq = strchr(a, '=');
+		if (!eq && str_eq(a, "--help"))
+			cfg_help(in_cmd);
+		if (!eq && str_eq(a, "--version"))
+			print_version(), exit(EXIT_OK);
+		for (id = O_COUNT - 1; id >= 0; id--)
+			if (strlen(opts[id].name) == (size_t)((eq ? eq : a + strlen(a)) - a - 2) &&
+			    !strncmp(opts[id].name, a + 2, strlen(opts[id].name)))
+				break;
+		if (id < 0)
+			usage_die("unknown option %.*s (see %s --help)", (int)(eq ? eq - a : (long)strlen(a)), a, prog);
+		if (!eq && opts[id].type != T_BOOL && i + 1 >= argc)
+			usage_die("option %s needs a value (see %s --help)", a, prog);
+		cfg_argv_add(vals, &nvals, id, eq ? eq + 1 : opts[id].type == T_BOOL ? "true" : argv[++i], in_cmd);
 	}
 	if (!cfg.cmd) {
 		usage(2, NULL);
 		exit(EXIT_USAGE);
 	}
-	cfg.args = argv + optind;
-	cfg.nargs = argc - optind;
+	cfg.args = pos;
+	cfg.nargs = npos;
 	return nvals;
 }
 

@@ -77,6 +77,11 @@ expect "unknown flag: exit 2" 2 "unknown option --no-such-flag" "$CR" checkpoint
 expect "flag of another command: exit 2" 2 "does not apply to restore" "$CR" restore --leave-running
 expect "command flag before the command: exit 2" 2 "belongs after the command" "$CR" --leave-running checkpoint 1
 expect "missing flag value: exit 2" 2 "needs a value" "$CR" checkpoint 1 --image-path
+expect "--name=value works for a string option" 1 "image path $T/eqform" "$CR" -c none restore --image-path="$T/eqform"
+expect "short booleans cluster (-Rf) and a short option takes an attached value (-D...)" 1 "no such process" \
+	"$CR" -c none checkpoint -Rf -D"$T/x" 4194000
+expect "-- ends the options: what follows is an argument" 2 '"--leave-running" is not a process id' "$CR" -c none checkpoint -- --leave-running
+expect "long names must be given in full" 2 "unknown option --leave" "$CR" -c none checkpoint --leave 2
 expect "checkpoint without a pid: exit 2" 2 "needs exactly one PID" "$CR" -c none checkpoint
 expect "restore with an argument: exit 2" 2 "takes no arguments" "$CR" -c none restore 42
 expect "pid that is not a number: exit 2" 2 'is not a process id' "$CR" -c none checkpoint 12ab
