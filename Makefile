@@ -35,7 +35,7 @@ CPPFLAGS_CR = -DCR_VERSION=\"$(VERSION)\" $(INI_DEFS) -DPB_BUFFER_ONLY=1 \
 # No -fstack-protector-strong: its canaries cost 3.5 KB of the 100 KB
 # budget. cr's buffers are all written through bounded calls (its own
 # snprintf, read_file_at, nanopb's size-checked streams).
-CFLAGS_CR  = -std=c11 -Os -pipe -ffunction-sections -fdata-sections \
+CFLAGS_CR  = -std=c11 -Os -pipe -fno-pie -ffunction-sections -fdata-sections \
            -fno-asynchronous-unwind-tables $(WARN)
 LDFLAGS_CR = -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,-z,noexecstack -s
 

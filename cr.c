@@ -194,6 +194,7 @@ struct cfg {
 	bool set[O_COUNT];	/* given by the user (ini or flag), not defaulted */
 	unsigned cmd;		/* the command's C_* bit */
 	bool migrating;		/* set by migrate/receive before they reuse cmd_dump/cmd_restore */
+	mode_t umask0;		/* the caller's umask, for hooks (cr itself runs with 077) */
 	pid_t restored;		/* cmd_restore's result, for receive */
 	const char *cmd_name;
 	int nargs;
@@ -612,28 +613,37 @@ static int rm_rf_at(int dirfd, const char *name)
 	return ret;
 }
 
-/* mkdir -p with mode for every directory created. */
-static int mkdir_p(const char *path, mode_t mode)
+/* mkdir -p with mode for every directory created. The topmost directory
+ * it created goes into created (PATH_MAX bytes; "" if none), so a failed
+ * operation can take back what it made. */
+static int mkdir_p(const char *path, mode_t mode, char *created)
 {
 	char buf[PATH_MAX];
 	size_t len = strlen(path);
 
+	if (created)
+		created[0] = '\0';
 	if (len >= sizeof(buf)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
+	for (char *p = buf + 1;; p++) {
+		char c = *p;
+
+		if (c && c != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, mode) && errno != EEXIST)
+		if (!mkdir(buf, mode)) {
+			chmod(buf, mode);	/* whatever the umask (cgroups want 0755) */
+			if (created && !created[0])
+				memcpy(created, buf, (size_t)(p - buf) + 1);
+		} else if (errno != EEXIST)
 			return -1;
+		if (!c)
+			return 0;
 		*p = '/';
 	}
-	if (mkdir(buf, mode) && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 static int stop_at_first(int fd, const char *name, void *arg)
@@ -1075,6 +1085,8 @@ static void cfg_argv_add(struct argv_val *vals, int *n, int id, const char *val,
 			  opts[id].name);
 	if (in_cmd && !(opts[id].cmds & (cfg.cmd | C_G)))
 		usage_die("option --%s does not apply to %s", opts[id].name, cfg.cmd_name);
+	if (*n == MAX_ARGS)	/* clustered short options: more values than words */
+		usage_die("more than %d option values", MAX_ARGS);
 	vals[(*n)++] = (struct argv_val){ id, val, opts[id].name };
 }
 
@@ -1270,8 +1282,10 @@ static void cfg_check(void)
 				  "network-lock, network-unlock, pre-restore, post-restore, setup-namespaces, "
 				  "post-setup-namespaces, pre-resume, post-resume, status-ready", cfg.hook.v[i]);
 	}
-	if (cfg.set[O_status_fd] && fcntl((int)cfg.status_fd, F_GETFD) < 0)
-		usage_die("--status-fd %u is not an open fd", cfg.status_fd);
+	if (cfg.set[O_status_fd] && (cfg.status_fd <= 2 || fcntl((int)cfg.status_fd, F_SETFD, FD_CLOEXEC) < 0))
+		usage_die("--status-fd %u is not an open fd (other than stdin, stdout and stderr)", cfg.status_fd);
+	if (cfg.set[O_status_fd] && cfg.cmd == C_DUMP && !cfg.lazy_pages)
+		usage_die("--status-fd needs --lazy-pages on checkpoint: it reports when the page server is ready");
 	if (cfg.json)
 		cfg.print_stats = true;
 	if (cfg.lazy_pages && !cfg.page_server[0])
@@ -1356,6 +1370,8 @@ struct hook_ctx {
 	const char *work;	/* the work directory */
 	pid_t pid;		/* the tree's root pid, when known */
 	int sigfd;		/* cr's signalfd: an interrupt kills the hook */
+	int64_t deadline;	/* --timeout (now_ms() time; 0: none) also bounds hooks */
+	int sig;		/* set: the interrupt that killed a hook */
 };
 
 /*
@@ -1367,7 +1383,7 @@ struct hook_ctx {
  * there is no hook or it exited 0; -1 when it failed, timed out (its group
  * is killed) or cr was interrupted meanwhile, after saying so.
  */
-static int hook_run(const struct hook_ctx *h, const char *event, int criu_pid)
+static int hook_run(struct hook_ctx *h, const char *event, int criu_pid)
 {
 	static char vars[5][PATH_MAX + 32];
 	static const char *envp[1024];
@@ -1395,6 +1411,7 @@ static int hook_run(const struct hook_ctx *h, const char *event, int criu_pid)
 	child = fork();
 	if (child == 0) {
 		setpgid(0, 0);
+		umask(cfg.umask0);
 		if (child_prepare(false, true))
 			_exit(127);
 		execve("/bin/sh", (char *const[]){ "sh", "-c", (char *)cmd, NULL }, (char *const *)envp);
@@ -1412,8 +1429,10 @@ static int hook_run(const struct hook_ctx *h, const char *event, int criu_pid)
 			break;
 		if (now_ms() >= end)
 			why = "timed out (--hook-timeout)";
+		else if (h->deadline && now_ms() >= h->deadline)
+			why = "outlived --timeout";
 		else if (h->sigfd >= 0 && read(h->sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
-			why = "interrupted";
+			why = "interrupted", h->sig = (int)si.ssi_signo;
 		if (why) {
 			kill(-child, SIGKILL);
 			kill(child, SIGKILL);
@@ -1554,6 +1573,10 @@ static int rpc_open(struct rpc *r, const char *criu, bool keep_stdin)
 	if (r->pid == 0) {
 		if (child_prepare(keep_stdin, false) || fcntl(sv[1], F_SETFD, 0) < 0)
 			goto fail;
+		/* --inherit-fd: CRIU uses the numbers in its own fd table, so
+		 * these (only these, and only here) must survive exec */
+		for (int i = 0; i < cfg.inherit_fd.n; i++)
+			fcntl((int)scan_num(strrchr(cfg.inherit_fd.v[i], ':') + 1, 10), F_SETFD, 0);
 		snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 		execl(criu, criu, "swrk", fdarg, (char *)NULL);
 	fail:
@@ -1802,8 +1825,14 @@ static int rpc_notify(struct rpc *r, const criu_resp *resp, int fd)
 
 	close_keep(fd);	/* orphan-pts-master: cr does not keep it */
 	r->hook.sigfd = r->sigfd;
+	r->hook.deadline = r->deadline;
 	if (ok && hook_run(&r->hook, script, resp->notify.has_pid ? resp->notify.pid : 0))
 		ok = false;
+	if (r->hook.sig && !r->interrupted) {
+		/* the signal the hook's wait consumed is the operation's */
+		r->interrupted = r->hook.sig;
+		r->grace = now_ms() + GRACE_MS;
+	}
 	if (ok && str_eq(script, "status-ready"))
 		warn("page server ready; the images are in %s until the pages are served", r->hook.img);
 	if (ok && str_eq(script, "status-ready") && r->status_fd >= 0) {
@@ -1923,9 +1952,10 @@ static void rpc_report_failure(const char *what, criu_req_type type, const criu_
 			       const char *log_shown)
 {
 	static char buf[1 << 20];
-	char *lines[64], *save = NULL;
-	int n = 0, shown = 0, last = -1;
-	ssize_t len;
+	char *lines[64], *save = NULL, *start = buf;
+	int n = 0, shown = 0, last = -1, fd;
+	ssize_t len = -1;
+	off_t size = 0;
 
 	if (resp && resp->has_cr_errno && resp->cr_errno)
 		warn("%s failed (CRIU %s request): %s (errno %d)", what, rpc_type_name(type), strerror(resp->cr_errno),
@@ -1943,13 +1973,23 @@ static void rpc_report_failure(const char *what, criu_req_type type, const criu_
 		warn("CRIU wrote no log");
 		return;
 	}
-	len = read_file_at(wd, log, buf, sizeof(buf));
+	/* the last MiB: a debug log (--log-level 4) is longer, and CRIU's
+	 * errors come at its end */
+	if ((fd = openat(wd, log, O_RDONLY | O_CLOEXEC)) >= 0) {
+		size = lseek(fd, 0, SEEK_END);
+		if (size >= 0 && lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET) >= 0)
+			len = read(fd, buf, sizeof(buf) - 1);
+		close_keep(fd);
+	}
 	if (len < 0) {
 		warn("CRIU log %s:", log_shown);
 		return;
 	}
+	buf[len] = '\0';
+	if (size > len && (start = strchr(buf, '\n')))	/* skip the partial first line */
+		start++;
 	warn("CRIU log: %s", log_shown);
-	for (char *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+	for (char *l = strtok_r(start ? start : buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (strstr(l, HARMLESS_ERROR))
 			continue;
 		lines[n % 64] = l;
@@ -2025,12 +2065,17 @@ struct cg_dir {
  * ones. Mount points with escaped characters are not supported. */
 static int cg_read_layout(struct cg_layout *l)
 {
-	static char buf[1 << 16];
+	static char buf[1 << 20];
 	char *save = NULL;
+	ssize_t n0;
 
 	memset(l, 0, sizeof(*l));
-	if (read_file_at(AT_FDCWD, "/proc/self/mountinfo", buf, sizeof(buf)) < 0)
+	if ((n0 = read_file_at(AT_FDCWD, "/proc/self/mountinfo", buf, sizeof(buf))) < 0)
 		return -1;
+	if (n0 == sizeof(buf) - 1) {
+		errno = E2BIG;	/* a cgroup mount past the end would be missed */
+		return -1;
+	}
 	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *f[8], *sep = strstr(line, " - "), *s2 = NULL, *fstype, *super, *ctl;
 		int n = 0;
@@ -2162,10 +2207,13 @@ static int cg_collect(int fd, const char *name, void *arg);
  * it to the set. */
 static int cg_collect_at(int dirfd, const char *name, struct pidset *s)
 {
-	char buf[65536], *save = NULL;
+	static char buf[1 << 20];	/* its pids are all taken before the recursion */
+	char *save = NULL;
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
+	ssize_t n;
 
-	if (fd < 0 || read_file_at(fd, "cgroup.procs", buf, sizeof(buf)) < 0) {
+	if (fd < 0 || (n = read_file_at(fd, "cgroup.procs", buf, sizeof(buf))) < 0 ||
+	    (n == sizeof(buf) - 1 && (errno = E2BIG))) {
 		close_keep(fd);
 		return -1;
 	}
@@ -2229,6 +2277,40 @@ static bool proc_in_tree(pid_t pid, pid_t root)
 		pid = proc_ppid(pid);
 	}
 	return pid == root;
+}
+
+static int proc_children(int fd, const char *tid, void *arg)
+{
+	static char buf[1 << 16];
+	struct pidset *s = arg;
+	char path[32], *save = NULL;
+
+	snprintf(path, sizeof(path), "%.16s/children", tid);
+	if (read_file_at(fd, path, buf, sizeof(buf)) < 0)
+		return 0;	/* the thread exited meanwhile */
+	for (char *t = strtok_r(buf, " \n", &save); t && s->n < MAX_CG_PIDS; t = strtok_r(NULL, " \n", &save))
+		if (!pidset_has(s, (pid_t)scan_num(t, 10)))
+			s->v[s->n++] = (pid_t)scan_num(t, 10);
+	return 0;
+}
+
+/* Every process of the tree at root, root first, breadth first: the
+ * children of each of their threads (/proc/PID/task/TID/children). */
+static void proc_tree(pid_t root, struct pidset *s)
+{
+	char path[32];
+
+	s->n = 0;
+	s->v[s->n++] = root;
+	for (int i = 0; i < s->n; i++) {
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)s->v[i]);
+		if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			continue;
+		dir_each(fd, proc_children, s);
+		close(fd);
+	}
 }
 
 /* Print a list of pids after a message prefix, on one line. */
@@ -2390,28 +2472,21 @@ static int cg_cpuset_init(const char *dir)
 	return 0;
 }
 
-static int cg_mkdirs(const char *path, char *created, size_t size)
+/* mkdir -p for cgroups (0755, as cgroupfs wants), then each directory it
+ * made gets its parent's cpusets, top down. */
+static int cg_mkdirs(const char *path, char *created)
 {
 	char buf[PATH_MAX];
-	size_t len = strlen(path);
+	size_t n;
 
-	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (!mkdir(buf, 0755)) {
-			if (!created[0])
-				snprintf(created, size, "%s", buf);
-			if (cg_cpuset_init(buf))
-				return -1;
-		} else if (errno != EEXIST)
+	if (mkdir_p(path, 0755, created))
+		return -1;
+	for (n = strlen(created); created[0]; n += strcspn(path + n + 1, "/") + 1) {
+		snprintf(buf, sizeof(buf), "%.*s", (int)n, path);
+		if (cg_cpuset_init(buf))
 			return -1;
-		if (!c)
+		if (!path[n])
 			break;
-		*p = '/';
 	}
 	return 0;
 }
@@ -2463,7 +2538,7 @@ static int cg_prepare_target(const struct cg_layout *l, const struct cg_dir *c, 
 		return -1;
 	}
 	for (int i = 0; i < t->n; i++) {
-		if (cg_mkdirs(t->d[i].path, t->created[i], sizeof(t->created[i]))) {
+		if (cg_mkdirs(t->d[i].path, t->created[i])) {
 			warn("create cgroup %s:", t->d[i].path);
 			return -1;
 		}
@@ -2512,7 +2587,7 @@ static void cg_undo_target(struct cg_target *t)
 /* The cg_root entries that map the dumped cgroup root onto the target:
  * one unnamed entry on v2; one per controller on v1 (co-mounted cpu,cpuacct
  * gives two, named hierarchies are named "name=..."). */
-static void cg_fill_roots(const struct cg_target *t, criu_opts *o)
+static int cg_fill_roots(const struct cg_target *t, criu_opts *o)
 {
 	for (int i = 0; i < t->n; i++) {
 		char ctrl[128], *save = NULL;
@@ -2524,15 +2599,20 @@ static void cg_fill_roots(const struct cg_target *t, criu_opts *o)
 			continue;
 		}
 		snprintf(ctrl, sizeof(ctrl), "%s", t->d[i].ctrl);
-		for (char *w = strtok_r(ctrl, ",", &save); w && o->cg_root_count < (pb_size_t)ARRAY_LEN(o->cg_root);
-		     w = strtok_r(NULL, ",", &save)) {
+		for (char *w = strtok_r(ctrl, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
 			cgroup_root *r = &o->cg_root[o->cg_root_count++];
 
+			if (o->cg_root_count == (pb_size_t)ARRAY_LEN(o->cg_root)) {
+				warn("more than %d cgroup controllers: name the ones to use with --cgroup-controllers",
+				     (int)ARRAY_LEN(o->cg_root) - 1);
+				return -1;
+			}
 			r->has_ctrl = true;
 			snprintf(r->ctrl, sizeof(r->ctrl), "%s", w);
 			snprintf(r->path, sizeof(r->path), "%s", t->d[i].rel);
 		}
 	}
+	return 0;
 }
 
 /* ============================== Statistics =============================== */
@@ -2608,8 +2688,13 @@ static void stats_print(const char *what, pid_t pid, uint64_t wall_us, const sta
 	const char *const *names = e->has_dump ? dn : rn;
 	int n = e->has_dump ? 8 : 3, times = e->has_dump ? 4 : 2;
 	char b[24];
-	int f = cfg.json ? 1 : 2;
+	int f = cfg.json || !wall_us ? 1 : 2;	/* cr stats: the table is the result */
 
+	/* CRIU's stats of a lazy dump are not filled in: no freezing time, no
+	 * page scanned, and a frozen time that is not one (seen: minutes, or a
+	 * negative number wrapped into uint32). A real dump always scanned
+	 * pages, so that pattern marks a lazy dump in cr stats too. */
+	lazy = lazy || (e->has_dump && !e->dump.freezing_time && !e->dump.pages_scanned && e->dump.frozen_time);
 	if (e->has_dump) {
 		const dump_stats_entry *d = &e->dump;
 		uint64_t dv[8] = { d->freezing_time, d->frozen_time, d->memdump_time, d->memwrite_time, d->pages_scanned,
@@ -2698,6 +2783,7 @@ struct imgdir {
 	char shown[PATH_MAX];	/* the same, absolute, for messages */
 	char name[NAME_MAX + 1];	/* the target's last component */
 	char tmp[NAME_MAX + 1];	/* the temporary directory's name */
+	char made[PATH_MAX];	/* the topmost parent directory cr created, "" if none */
 	int pfd;		/* the parent directory */
 	int fd;			/* the temporary image directory */
 	bool replace;		/* a checkpoint is already at the target (--force) */
@@ -2709,6 +2795,7 @@ struct imgdir {
 /* Before any side effect: is the target free, or may it be replaced? */
 static void img_check(struct imgdir *d, const char *path)
 {
+	char inv[PATH_MAX + 16];
 	struct stat st;
 
 	if (split_path(path, d->parent, sizeof(d->parent), d->name, sizeof(d->name) - 32))
@@ -2728,14 +2815,22 @@ static void img_check(struct imgdir *d, const char *path)
 	if (!cfg.force)
 		die("image path %s is not empty (a checkpoint is there?): choose another path, or add --force to "
 		    "replace it once the new checkpoint has succeeded", path);
+	/* --force swaps the old directory out and deletes it: only ever a
+	 * checkpoint, never a directory that merely happens to be there */
+	snprintf(inv, sizeof(inv), "%s/inventory.img", path);
+	if (faccessat(AT_FDCWD, inv, F_OK, 0))
+		die("image path %s holds no checkpoint (no inventory.img), so --force will not replace it: choose "
+		    "another path", path);
 	d->replace = true;
 }
 
 /* Create the parent (0700) and the temporary directory (0700) beside the
- * target. */
+ * target. A temporary directory of the same name can only be left over from
+ * a cr that was killed (pids repeat, in pid namespaces above all): its
+ * files must not mix with the new checkpoint's, so it is removed first. */
 static int img_create(struct imgdir *d)
 {
-	if (mkdir_p(d->parent, 0700)) {
+	if (mkdir_p(d->parent, 0700, d->made)) {
 		warn("create %s:", d->parent);
 		return -1;
 	}
@@ -2747,7 +2842,7 @@ static int img_create(struct imgdir *d)
 	if (str_eq(d->shown, "/"))
 		d->shown[0] = '\0';
 	snprintf(d->tmp, sizeof(d->tmp), ".%.200s.cr-%d", d->name, (int)getpid());
-	if (mkdirat(d->pfd, d->tmp, 0700) && errno != EEXIST) {
+	if (mkdirat(d->pfd, d->tmp, 0700) && (errno != EEXIST || rm_rf_at(d->pfd, d->tmp) || mkdirat(d->pfd, d->tmp, 0700))) {
 		warn("create %s/%s:", d->shown, d->tmp);
 		return -1;
 	}
@@ -2801,6 +2896,15 @@ static void img_discard(struct imgdir *d, const char *log, char *kept, size_t si
 	if (rm_rf_at(d->pfd, d->tmp))
 		warn("remove %s/%s:", d->shown, d->tmp);
 	d->tmp[0] = '\0';
+	/* and the parents cr created for it (rmdir: only while empty; CRIU's
+	 * log may have been kept there) */
+	if (d->made[0]) {
+		char p[PATH_MAX];
+
+		snprintf(p, sizeof(p), "%s", d->parent);
+		while (!rmdir(p) && strcmp(p, d->made) && strrchr(p, '/'))
+			*strrchr(p, '/') = '\0';
+	}
 }
 
 static void img_close(struct imgdir *d)
@@ -2815,7 +2919,7 @@ static int work_open(char *shown, size_t size)
 {
 	int fd;
 
-	if (mkdir_p(cfg.work_path, 0700)) {
+	if (mkdir_p(cfg.work_path, 0700, NULL)) {
 		warn("create --work-path %s:", cfg.work_path);
 		return -1;
 	}
@@ -2857,13 +2961,13 @@ static void cmd_fill_opts(criu_opts *o, int img_fd, int wd_fd, const char *log)
 								   criu_cg_mode_IGNORE;
 	if (cfg.timeout)
 		o->has_timeout = true, o->timeout = cfg.timeout;
+	BOOL_OPT(o, auto_dedup);
 	if (cfg.cmd == C_PRE)
 		return;
 	BOOL_OPT(o, tcp_established);
 	BOOL_OPT(o, ext_unix_sk);
 	BOOL_OPT(o, shell_job);
 	BOOL_OPT(o, file_locks);
-	BOOL_OPT(o, auto_dedup);
 	if (cfg.empty_ns[0])
 		o->has_empty_ns = true, o->empty_ns = 0x40000000;	/* CLONE_NEWNET */
 	for (int i = 0; i < cfg.external.n; i++)
@@ -2888,7 +2992,7 @@ static int cmd_page_server(void)
 
 	if (strlen(cfg.address) > 63)
 		usage_die("--address is longer than 63 bytes");
-	if (mkdir_p(cfg.image_path, 0700) || (img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	if (mkdir_p(cfg.image_path, 0700, NULL) || (img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    fd_path(img, img_shown, sizeof(img_shown)))
 		die("image path %s:", cfg.image_path);
 	if (rpc_find_criu(criu, sizeof(criu)))
@@ -2897,7 +3001,7 @@ static int cmd_page_server(void)
 	if (cfg.timeout)
 		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
 	r.status_fd = cfg.set[O_status_fd] ? (int)cfg.status_fd : -1;
-	r.hook = (struct hook_ctx){ img_shown, img_shown, 0, -1 };
+	r.hook = (struct hook_ctx){ img_shown, img_shown, 0, -1, 0, 0 };
 	if (rpc_open(&r, criu, false) || rpc_version(&r))
 		goto out;
 	rpc_req_init(&req, criu_req_type_PAGE_SERVER_CHLD);
@@ -2907,10 +3011,24 @@ static int cmd_page_server(void)
 	req.opts.has_ps = req.opts.ps.has_address = req.opts.ps.has_port = true;
 	snprintf(req.opts.ps.address, sizeof(req.opts.ps.address), "%s", cfg.address);
 	req.opts.ps.port = (int32_t)cfg.port;
+	/*
+	 * No notifications here: the page-server child sends its status-ready
+	 * on the socket it shares with the swrk worker, and the ack can be
+	 * read by the worker instead ("Invalid req"; seen about one run in
+	 * three). CRIU writes --status-fd's byte itself (it opens the fd
+	 * through /proc/<cr>/fd/N during option setup), so cr's own copy is
+	 * closed as soon as the page server runs and the reader sees EOF
+	 * right after the byte, or without one if it fails.
+	 */
+	req.opts.has_notify_scripts = false;
+	if (r.status_fd >= 0)
+		req.opts.has_status_fd = true, req.opts.status_fd = r.status_fd;
 	if (rpc_call(&r, &req, &resp)) {
 		warn("the page server did not start");
 		goto out;
 	}
+	if (r.status_fd >= 0)
+		close(r.status_fd), r.status_fd = -1;
 	if (!resp.success || !resp.has_ps) {
 		rpc_report_failure("page server", req.type, &resp, img, log, faccessat(img, log, F_OK, 0) ? NULL : log);
 		goto out;
@@ -2992,6 +3110,9 @@ static bool cmd_dump_cgroup(pid_t *pid, struct cg_dir *cg)
 	if (cfg.cgroup[0]) {
 		if (cg_resolve(&l, cfg.cgroup, cg, true, &usage))
 			exit(usage ? EXIT_USAGE : EXIT_FAIL);
+		if (str_eq(cg->rel, "/"))
+			usage_die("--cgroup %s is a hierarchy's root cgroup, which holds every process: give the tree's "
+				  "own cgroup", cg->path);
 		/* a pid given wins: the cgroup is then only what is frozen */
 		if (!*pid)
 			*pid = cg_find_root(cg);
@@ -3072,6 +3193,13 @@ static int cmd_dump(void)
 	r.sigfd = sig_setup(false);
 	if (cfg.timeout)
 		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
+	if (img_create(&d))
+		goto out;
+	if (cfg.parent_path[0] && (fstatat(d.fd, cfg.parent_path, &st, 0) || !S_ISDIR(st.st_mode))) {
+		warn("--parent-path %s: no such directory relative to the image directory %s/%s", cfg.parent_path,
+		     d.shown, d.name);
+		goto out;
+	}
 	if (rpc_open(&r, criu, cfg.shell_job) || rpc_version(&r))
 		goto out;
 	if ((pre || cfg.parent_path[0] || cfg.lazy_pages) && rpc_features(&r, &f))
@@ -3088,13 +3216,6 @@ static int cmd_dump(void)
 			     pre ? "pre-dump" : "a checkpoint on top of a pre-dump");
 			goto out;
 		}
-	}
-	if (img_create(&d))
-		goto out;
-	if (cfg.parent_path[0] && (fstatat(d.fd, cfg.parent_path, &st, 0) || !S_ISDIR(st.st_mode))) {
-		warn("--parent-path %s: no such directory relative to the image directory %s/%s", cfg.parent_path,
-		     d.shown, d.name);
-		goto out;
 	}
 	wd = d.fd;
 	if (cfg.work_path[0] && (wd = work_open(wd_shown, sizeof(wd_shown))) < 0)
@@ -3141,7 +3262,7 @@ static int cmd_dump(void)
 	}
 	info("%s into %s/%s (via %s/%s)", title, d.shown, d.name, d.shown, d.tmp);
 	snprintf(img_tmp, sizeof(img_tmp), "%s/%s", d.shown, d.tmp);
-	r.hook = (struct hook_ctx){ img_tmp, wd == d.fd ? img_tmp : wd_shown, pid, -1 };
+	r.hook = (struct hook_ctx){ img_tmp, wd == d.fd ? img_tmp : wd_shown, pid, -1, 0, 0 };
 	r.status_fd = cfg.set[O_status_fd] ? (int)cfg.status_fd : -1;
 	unlinkat(wd, log, 0);	/* never quote an earlier run's log as this one's */
 	if (!rpc_call(&r, &req, &resp))
@@ -3210,7 +3331,7 @@ static int write_pid_file(const char *file, pid_t pid)
 
 	snprintf(tmp, sizeof(tmp), "%s.cr-%d", file, (int)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
-	if (fd < 0 || write_all(fd, buf, (size_t)n) || close(fd) || rename(tmp, file)) {
+	if (fd < 0 || fchmod(fd, 0644) || write_all(fd, buf, (size_t)n) || close(fd) || rename(tmp, file)) {
 		warn("write --pid-file %s:", file);
 		unlink(tmp);
 		return -1;
@@ -3314,7 +3435,7 @@ static int cmd_restore(void)
 	static struct cg_target t;
 	struct cg_layout l;
 	struct cg_dir cg;
-	bool usage;
+	bool usage = false, misplaced = false;
 	pid_t root;
 
 	img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -3326,7 +3447,9 @@ static int cmd_restore(void)
 		die("image path %s:", cfg.image_path);
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
-	if (cfg.cgroup[0] && (cg_read_layout(&l) || cg_resolve(&l, cfg.cgroup, &cg, false, &usage)))
+	if (cfg.cgroup[0] && cg_read_layout(&l))
+		die("read /proc/self/mountinfo:");
+	if (cfg.cgroup[0] && cg_resolve(&l, cfg.cgroup, &cg, false, &usage))
 		exit(usage ? EXIT_USAGE : EXIT_FAIL);
 	wd = img;
 	snprintf(wd_shown, sizeof(wd_shown), "%s", img_shown);
@@ -3348,9 +3471,8 @@ static int cmd_restore(void)
 		/* criu's children start where criu is: move it first, and
 		 * never restore when that failed (the tree would land in
 		 * cr's own cgroup) */
-		if (cg_prepare_target(&l, &cg, &t) || cg_enter(&t, r.pid))
+		if (cg_prepare_target(&l, &cg, &t) || cg_fill_roots(&t, &req.opts) || cg_enter(&t, r.pid))
 			goto out;
-		cg_fill_roots(&t, &req.opts);
 	}
 	BOOL_OPT(&req.opts, tcp_close);
 	BOOL_OPT(&req.opts, lazy_pages);
@@ -3366,11 +3488,9 @@ static int cmd_restore(void)
 
 		snprintf(ifd->key, sizeof(ifd->key), "%.*s", (int)(colon - v), v);
 		ifd->fd = (int)scan_num(colon + 1, 10);
-		/* CRIU uses the number in its own fd table: it must survive exec */
-		fcntl(ifd->fd, F_SETFD, 0);
 	}
 	info("restoring from %s", img_shown);
-	r.hook = (struct hook_ctx){ img_shown, wd_shown, 0, -1 };
+	r.hook = (struct hook_ctx){ img_shown, wd_shown, 0, -1, 0, 0 };
 	unlinkat(wd, log, 0);	/* never quote an earlier run's log as this one's */
 	if (!rpc_call(&r, &req, &resp))
 		rp = &resp;
@@ -3386,10 +3506,24 @@ static int cmd_restore(void)
 	}
 	root = rp->restore.pid;
 	rpc_close(&r);
+	if (cfg.cgroup[0]) {
+		/* every restored task, in every cgroup it was meant to be in */
+		static struct pidset tree, stray;
+
+		proc_tree(root, &tree);
+		stray.n = 0;
+		for (int i = 0; i < tree.n; i++)
+			for (int k = 0; k < t.n; k++)
+				if (cg_check_member(&t.d[k], tree.v[i]) && !pidset_has(&stray, tree.v[i]))
+					stray.v[stray.n++] = tree.v[i];
+		if (stray.n) {
+			warn_pids("restored processes outside the --cgroup", &stray);
+			warn("the tree (pid %d) runs, but not all of it in %s (--manage-cgroups-mode %s moved them?)",
+			     (int)root, cg.path, cfg.cg_mode);
+			misplaced = true;
+		}
+	}
 	t.n = 0;	/* the cgroups stay: the tree is in them */
-	if (cfg.cgroup[0] && cg_check_member(&cg, root))
-		warn("the restored tree (pid %d) is not in %s; --manage-cgroups-mode %s moved it elsewhere?", (int)root,
-		     cg.path, cfg.cg_mode);
 	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file, root))
 		warn("the tree was restored as pid %d", (int)root);
 	if (cfg.print_stats && !stats_read(wd, wd_shown, "stats-restore", &st_e))
@@ -3402,7 +3536,7 @@ static int cmd_restore(void)
 	if (r.interrupted)
 		warn("the restore had already completed when %s arrived", strsignal(r.interrupted));
 	cfg.restored = root;
-	ret = !cfg.json && !cfg.migrating && out(1, "%d\n", (int)root) ? EXIT_FAIL : EXIT_OK;
+	ret = (!cfg.json && !cfg.migrating && out(1, "%d\n", (int)root)) || misplaced ? EXIT_FAIL : EXIT_OK;
 	if (lazyd > 0) {
 		/* the tree runs; its memory arrives as it faults: the move
 		 * is complete only when the daemon has fetched every page */
@@ -4023,6 +4157,9 @@ int main(int argc, char **argv)
 	if (argc > MAX_ARGS)
 		usage_die("more than %d arguments", MAX_ARGS - 1);
 	signal(SIGPIPE, SIG_IGN);
+	/* images hold process memory, secrets included: whatever CRIU and cr
+	 * create is private to root (CRIU creates its files 0644 & ~umask) */
+	cfg.umask0 = umask(077);
 	cfg_defaults();
 	n = cfg_parse_argv(argc, argv, vals);
 	if (cfg.cmd == C_G) {

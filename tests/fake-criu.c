@@ -74,6 +74,10 @@
  *                       has success=false, that cr_errmsg and cr_errno
  *                       ESRCH (DUMP, PRE_DUMP) or EEXIST (RESTORE)
  *
+ * FAKE_CRIU_RECORD=FILE: append one line per request to FILE, its type and
+ * the options cr set ("DUMP pid=12 leave_stopped=1 cg_root=cpu:/x ..."),
+ * so tests can check what cr asked for without a real CRIU.
+ *
  * FAKE_CRIU_CHILD=SECS[:STATUS] (default 60:0): the restored "tree" sleeps
  * SECS seconds, then exits with STATUS. With opts.rst_sibling (restore
  * --wait) it is created with CLONE_PARENT, i.e. as cr's child, as CRIU does.
@@ -289,6 +293,54 @@ static void check_leak(void)
 	if (d)
 		closedir(d);
 	sent_ino = 0;
+}
+
+/* FAKE_CRIU_RECORD: what cr asked for, one line per request. */
+static void record(const criu_req *req)
+{
+	const char *file = getenv("FAKE_CRIU_RECORD");
+	const criu_opts *o = &req->opts;
+	char line[16384];
+	size_t n = 0;
+	FILE *f;
+
+#define ADD(...) (n += (size_t)snprintf(line + n, n < sizeof(line) ? sizeof(line) - n : 0, __VA_ARGS__))
+#define FLAG(x) do { if (o->has_##x) ADD(" " #x "=%d", (int)o->x); } while (0)
+	if (!file || !*file)
+		return;
+	ADD("%s", type_name(req->type));
+	if (req->has_opts) {
+		FLAG(pid);
+		FLAG(leave_running);
+		FLAG(leave_stopped);
+		FLAG(track_mem);
+		FLAG(auto_dedup);
+		FLAG(lazy_pages);
+		FLAG(rst_sibling);
+		FLAG(shell_job);
+		FLAG(tcp_established);
+		FLAG(notify_scripts);
+		FLAG(manage_cgroups_mode);
+		FLAG(network_lock);
+		FLAG(timeout);
+		if (o->has_parent_img)
+			ADD(" parent_img=%s", o->parent_img);
+		if (o->has_freeze_cgroup)
+			ADD(" freeze_cgroup=%s", o->freeze_cgroup);
+		if (o->has_ps)
+			ADD(" ps=%s:%d%s", o->ps.has_address ? o->ps.address : "", o->ps.has_port ? o->ps.port : -1,
+			    o->ps.has_fd ? ",fd" : "");
+		for (pb_size_t i = 0; i < o->cg_root_count; i++)
+			ADD(" cg_root=%s:%s", o->cg_root[i].has_ctrl ? o->cg_root[i].ctrl : "", o->cg_root[i].path);
+		for (pb_size_t i = 0; i < o->external_count; i++)
+			ADD(" external=%s", o->external[i]);
+	}
+#undef FLAG
+#undef ADD
+	if ((f = fopen(file, "a"))) {
+		fprintf(f, "%.*s\n", (int)(n < sizeof(line) ? n : sizeof(line) - 1), line);
+		fclose(f);
+	}
 }
 
 /*
@@ -695,14 +747,13 @@ static void do_dump(const criu_req *req, criu_resp *resp, bool fail_on_purpose)
 			goto out;
 		}
 	}
-	if (!pre) {
-		fd = openat(img, "inventory.img", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, "fake-criu\n", 10) != 10) {
-			resp_fail(resp, 0, "Error (criu/image.c:1): can't write inventory.img: %s\n", strerror(errno));
-			goto out;
-		}
-		close(fd);
+	/* CRIU writes an inventory for pre-dumps too (cr_pre_dump_finish) */
+	fd = openat(img, "inventory.img", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, "fake-criu\n", 10) != 10) {
+		resp_fail(resp, 0, "Error (criu/image.c:1): can't write inventory.img: %s\n", strerror(errno));
+		goto out;
 	}
+	close(fd);
 	if (!pre && req->opts.notify_scripts && !notify("post-dump", 0)) {
 		/* CRIU: the dump failed, the tasks are resumed, images stay */
 		resp_fail(resp, 0, "Error (criu/cr-dump.c:1): post-dump script failed\n");
@@ -868,6 +919,7 @@ int main(int argc, char **argv)
 	fcntl(sk, F_SETFD, FD_CLOEXEC);
 
 	while (recv_req(&req)) {
+		record(&req);
 		unsigned bit = (unsigned)req.type < 32 ? BIT(req.type) : 0;
 		bool fire = !cfg.fired && cfg.f != FK_OK && ((cfg.when & bit) ? !cfg.negate : cfg.negate);
 

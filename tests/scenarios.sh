@@ -87,6 +87,11 @@ scenario_check() {
 	check "... names CRIU's version" grep -q "^criu .*(4\.[0-9]" "$D/out"
 	check "... reports pre-dump as impossible on this kernel, with the reason" grep -q "^pre-dump .*soft-dirty" "$D/out"
 	check "... reports the cgroup layout" grep -q "^cgroups  *\(v1\|v2\|hybrid\)" "$D/out"
+	check "... the v2 hierarchy: freezer yes, create yes" grep -q "^  v2 .*: freezer yes, create yes" "$D/out"
+	[ -d /sys/fs/cgroup/freezer ] &&
+		check "... the v1 freezer: freezer yes; the memory hierarchy: freezer -" \
+			grep -q "^  v1 .*(freezer): freezer yes, create yes" "$D/out" &&
+		grep -q "^  v1 .*(memory): freezer -, create yes" "$D/out"
 	check "... leaves no temporary directory" [ -z "$(find /tmp -maxdepth 1 -name 'cr-check.*' -newer "$D/out")" ]
 }
 
@@ -362,7 +367,7 @@ scenario_stats() {
 	check "cr stats DIR --json reproduces the figures" [ $? = 0 -a "$(jget "$D/json2" pages_written)" = "$pw" -a \
 		"$(jget "$D/json2" frozen_ms)" = "$fz" ]
 	"$CR" stats "$D/ck" >"$D/out" 2>"$D/err"
-	check "cr stats DIR prints a table" grep -q "pages_written *$pw pages" "$D/err"
+	check "cr stats DIR prints a table on stdout" grep -q "pages_written *$pw pages" "$D/out"
 	cr checkpoint --print-stats -D "$D/ck2" "$P" >"$D/out" 2>"$D/err"
 	check "--print-stats prints the table on stderr, nothing on stdout" grep -q "frozen_ms" "$D/err" && [ ! -s "$D/out" ]
 	wait "$P" 2>/dev/null
@@ -394,12 +399,17 @@ scenario_page_server() {
 	P=$!
 	wait_above "$D/c" 0 200
 	port=$((30000 + $$ % 20000))
+	mkfifo "$D/fifo"
+	cat "$D/fifo" >"$D/ps.status" &
+	RD=$!
 	"$CR" -c none --criu "$CRIU" page-server --address 127.0.0.1 --port "$port" --status-fd 3 -D "$D/remote" \
-		>"$D/ps.out" 2>"$D/ps.err" 3>"$D/ps.status" &
+		>"$D/ps.out" 2>"$D/ps.err" 3>"$D/fifo" &
 	S=$!
 	_i=0
-	while [ ! -s "$D/ps.status" ] && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
+	while kill -0 "$RD" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 	check "page-server: --status-fd gets its byte when it listens" [ "$(wc -c <"$D/ps.status")" = 1 ]
+	check "... and is closed then (the reader saw EOF while the page server runs)" not kill -0 "$RD" 2>/dev/null &&
+		running "$S"
 	check "page-server prints its port" [ "$(cat "$D/ps.out")" = "$port" ]
 	cr checkpoint --page-server "127.0.0.1:$port" -D "$D/local" "$P" 2>"$D/err"
 	check "checkpoint --page-server sends the pages there" [ $? = 0 ] && ls "$D/remote"/pages-*.img >/dev/null 2>&1
@@ -425,9 +435,12 @@ scenario_lazy() {
 	check "lazy checkpoint with fs.pipe-max-size 1 MiB and no CAP_SYS_RESOURCE: refused (exit 1)" [ $? = 1 ]
 	check "... says why and what to do" grep -q "sysctl -w fs.pipe-max-size=4194304" "$D/err"
 	check "... the process runs, nothing written" running "$P" && [ ! -e "$D/ck" ] && no_temp_dirs
+	echo 4194304 >/proc/sys/fs/pipe-max-size
+	CRIU_FAULT=1 cr checkpoint --lazy-pages --page-server 127.0.0.1:1 --status-fd 3 -D "$D/ck" "$P" 3>"$D/status" 2>"$D/err"
+	check "a lazy checkpoint that fails (CRIU_FAULT=1): exit 1, --status-fd closed without its byte" \
+		[ $? = 1 -a ! -s "$D/status" ] && running "$P" && [ ! -e "$D/ck" ]
 	kill "$P"
 	wait "$P" 2>/dev/null
-	echo 4194304 >/proc/sys/fs/pipe-max-size
 	# the restored pid must be free in the target's fresh pid namespace,
 	# where cr, criu and criu lazy-pages take the first pids
 	_i=0
@@ -438,7 +451,7 @@ scenario_lazy() {
 	wait_above "$D/c" 0 300
 	port=$((30000 + $$ % 20000))
 	"$CR" -c none --criu "$CRIU" checkpoint --lazy-pages --page-server "127.0.0.1:$port" --status-fd 3 -D "$D/ck" "$P" \
-		3>"$D/status" 2>"$D/dump.err" &
+		--json 3>"$D/status" >"$D/lazy.json" 2>"$D/dump.err" &
 	C=$!
 	_i=0
 	while [ ! -s "$D/status" ] && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
@@ -450,6 +463,8 @@ scenario_lazy() {
 	R=$!
 	wait "$C"
 	check "the lazy checkpoint completes once the pages are served" [ $? = 0 -a -d "$D/ck" ]
+	check "... its --json says frozen_ms is unknown, and why" grep -q '"frozen_ms":null,.*"note":"frozen_ms of a lazy dump' "$D/lazy.json"
+	check "... cr stats on it says so too" sh -c "\"$CR\" stats \"$D/ck\" 2>&1 | grep -q 'frozen  *unknown'"
 	wait "$R"
 	check "restore --lazy-pages (own pid namespace) exits 0" [ "$(cat "$D/rst")" = 0 ]
 	check "the restored counter counted on ($c1 -> $(count "$D/c")) with its 64 MiB intact" \
@@ -694,7 +709,23 @@ scenario_cgroup_kill() {
 	check "... the cgroup is thawed ($(v2_state "$A"))" [ "$(v2_state "$A")" = 00 ]
 	check "... the process runs, untraced" running "$P"
 	check "... no image directory, no temporary one" [ ! -e "$D/ck-cr" ] && no_temp_dirs
-	check "... no criu left behind" [ -z "$(pgrep -P "$C")" ]
+	check "... no criu left behind" [ -z "$(pgrep -x criu)" ]
+	kill "$P"
+	wait "$P" 2>/dev/null
+	[ -d "$FZ" ] || return 0
+	# the same on a v1 freezer cgroup
+	A=$FZ/$CGN-a
+	mkdir "$A"
+	start_in "$A" -- "$W" counter "$D/c1" 512
+	P=$!
+	wait_above "$D/c1" 0 200
+	for w in criu:KILL cr:INT; do
+		interrupt_mid_dump "$A" "$P" "${w%:*}" "${w#*:}"
+		check "v1: SIG${w#*:} to ${w%:*} mid-dump: exit 1, THAWED ($(cat "$A/freezer.state"))" \
+			[ $? = 1 -a "$(cat "$A/freezer.state")" = THAWED ]
+		check "v1: ... the process runs, untraced; nothing left" running "$P" && [ ! -e "$D/ck-${w%:*}" ] && no_temp_dirs &&
+			[ -z "$(pgrep -x criu)" ]
+	done
 }
 
 scenario_cgroup_foreign() {
@@ -710,7 +741,7 @@ scenario_cgroup_foreign() {
 	check "two trees in the cgroup and no pid: exit 1, both roots listed" [ $? = 1 ] && grep -q "$P $F\|$F $P" "$D/err"
 	cr checkpoint --leave-running -D "$D/ck" "$P" --cgroup "$A" 2>"$D/err"
 	check "a foreign process in the cgroup: refused (exit 1)" [ $? = 1 ]
-	check "... the message lists it" grep -q "outside the tree.*$F\|$F.*" "$D/err"
+	check "... the message lists it" grep -q "processes in the cgroup but not in the tree: $F\$" "$D/err"
 	check "... nothing frozen ($(v2_state "$A")), no image directory" [ "$(v2_state "$A")" = 00 -a ! -e "$D/ck" ]
 	check "... both keep running" running "$P" && running "$F"
 	cr checkpoint --leave-running --allow-foreign -D "$D/ck" "$P" --cgroup "$A" 2>"$D/err"
@@ -736,9 +767,11 @@ scenario_cgroup_v1() {
 	check "v1: checkpoint of a frozen freezer cgroup" [ $? = 0 ]
 	check "v1: it stays FROZEN ($(cat "$A/freezer.state"))" [ "$(cat "$A/freezer.state")" = FROZEN ]
 	echo THAWED >"$A/freezer.state"
-	CRIU_FAULT=1 cr checkpoint --cgroup "$A" -D "$D/ckf" 2>"$D/err"
-	check "v1: CRIU_FAULT=1: exit 1, THAWED ($(cat "$A/freezer.state")), running" \
-		[ $? = 1 -a "$(cat "$A/freezer.state")" = THAWED ] && running "$P"
+	for f in 1 3; do
+		CRIU_FAULT=$f cr checkpoint --cgroup "$A" -D "$D/ckf" 2>"$D/err"
+		check "v1: CRIU_FAULT=$f: exit 1, THAWED ($(cat "$A/freezer.state")), running" \
+			[ $? = 1 -a "$(cat "$A/freezer.state")" = THAWED ] && running "$P" && [ ! -e "$D/ckf" ]
+	done
 	cr checkpoint --cgroup "$A" --remove-cgroup -D "$D/ck" 2>"$D/err"
 	check "v1: checkpoint by the freezer cgroup" [ $? = 0 ]
 	wait "$P" 2>/dev/null
@@ -784,6 +817,48 @@ scenario_cgroup_bad() {
 	check "nothing was touched: no image directory, the process runs" [ ! -e "$D/ck" ] && running "$P"
 	cr restore --cgroup "$V2/$CGN-x" --criu-socket /nonexistent -D "$D/ck" 2>"$D/err"
 	check "restore --cgroup with --criu-socket: exit 2" [ $? = 2 ]
+	cr checkpoint --cgroup "$V2" -D "$D/ck" 2>"$D/err"
+	check "--cgroup of a hierarchy's root: exit 2, before anything is read" [ $? = 2 ] && grep -q "root cgroup" "$D/err"
+}
+
+# restore --cgroup when criu cannot be moved there: a v1 cpuset cgroup that
+# exists with no cpus refuses tasks (ENOSPC). cr must stop before RESTORE.
+scenario_cgroup_move_fails() {
+	trap cg_cleanup EXIT
+	[ -d /sys/fs/cgroup/cpuset ] || { pass "no v1 cpuset hierarchy here: nothing to test"; return; }
+	"$W" counter "$D/c" &
+	P=$!
+	wait_above "$D/c" 0
+	cr checkpoint -D "$D/ck" "$P" 2>"$D/err"
+	check "checkpoint" [ $? = 0 ]
+	wait "$P" 2>/dev/null
+	mkdir "/sys/fs/cgroup/cpuset/$CGN-e"
+	cr restore --cgroup "$FZ/$CGN-e" -D "$D/ck" >"$D/out" 2>"$D/err"
+	check "restore --cgroup into a cgroup criu cannot join: exit 1" [ $? = 1 ]
+	check "... says the move failed" grep -q "move criu (pid [0-9]*) into /sys/fs/cgroup/cpuset/$CGN-e/cgroup.procs" "$D/err"
+	check "... nothing was restored" not running "$P"
+	check "... the cgroups cr created are removed" [ ! -d "$FZ/$CGN-e" ]
+	check "... the one it did not create stays" [ -d "/sys/fs/cgroup/cpuset/$CGN-e" ]
+}
+
+# v2: --cgroup-controllers enables the controllers in every ancestor
+scenario_cgroup_v2_ctrls() {
+	trap 'cg_cleanup; [ -n "$was" ] || echo "-$ctl" >"$V2/cgroup.subtree_control" 2>/dev/null' EXIT
+	ctl=$(cut -d' ' -f1 "$V2/cgroup.controllers")
+	[ -n "$ctl" ] || { pass "no controller in the v2 hierarchy here: nothing to test"; return; }
+	was=$(grep -w "$ctl" "$V2/cgroup.subtree_control")
+	"$W" counter "$D/c" &
+	P=$!
+	wait_above "$D/c" 0
+	cr checkpoint -D "$D/ck" "$P" 2>"$D/err"
+	wait "$P" 2>/dev/null
+	cr restore --cgroup "$V2/$CGN-p/sub" --cgroup-controllers "$ctl" -D "$D/ck" >"$D/out" 2>"$D/err"
+	check "v2: restore --cgroup A/sub --cgroup-controllers $ctl" [ $? = 0 ]
+	check "... $ctl is enabled in the parent's subtree_control" grep -qw "$ctl" "$V2/$CGN-p/cgroup.subtree_control"
+	check "... and available in the new cgroup" grep -qw "$ctl" "$V2/$CGN-p/sub/cgroup.controllers"
+	check "... the tree is there" grep -q "^$P\$" "$V2/$CGN-p/sub/cgroup.procs"
+	kill "$P"
+	sleep 0.2
 }
 
 "scenario_$name"
