@@ -18,8 +18,10 @@
  */
 #define _GNU_SOURCE
 #include <sys/file.h>
+#include <sys/time.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -31,6 +33,7 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <ctype.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -112,62 +115,65 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 
 /*
  * One row per option: struct field, long flag, short flag, type, commands,
- * ini section (NULL: the section of the command, [checkpoint] [pre-dump]
- * [restore]), ini key (NULL: the long flag), default, the accepted words or
+ * ini section ("": the section of the command, [checkpoint] [pre-dump]
+ * [restore]), ini key ("": the long flag), default, the accepted words or
  * the maximum (UINT), the argument's name in --help, and the help text.
  * Everything else (struct cfg, getopt's table, the ini handler, defaults,
  * --help, the README's configuration table) comes from here.
  */
 #define CR_OPTIONS(X) \
-	X(config, "config", 'c', T_STR, C_ALL, "-", NULL, "", NULL, "FILE", "ini file to read (default /etc/cr.ini when it exists; 'none' for no file)") \
-	X(criu, "criu", 0, T_STR, C_ALL, "criu", "binary", "", NULL, "PATH", "CRIU binary (else $CR_CRIU, else criu on PATH)") \
-	X(criu_socket, "criu-socket", 0, T_STR, C_ALL, "criu", "socket", "", NULL, "PATH", "use a running 'criu service' at PATH instead of spawning criu swrk") \
-	X(log_level, "log-level", 0, T_UINT, C_ALL, "criu", NULL, "2", "4", "N", "CRIU log level: 0 none, 1 errors, 2 warnings, 3 info, 4 debug") \
-	X(verbose, "verbose", 'v', T_BOOL, C_ALL, "criu", NULL, "false", NULL, NULL, "say what cr does, step by step, on stderr") \
-	X(image_path, "image-path", 'D', T_STR, C_DPRS | C_RCV, NULL, NULL, "checkpoint", NULL, "DIR", "image directory") \
-	X(work_path, "work-path", 'W', T_STR, C_DPR, NULL, NULL, "", NULL, "DIR", "directory for CRIU's log and stats (default: the image directory)") \
-	X(parent_path, "parent-path", 0, T_STR, C_DP, NULL, NULL, "", NULL, "DIR", "previous pre-dump, relative to the image directory (e.g. ../pre1)") \
-	X(force, "force", 'f', T_BOOL, C_DP, NULL, NULL, "false", NULL, NULL, "replace a checkpoint already at --image-path, once the new one succeeded") \
-	X(leave_running, "leave-running", 'R', T_BOOL, C_DUMP, NULL, NULL, "false", NULL, NULL, "leave the tree running after the checkpoint") \
-	X(tcp_established, "tcp-established", 0, T_BOOL, C_DR, NULL, NULL, "false", NULL, NULL, "checkpoint/restore established TCP connections") \
-	X(tcp_skip_in_flight, "tcp-skip-in-flight", 0, T_BOOL, C_DUMP, NULL, NULL, "false", NULL, NULL, "skip TCP connections still being set up") \
-	X(tcp_close, "tcp-close", 0, T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore established TCP connections closed") \
-	X(ext_unix_sk, "ext-unix-sk", 0, T_BOOL, C_DR, NULL, NULL, "false", NULL, NULL, "allow unix sockets connected to peers outside the tree") \
-	X(shell_job, "shell-job", 0, T_BOOL, C_DR, NULL, NULL, "false", NULL, NULL, "the tree is a job of a shell (attached to a terminal)") \
-	X(file_locks, "file-locks", 0, T_BOOL, C_DR, NULL, NULL, "false", NULL, NULL, "checkpoint/restore file locks") \
-	X(link_remap, "link-remap", 0, T_BOOL, C_DUMP, NULL, NULL, "false", NULL, NULL, "allow link remaps of deleted files") \
-	X(cg_mode, "manage-cgroups-mode", 0, T_STR, C_DPR, NULL, NULL, "ignore", "soft|full|strict|ignore", "MODE", "how CRIU handles cgroups (README: Cgroups)") \
-	X(empty_ns, "empty-ns", 0, T_STR, C_DR, NULL, NULL, "", "network", "NS", "leave this namespace empty (only 'network')") \
-	X(auto_dedup, "auto-dedup", 0, T_BOOL, C_DPR, NULL, NULL, "false", NULL, NULL, "free parent image pages the new dump supersedes") \
-	X(network_lock, "network-lock", 0, T_STR, C_DUMP, NULL, NULL, "", "iptables|nftables|skip", "METHOD", "how CRIU locks the network (default: CRIU's, iptables)") \
-	X(external, "external", 0, T_LIST, C_DR, NULL, NULL, "", NULL, "SPEC", "external resource (CRIU --external), repeatable") \
-	X(root, "root", 0, T_STR, C_RST, NULL, NULL, "", NULL, "DIR", "root of the file system to restore into") \
-	X(inherit_fd, "inherit-fd", 0, T_LIST, C_RST, NULL, NULL, "", NULL, "KEY:FD", "give the restored tree cr's fd FD for resource KEY, repeatable") \
-	X(detach, "detach", 'd', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore and exit, printing the pid (the default)") \
-	X(wait, "wait", 'w', T_BOOL, C_RST, NULL, NULL, "false", NULL, NULL, "restore as cr's child and exit with its status") \
-	X(pid_file, "pid-file", 0, T_STR, C_RST, NULL, NULL, "", NULL, "FILE", "write the restored root's pid to FILE") \
-	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK | C_MIG | C_RCV, NULL, NULL, "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30); also CRIU's freeze timeout") \
-	X(log_file, "log-file", 0, T_STR, C_DPRS, NULL, NULL, "", NULL, "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log, page-server.log)") \
-	X(page_server, "page-server", 0, T_STR, C_DP | C_RST, NULL, NULL, "", NULL, "HOST:PORT", "send pages to this page server; --lazy-pages: serve them on PORT, or fetch them from HOST:PORT") \
-	X(lazy_pages, "lazy-pages", 0, T_BOOL, C_DUMP | C_RST, NULL, NULL, "false", NULL, NULL, "post-copy: pages move after the tree runs again (with --page-server)") \
-	X(address, "address", 0, T_STR, C_PS, NULL, NULL, "0.0.0.0", NULL, "ADDR", "page-server: the address to listen on") \
-	X(port, "port", 0, T_UINT, C_PS, NULL, NULL, "0", "65535", "PORT", "page-server: the port (0: any; the one chosen is printed)") \
-	X(cgroup, "cgroup", 0, T_STR, C_DPR | C_MIG | C_RCV, "cgroup", "path", "", NULL, "PATH", "cgroupfs directory: checkpoint the tree in it, or restore into it") \
-	X(freeze, "freeze", 0, T_BOOL, C_DP | C_MIG, "cgroup", NULL, "false", NULL, NULL, "freeze through the cgroup freezer (default: on with --cgroup)") \
-	X(allow_foreign, "allow-foreign", 0, T_BOOL, C_DP | C_MIG, "cgroup", NULL, "false", NULL, NULL, "freeze even though the cgroup holds processes outside the tree") \
-	X(remove_cgroup, "remove-cgroup", 0, T_BOOL, C_DUMP, "cgroup", "remove", "false", NULL, NULL, "remove the emptied --cgroup directories after a checkpoint that ended the tree") \
-	X(hook, "hook", 0, T_LIST, C_DPR, "-", NULL, "", NULL, "EVENT=CMD", "run CMD with /bin/sh -c at CRIU's EVENT ([hooks] EVENT = CMD), repeatable") \
+	X(config, "config", 'c', T_STR, C_ALL, "-", "", "", "", "FILE", "ini file to read (default /etc/cr.ini when it exists; 'none' for no file)") \
+	X(criu, "criu", 0, T_STR, C_ALL, "criu", "binary", "", "", "PATH", "CRIU binary (else $CR_CRIU, else criu on PATH)") \
+	X(criu_socket, "criu-socket", 0, T_STR, C_ALL, "criu", "socket", "", "", "PATH", "use a running 'criu service' at PATH instead of spawning criu swrk") \
+	X(log_level, "log-level", 0, T_UINT, C_ALL, "criu", "", "2", "4", "N", "CRIU log level: 0 none, 1 errors, 2 warnings, 3 info, 4 debug") \
+	X(verbose, "verbose", 'v', T_BOOL, C_ALL, "criu", "", "false", "", "", "say what cr does, step by step, on stderr") \
+	X(image_path, "image-path", 'D', T_STR, C_DPRS | C_RCV, "", "", "checkpoint", "", "DIR", "image directory") \
+	X(work_path, "work-path", 'W', T_STR, C_DPR, "", "", "", "", "DIR", "directory for CRIU's log and stats (default: the image directory)") \
+	X(parent_path, "parent-path", 0, T_STR, C_DP, "", "", "", "", "DIR", "previous pre-dump, relative to the image directory (e.g. ../pre1)") \
+	X(force, "force", 'f', T_BOOL, C_DP, "", "", "false", "", "", "replace a checkpoint already at --image-path, once the new one succeeded") \
+	X(leave_running, "leave-running", 'R', T_BOOL, C_DUMP, "", "", "false", "", "", "leave the tree running after the checkpoint") \
+	X(tcp_established, "tcp-established", 0, T_BOOL, C_DR | C_MIG, "", "", "false", "", "", "checkpoint/restore established TCP connections") \
+	X(tcp_skip_in_flight, "tcp-skip-in-flight", 0, T_BOOL, C_DUMP, "", "", "false", "", "", "skip TCP connections still being set up") \
+	X(tcp_close, "tcp-close", 0, T_BOOL, C_RST, "", "", "false", "", "", "restore established TCP connections closed") \
+	X(ext_unix_sk, "ext-unix-sk", 0, T_BOOL, C_DR | C_MIG, "", "", "false", "", "", "allow unix sockets connected to peers outside the tree") \
+	X(shell_job, "shell-job", 0, T_BOOL, C_DR, "", "", "false", "", "", "the tree is a job of a shell (attached to a terminal)") \
+	X(file_locks, "file-locks", 0, T_BOOL, C_DR | C_MIG, "", "", "false", "", "", "checkpoint/restore file locks") \
+	X(link_remap, "link-remap", 0, T_BOOL, C_DUMP | C_MIG, "", "", "false", "", "", "allow link remaps of deleted files") \
+	X(cg_mode, "manage-cgroups-mode", 0, T_STR, C_DPR | C_MIG, "", "", "ignore", "soft|full|strict|ignore", "MODE", "how CRIU handles cgroups (README: Cgroups)") \
+	X(empty_ns, "empty-ns", 0, T_STR, C_DR, "", "", "", "network", "NS", "leave this namespace empty (only 'network')") \
+	X(auto_dedup, "auto-dedup", 0, T_BOOL, C_DPR, "", "", "false", "", "", "free parent image pages the new dump supersedes") \
+	X(network_lock, "network-lock", 0, T_STR, C_DUMP | C_MIG, "", "", "", "iptables|nftables|skip", "METHOD", "how CRIU locks the network (default: CRIU's, iptables)") \
+	X(external, "external", 0, T_LIST, C_DR, "", "", "", "", "SPEC", "external resource (CRIU --external), repeatable") \
+	X(root, "root", 0, T_STR, C_RST, "", "", "", "", "DIR", "root of the file system to restore into") \
+	X(inherit_fd, "inherit-fd", 0, T_LIST, C_RST, "", "", "", "", "KEY:FD", "give the restored tree cr's fd FD for resource KEY, repeatable") \
+	X(detach, "detach", 'd', T_BOOL, C_RST, "", "", "false", "", "", "restore and exit, printing the pid (the default)") \
+	X(wait, "wait", 'w', T_BOOL, C_RST, "", "", "false", "", "", "restore as cr's child and exit with its status") \
+	X(pid_file, "pid-file", 0, T_STR, C_RST, "", "", "", "", "FILE", "write the restored root's pid to FILE") \
+	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK | C_MIG | C_RCV, "", "", "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30); also CRIU's freeze timeout") \
+	X(log_file, "log-file", 0, T_STR, C_DPRS, "", "", "", "", "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log, page-server.log)") \
+	X(page_server, "page-server", 0, T_STR, C_DP | C_RST, "", "", "", "", "HOST:PORT", "send pages to this page server; --lazy-pages: serve them on PORT, or fetch them from HOST:PORT") \
+	X(lazy_pages, "lazy-pages", 0, T_BOOL, C_DUMP | C_RST, "", "", "false", "", "", "post-copy: pages move after the tree runs again (with --page-server)") \
+	X(address, "address", 0, T_STR, C_PS, "", "", "0.0.0.0", "", "ADDR", "page-server: the address to listen on") \
+	X(port, "port", 0, T_UINT, C_PS, "", "", "0", "65535", "PORT", "page-server: the port (0: any; the one chosen is printed)") \
+	X(cgroup, "cgroup", 0, T_STR, C_DPR | C_MIG | C_RCV, "cgroup", "path", "", "", "PATH", "cgroupfs directory: checkpoint the tree in it, or restore into it") \
+	X(freeze, "freeze", 0, T_BOOL, C_DP | C_MIG, "cgroup", "", "false", "", "", "freeze through the cgroup freezer (default: on with --cgroup)") \
+	X(allow_foreign, "allow-foreign", 0, T_BOOL, C_DP | C_MIG, "cgroup", "", "false", "", "", "freeze even though the cgroup holds processes outside the tree") \
+	X(remove_cgroup, "remove-cgroup", 0, T_BOOL, C_DUMP, "cgroup", "remove", "false", "", "", "remove the emptied --cgroup directories after a checkpoint that ended the tree") \
+	X(hook, "hook", 0, T_LIST, C_DPR, "-", "", "", "", "EVENT=CMD", "run CMD with /bin/sh -c at CRIU's EVENT ([hooks] EVENT = CMD), repeatable") \
 	X(hook_timeout, "hook-timeout", 0, T_UINT, C_DPR, "hooks", "timeout", "60", "86400", "SEC", "a hook running longer is killed and fails") \
-	X(print_stats, "print-stats", 0, T_BOOL, C_DPR, NULL, NULL, "false", NULL, NULL, "print cr's and CRIU's statistics afterwards (stderr)") \
-	X(json, "json", 0, T_BOOL, C_DPR | C_STATS | C_MIG, NULL, NULL, "false", NULL, NULL, "statistics as one JSON object on stdout") \
-	X(status_fd, "status-fd", 0, T_UINT, C_DUMP | C_PS, NULL, NULL, "0", "1048576", "FD", "write one NUL byte to FD when the page server is ready, then close it") \
-	X(via, "via", 0, T_STR, C_MIG, "migrate", NULL, "", NULL, "CMD", "migrate over CMD's stdin/stdout (split on blanks, no shell), e.g. ssh root@b cr receive --stdio") \
-	X(to, "to", 0, T_STR, C_MIG, "migrate", NULL, "", NULL, "ADDR:PORT", "migrate to 'cr receive --listen' at this numeric address (trusted networks)") \
-	X(mode, "mode", 0, T_STR, C_MIG, "migrate", NULL, "auto", "auto|stop-copy|pre-copy|post-copy", "MODE", "migration mode") \
-	X(listen, "listen", 0, T_STR, C_RCV, "migrate", NULL, "", NULL, "ADDR:PORT", "receive: accept one sender on this numeric address") \
-	X(use_stdio, "stdio", 0, T_BOOL, C_RCV, "migrate", NULL, "false", NULL, NULL, "receive: talk to the sender on stdin/stdout (for --via)") \
-	X(token_file, "token-file", 0, T_STR, C_MIG | C_RCV, "migrate", NULL, "", NULL, "FILE", "the shared secret a --to sender must present") \
-	X(cg_ctrls, "cgroup-controllers", 0, T_STR, C_RST | C_RCV, "cgroup", "controllers", "", NULL, "LIST", "restore: v1 hierarchies to create the cgroup in, or v2 controllers to enable (a,b)")
+	X(print_stats, "print-stats", 0, T_BOOL, C_DPR, "", "", "false", "", "", "print cr's and CRIU's statistics afterwards (stderr)") \
+	X(json, "json", 0, T_BOOL, C_DPR | C_STATS | C_MIG, "", "", "false", "", "", "statistics as one JSON object on stdout") \
+	X(status_fd, "status-fd", 0, T_UINT, C_DUMP | C_PS, "", "", "0", "1048576", "FD", "write one NUL byte to FD when the page server is ready, then close it") \
+	X(via, "via", 0, T_STR, C_MIG, "migrate", "", "", "", "CMD", "migrate over CMD's stdin/stdout (split on blanks, no shell), e.g. ssh root@b cr receive --stdio") \
+	X(to, "to", 0, T_STR, C_MIG, "migrate", "", "", "", "ADDR:PORT", "migrate to 'cr receive --listen' at this numeric address (trusted networks)") \
+	X(mode, "mode", 0, T_STR, C_MIG, "migrate", "", "auto", "auto|stop-copy|pre-copy|post-copy|pre-copy+post-copy", "MODE", "migration mode (README: Live migration)") \
+	X(max_iter, "max-iterations", 0, T_UINT, C_MIG, "migrate", "", "8", "64", "N", "pre-copy: at most N pre-dumps before the final dump") \
+	X(min_pages, "min-pages", 0, T_UINT, C_MIG, "migrate", "", "64", "1000000000", "PAGES", "pre-copy: a pre-dump that writes no more pages than this is the last") \
+	X(max_grow, "max-grow", 0, T_UINT, C_MIG, "migrate", "", "10", "1000", "PERCENT", "pre-copy: so is one that writes this much more than the one before") \
+	X(listen, "listen", 0, T_STR, C_RCV, "migrate", "", "", "", "ADDR:PORT", "receive: accept one sender on this numeric address") \
+	X(use_stdio, "stdio", 0, T_BOOL, C_RCV, "migrate", "", "false", "", "", "receive: talk to the sender on stdin/stdout (for --via)") \
+	X(token_file, "token-file", 0, T_STR, C_MIG | C_RCV, "migrate", "", "", "", "FILE", "the shared secret a --to sender must present") \
+	X(cg_ctrls, "cgroup-controllers", 0, T_STR, C_RST | C_RCV, "cgroup", "controllers", "", "", "LIST", "restore: v1 hierarchies to create the cgroup in, or v2 controllers to enable (a,b)")
 
 struct list {
 	const char *v[MAX_LIST];
@@ -193,33 +199,58 @@ struct cfg {
 #undef X
 	bool set[O_COUNT];	/* given by the user (ini or flag), not defaulted */
 	unsigned cmd;		/* the command's C_* bit */
-	bool migrating;		/* set by migrate/receive before they reuse cmd_dump/cmd_restore */
 	mode_t umask0;		/* the caller's umask, for hooks (cr itself runs with 077) */
-	pid_t restored;		/* cmd_restore's result, for receive */
+	int sigfd;		/* sig_setup()'s signalfd, once made */
+	/* set by migrate/receive before they reuse cmd_dump/cmd_restore: */
+	bool migrating;
+	int ps_fd;		/* the page-server socket CRIU gets as ps.fd (--ps-socket); -1 */
+	const char *criu_conf;	/* a CRIU config file with options RPC cannot send, or NULL */
+	int (*hold)(void *arg, const char *event, int pid, const char *img);	/* at CRIU's events; -1 aborts */
+	void *hold_arg;
+	stats_entry last;	/* cmd_dump's statistics */
+	pid_t restored;		/* cmd_restore's result */
+	pid_t lazyd;		/* cmd_restore's criu lazy-pages, still fetching; 0 */
 	const char *cmd_name;
 	int nargs;
 	char **args;
 };
 
+/*
+ * The table's strings, one NUL-separated string per option: six pointers
+ * per row would cost 2.9 KB of the size budget. opt_f() picks a field.
+ */
 struct opt_desc {
-	const char *name;
+	const char *s;	/* "name\0section\0key\0default\0choices\0meta\0help" */
+	unsigned short cmds;
 	char shrt;
-	enum opt_type type;
-	unsigned cmds;
-	const char *section;
-	const char *key;
-	const char *def;
-	const char *choices;
-	const char *meta;
-	const char *help;
+	unsigned char type;
 };
+
+enum { F_NAME, F_SECTION, F_KEY, F_DEF, F_CHOICES, F_META, F_HELP };
 
 static const struct opt_desc opts[O_COUNT] = {
 #define X(f, l, s, t, c, sec, key, def, ch, meta, help) \
-	[O_##f] = { l, s, t, c, sec, key ? key : l, def, ch, meta, help },
+	[O_##f] = { l "\0" sec "\0" key "\0" def "\0" ch "\0" meta "\0" help, c, s, t },
 	CR_OPTIONS(X)
 #undef X
 };
+
+static const char *opt_f(int id, int field)
+{
+	const char *p = opts[id].s;
+
+	while (field--)
+		p += strlen(p) + 1;
+	return p;
+}
+
+/* The ini key: an empty one is the long flag's name. */
+static const char *opt_key(int id)
+{
+	const char *k = opt_f(id, F_KEY);
+
+	return *k ? k : opts[id].s;
+}
 
 /* ============================== Global state ============================= */
 
@@ -487,13 +518,56 @@ static int64_t now_us(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* the system call itself: musl's vDSO lookup costs 1 KB of the budget,
+	 * and cr reads the clock a few hundred times per run at most */
+	syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 static int64_t now_ms(void)
 {
 	return now_us() / 1000;
+}
+
+/* "SIGINT" for the signals cr meets, "signal N" for the rest (musl's
+ * strsignal table is 1.4 KB). Not reentrant: one name per message. */
+static const char *sig_name(int sig)
+{
+	static const char names[] = "HUP\0INT\0QUIT\0ILL\0TRAP\0ABRT\0BUS\0FPE\0KILL\0USR1\0SEGV\0USR2\0PIPE\0ALRM\0TERM";
+	static char buf[16];
+	const char *p = names;
+
+	if (sig < 1 || sig > 15)
+		return snprintf(buf, sizeof(buf), "signal %d", sig), buf;
+	for (int i = 1; i < sig; i++)
+		p += strlen(p) + 1;
+	snprintf(buf, sizeof(buf), "SIG%s", p);
+	return buf;
+}
+
+/* faccessat(2) without flags: the system call itself (musl's wrapper
+ * brings its AT_EACCESS emulation, a clone()d child, which cr never needs). */
+static int faccessat_(int dirfd, const char *path, int mode, int flags)
+{
+	(void)flags;
+	return (int)syscall(SYS_faccessat, dirfd, path, mode);
+}
+
+/* mkdtemp_(3) without musl's clock-seeded name generator: TEMPLATE's last
+ * six characters become the pid and a counter, and mkdir(2) (atomic, 0700)
+ * takes the first name nobody has. */
+static char *mkdtemp_(char *tmpl)
+{
+	size_t n = strlen(tmpl) - 6;
+
+	for (unsigned i = 0; i < 100000; i++) {
+		snprintf(tmpl + n, 7, "%06x", ((unsigned)getpid() * 4099u + i + (unsigned)now_us()) & 0xffffff);
+		if (!mkdir(tmpl, 0700))
+			return tmpl;
+		if (errno != EEXIST)
+			return NULL;
+	}
+	return NULL;
 }
 
 /* close() that keeps errno, for error paths. */
@@ -784,6 +858,7 @@ static bool hook_event_known(const char *ev, size_t len)
 static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
 {
 	const struct opt_desc *o = &opts[id];
+	const char *choices = opt_f(id, F_CHOICES);
 	void *field = NULL;
 	long long n;
 
@@ -816,8 +891,8 @@ static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
 			return -1;
 		}
 	} else if (o->type == T_UINT) {
-		if ((n = parse_num(val, (long long)scan_num(o->choices, 10))) < 0) {
-			warn("%s: \"%s\" is not a number from 0 to %s", where, val, o->choices);
+		if ((n = parse_num(val, (long long)scan_num(choices, 10))) < 0) {
+			warn("%s: \"%s\" is not a number from 0 to %s", where, val, choices);
 			return -1;
 		}
 		*(unsigned *)field = (unsigned)n;
@@ -838,8 +913,8 @@ static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
 		}
 		l->v[l->n++] = val;
 	} else {
-		if (o->choices && *val && !in_choices(val, o->choices)) {
-			warn("%s: \"%s\" is not one of %s", where, val, o->choices);
+		if (*choices && *val && !in_choices(val, choices)) {
+			warn("%s: \"%s\" is not one of %s", where, val, choices);
 			return -1;
 		}
 		*(const char **)field = val;
@@ -851,7 +926,7 @@ static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
 static void cfg_defaults(void)
 {
 	for (int i = 0; i < O_COUNT; i++)
-		if (opts[i].type != T_LIST && cfg_set((enum opt_id)i, opts[i].def, "default", false))
+		if (opts[i].type != T_LIST && cfg_set((enum opt_id)i, opt_f(i, F_DEF), "default", false))
 			abort();
 	memset(cfg.set, 0, sizeof(cfg.set));
 }
@@ -868,7 +943,7 @@ static const struct {
 	{ "pre-dump", C_PRE },
 	{ "restore", C_RST },
 	{ "page-server", C_PS },
-	{ "migrate", C_G },
+	{ "migrate", C_MIG | C_RCV },
 };
 
 struct ini_ctx {
@@ -920,12 +995,13 @@ static int cfg_ini_key(struct ini_ctx *ctx, const char *section, const char *nam
 	}
 	for (int i = 0; i < O_COUNT; i++) {
 		const struct opt_desc *o = &opts[i];
-		bool here = o->section ? str_eq(o->section, section) : (o->cmds & ctx->section) && ctx->section != C_G;
+		const char *sec = opt_f(i, F_SECTION);
+		bool here = *sec ? str_eq(sec, section) : (o->cmds & ctx->section) && !(ctx->section & C_G);
 
-		if (!here || !str_eq(o->key, name))
+		if (!here || !str_eq(opt_key(i), name))
 			continue;
 		snprintf(ctx->where, sizeof(ctx->where), "%s:%d: %s", ctx->file, lineno, name);
-		if (!(o->section ? (o->cmds & (cfg.cmd | C_G)) : ctx->section == cfg.cmd)) {
+		if (!(*sec ? (o->cmds & (cfg.cmd | C_G)) : (ctx->section & cfg.cmd) != 0)) {
 			/* another command's section: check the value, keep nothing */
 			struct cfg saved = cfg;
 			int ok = cfg_set((enum opt_id)i, value, ctx->where, false) == 0;
@@ -1025,18 +1101,16 @@ static void usage_options(int f, unsigned bit)
 {
 	for (int i = 0; i < O_COUNT; i++) {
 		const struct opt_desc *o = &opts[i];
+		const char *meta = opt_f(i, F_META), *def = opt_f(i, F_DEF);
 		char flag[64];
 
 		if (!(o->cmds & bit))
 			continue;
-		if (o->shrt)
-			snprintf(flag, sizeof(flag), "-%c, --%s%s%s", o->shrt, o->name, o->meta ? " " : "",
-				 o->meta ? o->meta : "");
-		else
-			snprintf(flag, sizeof(flag), "    --%s%s%s", o->name, o->meta ? " " : "", o->meta ? o->meta : "");
-		out(f, "  %-32s %s", flag, o->help);
-		if (o->type != T_BOOL && o->type != T_LIST && o->def[0])
-			out(f, " [%s]", o->def);
+		snprintf(flag, sizeof(flag), "%c%c%c --%s%s%s", o->shrt ? '-' : ' ', o->shrt ? o->shrt : ' ',
+			 o->shrt ? ',' : ' ', o->s, *meta ? " " : "", meta);
+		out(f, "  %-32s %s", flag, opt_f(i, F_HELP));
+		if (o->type != T_BOOL && o->type != T_LIST && def[0] && !(bit == C_RCV && i == O_image_path))
+			out(f, " [%s]", def);	/* receive: a new /tmp/cr-receive.* by default */
 		out(f, "\n");
 	}
 }
@@ -1081,13 +1155,13 @@ struct argv_val {
 static void cfg_argv_add(struct argv_val *vals, int *n, int id, const char *val, bool in_cmd)
 {
 	if (!in_cmd && !(opts[id].cmds & C_G))
-		usage_die("option --%s belongs after the command (%s COMMAND --%s ...)", opts[id].name, prog,
-			  opts[id].name);
+		usage_die("option --%s belongs after the command (%s COMMAND --%s ...)", opts[id].s, prog,
+			  opts[id].s);
 	if (in_cmd && !(opts[id].cmds & (cfg.cmd | C_G)))
-		usage_die("option --%s does not apply to %s", opts[id].name, cfg.cmd_name);
+		usage_die("option --%s does not apply to %s", opts[id].s, cfg.cmd_name);
 	if (*n == MAX_ARGS)	/* clustered short options: more values than words */
 		usage_die("more than %d option values", MAX_ARGS);
-	vals[(*n)++] = (struct argv_val){ id, val, opts[id].name };
+	vals[(*n)++] = (struct argv_val){ id, val, opts[id].s };
 }
 
 static void cfg_help(bool in_cmd)
@@ -1172,8 +1246,8 @@ static int cfg_parse_argv(int argc, char **argv, struct argv_val *vals)
 		if (!eq && str_eq(a, "--version"))
 			print_version(), exit(EXIT_OK);
 		for (id = O_COUNT - 1; id >= 0; id--)
-			if (strlen(opts[id].name) == (size_t)((eq ? eq : a + strlen(a)) - a - 2) &&
-			    !strncmp(opts[id].name, a + 2, strlen(opts[id].name)))
+			if (strlen(opts[id].s) == (size_t)((eq ? eq : a + strlen(a)) - a - 2) &&
+			    !strncmp(opts[id].s, a + 2, strlen(opts[id].s)))
 				break;
 		if (id < 0)
 			usage_die("unknown option %.*s (see %s --help)", (int)(eq ? eq - a : (long)strlen(a)), a, prog);
@@ -1257,6 +1331,8 @@ static void cfg_check(void)
 		usage_die("migrate needs exactly one of --via CMD and --to ADDR:PORT");
 	if (cfg.cmd == C_RCV && !cfg.use_stdio == !cfg.listen[0])
 		usage_die("receive needs exactly one of --stdio and --listen ADDR:PORT");
+	if ((cfg.cmd & (C_MIG | C_RCV)) && cfg.criu_socket[0])
+		usage_die("%s needs criu swrk (CRIU reads the pages from a socket cr hands it): drop --criu-socket", cfg.cmd_name);
 	if ((cfg.to[0] || cfg.listen[0]) && !cfg.token_file[0])
 		usage_die("--%s needs --token-file: a plain TCP peer must prove it knows the shared secret",
 			  cfg.to[0] ? "to" : "listen");
@@ -1577,6 +1653,8 @@ static int rpc_open(struct rpc *r, const char *criu, bool keep_stdin)
 		 * these (only these, and only here) must survive exec */
 		for (int i = 0; i < cfg.inherit_fd.n; i++)
 			fcntl((int)scan_num(strrchr(cfg.inherit_fd.v[i], ':') + 1, 10), F_SETFD, 0);
+		if (cfg.ps_fd >= 0)	/* ps.fd, likewise a number in CRIU's table */
+			fcntl(cfg.ps_fd, F_SETFD, 0);
 		snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
 		execl(criu, criu, "swrk", fdarg, (char *)NULL);
 	fail:
@@ -1615,7 +1693,7 @@ static const char *rpc_status_str(int st, char *buf, size_t size)
 	if (WIFEXITED(st))
 		snprintf(buf, size, "exit status %d", WEXITSTATUS(st));
 	else if (WIFSIGNALED(st))
-		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+		snprintf(buf, size, "killed by signal %d (%s)", WTERMSIG(st), sig_name(WTERMSIG(st)));
 	else
 		snprintf(buf, size, "status %#x", st);
 	return buf;
@@ -1722,7 +1800,7 @@ static int rpc_wait(struct rpc *r, short events)
 			    !r->interrupted) {
 				r->interrupted = (int)si.ssi_signo;
 				r->grace = now_ms() + GRACE_MS;
-				warn("got %s: telling CRIU to abort at its next step", strsignal((int)si.ssi_signo));
+				warn("got %s: telling CRIU to abort at its next step", sig_name((int)si.ssi_signo));
 			}
 			continue;
 		}
@@ -1827,6 +1905,11 @@ static int rpc_notify(struct rpc *r, const criu_resp *resp, int fd)
 	r->hook.sigfd = r->sigfd;
 	r->hook.deadline = r->deadline;
 	if (ok && hook_run(&r->hook, script, resp->notify.has_pid ? resp->notify.pid : 0))
+		ok = false;
+	/* migrate/receive: the images go over and the target restores while
+	 * CRIU waits here (post-dump), or the restored tree waits for the
+	 * source to let go (post-restore); -1 makes CRIU undo its work */
+	if (ok && cfg.hold && cfg.hold(cfg.hold_arg, script, resp->notify.has_pid ? resp->notify.pid : 0, r->hook.img))
 		ok = false;
 	if (r->hook.sig && !r->interrupted) {
 		/* the signal the hook's wait consumed is the operation's */
@@ -2015,6 +2098,8 @@ static int sig_setup(bool with_chld)
 {
 	sigset_t set;
 
+	if (cfg.sigfd > 0 && !with_chld)
+		return cfg.sigfd;	/* one for the whole run (migrate runs several operations) */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -2023,7 +2108,7 @@ static int sig_setup(bool with_chld)
 		sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -1;
-	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	return cfg.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
 /* ================================ cgroupfs =============================== */
@@ -2683,7 +2768,7 @@ static void stats_print(const char *what, pid_t pid, uint64_t wall_us, const sta
 	static const char *const dn[] = { "freezing_ms", "frozen_ms", "memdump_ms", "memwrite_ms", "pages_scanned",
 					  "pages_skipped_parent", "pages_written", "pages_lazy" };
 	static const char *const rn[] = { "forking_ms", "restore_ms", "pages_restored" };
-	long page = sysconf(_SC_PAGESIZE);
+	long page = getpagesize();
 	uint64_t v[8];
 	const char *const *names = e->has_dump ? dn : rn;
 	int n = e->has_dump ? 8 : 3, times = e->has_dump ? 4 : 2;
@@ -2751,7 +2836,7 @@ static int cmd_stats(void)
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "stats-restore" : "stats-dump";
 
-		if (faccessat(fd, name, F_OK, 0))
+		if (faccessat_(fd, name, F_OK, 0))
 			continue;
 		found++;
 		if (stats_read(fd, dir, name, &e))
@@ -2818,7 +2903,7 @@ static void img_check(struct imgdir *d, const char *path)
 	/* --force swaps the old directory out and deletes it: only ever a
 	 * checkpoint, never a directory that merely happens to be there */
 	snprintf(inv, sizeof(inv), "%s/inventory.img", path);
-	if (faccessat(AT_FDCWD, inv, F_OK, 0))
+	if (faccessat_(AT_FDCWD, inv, F_OK, 0))
 		die("image path %s holds no checkpoint (no inventory.img), so --force will not replace it: choose "
 		    "another path", path);
 	d->replace = true;
@@ -3030,7 +3115,7 @@ static int cmd_page_server(void)
 	if (r.status_fd >= 0)
 		close(r.status_fd), r.status_fd = -1;
 	if (!resp.success || !resp.has_ps) {
-		rpc_report_failure("page server", req.type, &resp, img, log, faccessat(img, log, F_OK, 0) ? NULL : log);
+		rpc_report_failure("page server", req.type, &resp, img, log, faccessat_(img, log, F_OK, 0) ? NULL : log);
 		goto out;
 	}
 	info("page server (pid %d) listens on %s:%d, writing into %s", resp.ps.pid, cfg.address, resp.ps.port, img_shown);
@@ -3072,18 +3157,26 @@ static bool has_cap_sys_resource(void)
  * copy runs with almost none of its memory (machine-notes). CRIU does not
  * check this; cr refuses, so a lazy migration never ends in two copies.
  */
-static void lazy_precheck(void)
+/* The pipe guard's verdict: 0 when CRIU's page server can grow its pipes
+ * here, else fs.pipe-max-size as it is (-1: unreadable). */
+static long long lazy_pipe_short(void)
 {
 	char buf[32];
 	long long max = -1;
 
 	if (read_file_at(AT_FDCWD, "/proc/sys/fs/pipe-max-size", buf, sizeof(buf)) > 0)
 		max = (long long)scan_num(buf, 10);
-	if (has_cap_sys_resource() || max >= LAZY_PIPE_MIN)
-		return;
-	die("--lazy-pages refused: fs.pipe-max-size is %lld and cr lacks CAP_SYS_RESOURCE, so CRIU's page server "
-	    "would fail after its first large transfer and leave two running copies. Raise it first: "
-	    "sysctl -w fs.pipe-max-size=%u", max, LAZY_PIPE_MIN);
+	return has_cap_sys_resource() || max >= LAZY_PIPE_MIN ? 0 : max;
+}
+
+static void lazy_precheck(void)
+{
+	long long max = lazy_pipe_short();
+
+	if (max)
+		die("--lazy-pages refused: fs.pipe-max-size is %lld and cr lacks CAP_SYS_RESOURCE, so CRIU's page server "
+		    "would fail after its first large transfer and leave two running copies. Raise it first: "
+		    "sysctl -w fs.pipe-max-size=%u", max, LAZY_PIPE_MIN);
 }
 
 /*
@@ -3236,6 +3329,18 @@ static int cmd_dump(void)
 		req.opts.ps.port = port;
 		BOOL_OPT(&req.opts, lazy_pages);
 	}
+	if (cfg.ps_fd >= 0) {
+		/* migrate: the pages go through cr's own socket (criu-rpc.md 1.4).
+		 * CRIU ignores ps.fd for a lazy dump, whose page server would
+		 * listen on every address: criu_conf says "ps-socket FD" then. */
+		req.opts.has_ps = req.opts.ps.has_fd = true;
+		req.opts.ps.fd = cfg.ps_fd;
+		BOOL_OPT(&req.opts, lazy_pages);
+	}
+	if (cfg.criu_conf) {
+		req.opts.has_config_file = true;
+		snprintf(req.opts.config_file, sizeof(req.opts.config_file), "%s", cfg.criu_conf);
+	}
 	if (freeze) {
 		req.opts.has_freeze_cgroup = true;
 		snprintf(req.opts.freeze_cgroup, sizeof(req.opts.freeze_cgroup), "%.1023s", cg.path);
@@ -3248,8 +3353,9 @@ static int cmd_dump(void)
 	}
 	if (!pre) {
 		BOOL_OPT(&req.opts, leave_running);
-		/* migrate: the tree waits, stopped, until the target has it */
-		if (cfg.migrating)
+		/* migrate: the tree waits, stopped, until the target has it (a
+		 * lazy dump keeps it frozen until its memory has moved) */
+		if (cfg.migrating && !cfg.lazy_pages)
 			req.opts.has_leave_stopped = req.opts.leave_stopped = true;
 		BOOL_OPT(&req.opts, tcp_skip_in_flight);
 		BOOL_OPT(&req.opts, link_remap);
@@ -3267,7 +3373,7 @@ static int cmd_dump(void)
 	unlinkat(wd, log, 0);	/* never quote an earlier run's log as this one's */
 	if (!rpc_call(&r, &req, &resp))
 		rp = &resp;
-	if (rp && rp->success && faccessat(d.fd, "inventory.img", F_OK, 0)) {
+	if (rp && rp->success && faccessat_(d.fd, "inventory.img", F_OK, 0)) {
 		warn("CRIU reported success but wrote no inventory.img: this is not a checkpoint");
 		rp->success = false;
 	}
@@ -3277,7 +3383,7 @@ static int cmd_dump(void)
 			goto out;
 		}
 		if (r.interrupted)
-			warn("%s had already completed when %s arrived; it is kept", title, strsignal(r.interrupted));
+			warn("%s had already completed when %s arrived; it is kept", title, sig_name(r.interrupted));
 		info("%s written to %s/%s", title, d.shown, d.name);
 		ret = EXIT_OK;
 		if (cfg.remove_cgroup) {
@@ -3287,12 +3393,15 @@ static int cmd_dump(void)
 			if (cg_rmdir_tree(AT_FDCWD, cg.path))
 				warn("--remove-cgroup: remove %s:", cg.path);
 		}
-		if (cfg.print_stats && !stats_read(wd, wd == d.fd ? d.name : wd_shown, "stats-dump", &st_e))
-			stats_print(what, pid, (uint64_t)(now_us() - t0), &st_e, cfg.lazy_pages);
+		if ((cfg.print_stats || cfg.migrating) && !stats_read(wd, wd == d.fd ? d.name : wd_shown, "stats-dump", &st_e)) {
+			cfg.last = st_e;
+			if (cfg.print_stats && !cfg.migrating)
+				stats_print(what, pid, (uint64_t)(now_us() - t0), &st_e, cfg.lazy_pages);
+		}
 		goto out;
 	}
 	if (r.interrupted && !r.killed)
-		warn("%s interrupted by %s", title, strsignal(r.interrupted));
+		warn("%s interrupted by %s", title, sig_name(r.interrupted));
 	/* CRIU acked post-dump, then died or timed out before its reply: the
 	 * tree may be gone, and then these images are all that is left of it */
 	d.keep = r.post_dump && !rp && !pre && !proc_alive(pid);
@@ -3303,7 +3412,7 @@ static int cmd_dump(void)
 		img_discard(&d, log, log_shown, sizeof(log_shown));
 	else
 		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd == d.fd ? img_tmp : wd_shown, log);
-	if (log_shown[0] && faccessat(AT_FDCWD, log_shown, F_OK, 0))
+	if (log_shown[0] && faccessat_(AT_FDCWD, log_shown, F_OK, 0))
 		log_shown[0] = '\0';	/* CRIU wrote none */
 	rpc_report_failure(title, req.type, rp, AT_FDCWD, log_shown, log_shown[0] ? log_shown : NULL);
 	if (!pre && !d.keep)
@@ -3367,7 +3476,7 @@ static int cmd_wait_tree(pid_t root, int sigfd, int pending)
 		}
 		while (read(sigfd, &si, sizeof(si)) == sizeof(si))
 			if (si.ssi_signo != SIGCHLD) {
-				info("forwarding %s to %d", strsignal((int)si.ssi_signo), (int)root);
+				info("forwarding %s to %d", sig_name((int)si.ssi_signo), (int)root);
 				kill(root, (int)si.ssi_signo);
 			}
 	}
@@ -3385,19 +3494,28 @@ static int cmd_wait_tree(pid_t root, int sigfd, int pending)
 static pid_t lazy_daemon_start(const char *criu, const char *img, const char *wd_path, int wd)
 {
 	char host[64], port[16], lvl[8];
-	int p;
+	const char *argv[16] = { criu, "lazy-pages", "--page-server" };
+	int p, n = 3;
 	pid_t pid;
 
-	parse_hostport(cfg.page_server, host, &p);
-	snprintf(port, sizeof(port), "%d", p);
+	if (cfg.ps_fd >= 0) {
+		/* migrate: the pages come through cr's socket, fd ps_fd */
+		snprintf(port, sizeof(port), "%d", cfg.ps_fd);
+		argv[n++] = "--ps-socket", argv[n++] = port;
+	} else {
+		parse_hostport(cfg.page_server, host, &p);
+		snprintf(port, sizeof(port), "%d", p);
+		argv[n++] = "--address", argv[n++] = host, argv[n++] = "--port", argv[n++] = port;
+	}
 	snprintf(lvl, sizeof(lvl), "-v%u", cfg.log_level);
+	argv[n++] = "-D", argv[n++] = img, argv[n++] = "-W", argv[n++] = wd_path;
+	argv[n++] = "-o", argv[n++] = "lazy-pages.log", argv[n++] = lvl;
 	unlinkat(wd, "lazy-pages.socket", 0);
 	pid = fork();
 	if (pid == 0) {
-		if (child_prepare(false, false))
+		if (child_prepare(false, false) || (cfg.ps_fd >= 0 && fcntl(cfg.ps_fd, F_SETFD, 0)))
 			_exit(127);
-		execl(criu, criu, "lazy-pages", "--page-server", "--address", host, "--port", port, "-D", img, "-W",
-		      wd_path, "-o", "lazy-pages.log", lvl, (char *)NULL);
+		execv(criu, (char *const *)argv);
 		_exit(127);
 	}
 	if (pid < 0) {
@@ -3407,7 +3525,7 @@ static pid_t lazy_daemon_start(const char *criu, const char *img, const char *wd
 	for (int i = 0; i < 1000; i++) {
 		int st;
 
-		if (!faccessat(wd, "lazy-pages.socket", F_OK, 0))
+		if (!faccessat_(wd, "lazy-pages.socket", F_OK, 0))
 			return pid;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			warn("criu lazy-pages exited before it was ready (see %s/lazy-pages.log)", wd_path);
@@ -3441,7 +3559,7 @@ static int cmd_restore(void)
 	img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (img < 0)
 		die("image path %s:", cfg.image_path);
-	if (faccessat(img, "inventory.img", R_OK, 0))
+	if (faccessat_(img, "inventory.img", R_OK, 0))
 		die("image path %s is not a checkpoint (no inventory.img in it)", cfg.image_path);
 	if (fd_path(img, img_shown, sizeof(img_shown)))
 		die("image path %s:", cfg.image_path);
@@ -3497,8 +3615,8 @@ static int cmd_restore(void)
 	if (!rp || !rp->success || !rp->has_restore) {
 		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
 		if (r.interrupted && !r.killed)
-			warn("restore interrupted by %s", strsignal(r.interrupted));
-		rpc_report_failure(title, req.type, rp, wd, log, faccessat(wd, log, F_OK, 0) ? NULL : log_shown);
+			warn("restore interrupted by %s", sig_name(r.interrupted));
+		rpc_report_failure(title, req.type, rp, wd, log, faccessat_(wd, log, F_OK, 0) ? NULL : log_shown);
 		if (!rp && proc_alive(r.restored))
 			warn("CRIU failed after it had restored the tree: pid %d is there; check it (and kill it if it "
 			     "must not run)", (int)r.restored);
@@ -3534,9 +3652,13 @@ static int cmd_restore(void)
 		goto out;
 	}
 	if (r.interrupted)
-		warn("the restore had already completed when %s arrived", strsignal(r.interrupted));
+		warn("the restore had already completed when %s arrived", sig_name(r.interrupted));
 	cfg.restored = root;
 	ret = (!cfg.json && !cfg.migrating && out(1, "%d\n", (int)root)) || misplaced ? EXIT_FAIL : EXIT_OK;
+	if (lazyd > 0 && cfg.migrating) {
+		cfg.lazyd = lazyd;	/* receive waits for it, telling the source */
+		lazyd = -1;
+	}
 	if (lazyd > 0) {
 		/* the tree runs; its memory arrives as it faults: the move
 		 * is complete only when the daemon has fetched every page */
@@ -3600,8 +3722,8 @@ static int cmd_check(void)
 	criu_resp resp = { 0 };
 	criu_features f = { 0 };
 	char criu[PATH_MAX], dir[] = "/tmp/cr-check.XXXXXX", buf[256], path[PATH_MAX + 32];
-	bool ok = false, have_f = false, lazy_ok;
-	long long pipe_max = -1;
+	bool ok = false, have_f = false;
+	long long pipe_max = lazy_pipe_short();
 	int dfd = -1;
 
 	uname(&u);
@@ -3622,8 +3744,6 @@ static int cmd_check(void)
 	if (!statfs("/run", &sf))
 		out(1, "/run         %s\n", sf.f_type == TMPFS_MAGIC_ ? "tmpfs (CRIU caches its kernel probe in /run/criu.kdat)" :
 				     "not a tmpfs (CRIU probes the kernel on every run, tens of ms)");
-	if (read_file_at(AT_FDCWD, "/proc/sys/fs/pipe-max-size", buf, sizeof(buf)) > 0)
-		pipe_max = (long long)scan_num(buf, 10);
 	if (rpc_find_criu(criu, sizeof(criu))) {
 		out(1, "criu         not found\nverdict      checkpoint/restore cannot work here: no CRIU\n");
 		return EXIT_FAIL;
@@ -3643,7 +3763,7 @@ static int cmd_check(void)
 	out(1, "features     mem_track=%s lazy_pages=%s pidfd_store=%s\n", f.mem_track ? "yes" : "no",
 	    f.lazy_pages ? "yes" : "no", f.pidfd_store ? "yes" : "no");
 	/* CHECK: CRIU up to 4.1 wants an images dir even here */
-	if (!mkdtemp(dir) || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if (!mkdtemp_(dir) || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		warn("create %s:", dir);
 		goto out;
 	}
@@ -3659,7 +3779,7 @@ static int cmd_check(void)
 		out(1, "criu check   ok\n");
 	} else {
 		char shown[PATH_MAX + 16];
-		bool logged = !faccessat(dfd, "check.log", F_OK, 0);
+		bool logged = !faccessat_(dfd, "check.log", F_OK, 0);
 
 		snprintf(shown, sizeof(shown), "%s/check.log", dir);
 		why = "CRIU's own check failed (see above)";
@@ -3669,14 +3789,13 @@ static int cmd_check(void)
 			unlinkat(AT_FDCWD, dir, AT_REMOVEDIR);
 	}
 out:
-	lazy_ok = have_f && f.lazy_pages && (has_cap_sys_resource() || pipe_max >= LAZY_PIPE_MIN);
 	out(1, "checkpoint   %s%s\n", ok ? "yes" : "no: ", ok ? "" : why);
 	out(1, "restore      %s%s\n", ok ? "yes" : "no: ", ok ? "" : why);
 	out(1, "pre-dump     %s\n", !have_f ? "unknown" : f.mem_track ? (ok ? "yes" : "no") :
 			     "no: the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY)");
 	if (!have_f || !f.lazy_pages)
 		out(1, "lazy pages   no: %s\n", have_f ? "no non-cooperative userfaultfd in this kernel" : "unknown");
-	else if (!lazy_ok)
+	else if (pipe_max)
 		out(1, "lazy pages   no: fs.pipe-max-size is %lld and cr lacks CAP_SYS_RESOURCE; CRIU's page server "
 		       "needs %u (sysctl fs.pipe-max-size=%u)\n", pipe_max, LAZY_PIPE_MIN, LAZY_PIPE_MIN);
 	else
@@ -3693,30 +3812,51 @@ out:
 /* =============================== Migration =============================== */
 
 /*
- * cr migrate / cr receive: a tree moves between hosts over one byte stream
- * (the stdin/stdout of a --via command such as ssh, or a TCP connection to
- * --listen). Frames are an 8-byte header, type and payload length (u32,
- * little-endian), then the payload:
+ * cr migrate / cr receive: a live tree moves between hosts over one byte
+ * stream, the stdin/stdout of a --via command such as ssh, or a TCP
+ * connection to --listen. Frames are two little-endian u32, type and
+ * payload length, then the payload. HELLO and READY go straight over the
+ * stream; after them each side runs a pump (mig_pump), a child process that
+ * carries cr's own frames and CRIU's page-server traffic (PAGES frames) over
+ * that one stream, so pre-copy and post-copy need no second connection:
+ * CRIU reads and writes a socket cr owns (ps.fd, --ps-socket).
  *
- *   HELLO  sender:   "cr-migrate 1 criu=VERSION pid=PID token=TOKEN"
- *   READY  receiver: "criu=VERSION", its checks passed
- *   FILE   sender:   NAME "\0" DATA, one chunk of an image file (a file's
- *                    chunks follow each other; a new NAME starts a new file)
- *   DONE   sender:   every file sent: restore
- *   RESULT receiver: "pid=PID", the tree runs on the target
- *   ERROR  either:   a message for the other side's user
+ *   HELLO   S  "cr-migrate 2 criu=VER pid=PID pids=P,P,... token=TOKEN"
+ *   READY   R  "criu=VER lazy=0|1": its checks passed
+ *   PS      S  "dir=NAME parent=NAME|-": start a page server into NAME
+ *   PSREADY R  it runs
+ *   PSEND   S  the (pre-)dump is over: wait for the page server
+ *   PSDONE  R  "status=N" (0: every page is written)
+ *   FILE    S  NAME "\0" DATA: a chunk of an image file
+ *   DONE    S  "files=N bytes=B lazy=0|1 opts=...": restore
+ *   RESULT  R  "pid=PID restore_ms=MS": restored, waiting at post-restore
+ *   COMMIT  S  the source lets go: resume the tree
+ *   RESUMED R  "pid=PID": it runs on the target
+ *   END     R  "status=N": post-copy's last page arrived (0), or not
+ *   ERROR   both  a message for the other side's user
+ *   PAGES   both  page-server bytes, pump to pump
  *
- * Safety: the source dumps with leave_stopped, so its tree is stopped, not
- * killed; it is killed only after RESULT. Any failure before that (ERROR,
- * a cut connection, a dead receiver) sends SIGCONT to every task of the
- * tree, which then runs on where it was.
+ * Safety (README "Live migration"): the source's final dump waits in its
+ * post-dump notification while the images go over and the target restores;
+ * the target's restore waits in post-restore, its tree not yet running.
+ * Any failure before COMMIT answers both with failure, so CRIU resumes the
+ * source and kills the target's copy. After a stop-copy or pre-copy dump
+ * CRIU leaves the source stopped (leave_stopped); it is killed only after
+ * RESUMED. If the stream breaks after COMMIT was sent and before RESUMED,
+ * nobody can know whether the target resumed: the source stays stopped and
+ * cr says how to find out, so there are never two running copies and the
+ * tree is never lost. Post-copy has no such way back: once the target runs,
+ * its memory is on both hosts.
  */
-enum { MIG_HELLO = 1, MIG_READY, MIG_FILE, MIG_DONE, MIG_RESULT, MIG_ERROR };
+enum {
+	MIG_HELLO = 1, MIG_READY, MIG_PS, MIG_PSREADY, MIG_PSEND, MIG_PSDONE, MIG_FILE, MIG_DONE,
+	MIG_RESULT, MIG_COMMIT, MIG_RESUMED, MIG_END, MIG_ERROR, MIG_PAGES,
+};
 #define MIG_MAX_FRAME (1u << 20)
 
 static int mig_send(int fd, unsigned type, const void *a, size_t alen, const void *b, size_t blen)
 {
-	uint32_t h[2] = { type, (uint32_t)(alen + blen) };
+	uint32_t h[2] = { htole32(type), htole32((uint32_t)(alen + blen)) };
 
 	if (write_all(fd, h, sizeof(h)) || write_all(fd, a, alen) || write_all(fd, b, blen)) {
 		warn("send to the other side:");
@@ -3728,7 +3868,7 @@ static int mig_send(int fd, unsigned type, const void *a, size_t alen, const voi
 static int mig_sendf(int fd, unsigned type, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int mig_sendf(int fd, unsigned type, const char *fmt, ...)
 {
-	char buf[1024];
+	static char buf[65536];
 	struct fmt_out o = { buf, sizeof(buf), 0 };
 	va_list ap;
 
@@ -3741,23 +3881,39 @@ static int mig_sendf(int fd, unsigned type, const char *fmt, ...)
 /*
  * Read one frame into buf (NUL-terminated; payloads longer than size-1 are
  * refused). Returns the type, 0 at a clean EOF, -1 on error. A peer that
- * sends nothing for --timeout seconds (default 300) is given up on.
+ * sends nothing for --timeout seconds (default 300) is given up on, and so
+ * is everything at SIGINT, SIGTERM or SIGHUP, or when the process watch
+ * (the target's page server, if not 0) has ended meanwhile.
  */
-static int mig_recv(int fd, char *buf, size_t size, uint32_t *len)
+static int mig_recv_watch(int fd, char *buf, size_t size, uint32_t *len, pid_t watch)
 {
 	uint32_t h[2];
 	size_t got = 0, want = sizeof(h);
 	char *p = (char *)h;
+	int64_t idle = now_ms() + (int64_t)(cfg.timeout ? cfg.timeout : 300) * 1000;
 
 	for (int part = 0; part < 2; part++) {
 		while (got < want) {
-			struct pollfd pfd = { fd, POLLIN, 0 };
+			struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { cfg.sigfd, POLLIN, 0 } };
+			struct signalfd_siginfo si;
 			ssize_t n;
 
-			if (poll(&pfd, 1, (int)(cfg.timeout ? cfg.timeout : 300) * 1000) == 0) {
+			n = poll(pfd, cfg.sigfd > 0 ? 2 : 1, 1000);
+			if (n == 0 && watch && !proc_alive(watch)) {
+				warn("the page server (pid %d) ended before its dump did", (int)watch);
+				return -1;
+			}
+			if (n == 0 && now_ms() >= idle) {
 				warn("the other side sent nothing for %u s", cfg.timeout ? cfg.timeout : 300);
 				return -1;
 			}
+			if (n > 0 && (pfd[1].revents & POLLIN) && read(cfg.sigfd, &si, sizeof(si)) == sizeof(si) &&
+			    si.ssi_signo != SIGCHLD) {
+				warn("got %s: giving up", sig_name((int)si.ssi_signo));
+				return -1;
+			}
+			if (n < 0 || !(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
 			n = read(fd, p + got, want - got);
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -3769,7 +3925,8 @@ static int mig_recv(int fd, char *buf, size_t size, uint32_t *len)
 			}
 			got += (size_t)n;
 		}
-		if (!part && (h[1] >= size || !h[0] || h[0] > MIG_ERROR)) {
+		h[0] = le32toh(h[0]), h[1] = le32toh(h[1]);
+		if (!part && (h[1] >= size || !h[0] || h[0] > MIG_PAGES)) {
 			warn("the other side sent a bad frame (type %u, %u bytes)", h[0], h[1]);
 			return -1;
 		}
@@ -3780,6 +3937,25 @@ static int mig_recv(int fd, char *buf, size_t size, uint32_t *len)
 	if (h[0] == MIG_ERROR)
 		warn("the other side: %s", buf);
 	return (int)h[0];
+}
+
+static int mig_recv(int fd, char *buf, size_t size, uint32_t *len)
+{
+	return mig_recv_watch(fd, buf, size, len, 0);
+}
+
+/* mig_recv for the one frame type that must come next; any other is an
+ * error (an ERROR frame was shown by mig_recv). */
+static int mig_expect(int fd, int type, char *buf, size_t size)
+{
+	uint32_t len;
+	int t = mig_recv(fd, buf, size, &len);
+
+	if (t == type)
+		return 0;
+	if (t > 0 && t != MIG_ERROR)
+		warn("the other side sent frame %d where %d belongs", t, type);
+	return t == MIG_ERROR ? -2 : -1;
 }
 
 /* The value of "key=" in a space-separated frame, or "". */
@@ -3796,18 +3972,189 @@ static const char *mig_field(const char *buf, const char *key, char *out, size_t
 	return out;
 }
 
+static long long mig_num(const char *buf, const char *key)
+{
+	char v[32];
+
+	return (long long)scan_num(mig_field(buf, key, v, sizeof(v)), 10);
+}
+
+/* One whole frame from the non-blocking ctl socket into buf (8-byte header
+ * first). Returns its type, or -1 at EOF or on a bad frame. cr writes its
+ * frames in one go, so waiting here for the rest never stalls the pump. */
+static int pump_get(int fd, uint8_t *buf, size_t *len)
+{
+	size_t got = 0, want = 8;
+
+	while (got < want) {
+		ssize_t n = read(fd, buf + got, want - got);
+
+		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+			poll(&(struct pollfd){ fd, POLLIN, 0 }, 1, -1);
+			continue;
+		}
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		if (got == 8 && want == 8) {
+			uint32_t l;
+
+			memcpy(&l, buf + 4, 4);
+			if (le32toh(l) > MIG_MAX_FRAME)
+				return -1;
+			want += le32toh(l);
+		}
+	}
+	*len = got;
+	return (int)le32toh(*(uint32_t *)buf);
+}
+
+/*
+ * The pump, in a child process: the stream (cin/cout) on one side; on the
+ * other cr's frames (ctl) and the page-server bytes CRIU reads and writes
+ * (pg), which travel as PAGES frames. Every fd is non-blocking and each
+ * direction has one buffer, so a stalled reader only ever stalls its own
+ * direction. Frames from the stream go to ctl or pg in order; the protocol
+ * is lock-step, so a frame for cr is never stuck behind pages nobody reads.
+ * It ends when the stream ends (after handing cr what arrived) or when cr
+ * closes ctl (after sending what cr sent).
+ */
+static void mig_pump(int cin, int cout, int ctl, int pg, unsigned long long *moved)
+{
+	static uint8_t in[MIG_MAX_FRAME + 8], out[MIG_MAX_FRAME + 8];
+	size_t inlen = 0, ioff = 0, outlen = 0, outoff = 0, doff = 0, dlen = 0;
+	bool in_eof = false, ctl_eof = false;
+	int dfd = -1;
+
+	for (int fd = 0; fd < 4; fd++)
+		fcntl((int[]){ cin, cout, ctl, pg }[fd], F_SETFL, O_NONBLOCK);
+	for (;;) {
+		struct pollfd p[4] = { { cin, 0, 0 }, { cout, 0, 0 }, { ctl, 0, 0 }, { pg, 0, 0 } };
+		uint32_t h[2];
+		ssize_t n;
+
+		/* a whole frame in `in`, and nothing being handed over: route it */
+		if (dfd < 0 && inlen - ioff >= 8) {
+			memcpy(h, in + ioff, 8);
+			if (le32toh(h[1]) > MIG_MAX_FRAME)
+				_exit(1);	/* garbage: cr sees the stream end */
+			if (inlen - ioff >= 8 + le32toh(h[1])) {
+				bool pages = le32toh(h[0]) == MIG_PAGES;
+
+				dfd = pages ? pg : ctl;
+				doff = ioff + (pages ? 8 : 0);
+				dlen = ioff + 8 + le32toh(h[1]);
+			}
+		}
+		if (dfd < 0 && in_eof)
+			_exit(0);
+		if (ctl_eof && outoff == outlen)
+			_exit(0);
+		if (dfd < 0 && !in_eof)
+			p[0].events = POLLIN;
+		if (outoff < outlen)
+			p[1].events = POLLOUT;
+		else if (!ctl_eof)
+			p[2].events = p[3].events = POLLIN;
+		if (dfd >= 0)
+			p[dfd == ctl ? 2 : 3].events |= POLLOUT;
+		if (poll(p, 4, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		if (p[0].revents && (ioff || inlen < sizeof(in))) {
+			if (ioff)	/* compact, once per read */
+				memmove(in, in + ioff, inlen - ioff), inlen -= ioff, dlen -= dfd >= 0 ? ioff : 0,
+					doff -= dfd >= 0 ? ioff : 0, ioff = 0;
+			n = read(cin, in + inlen, sizeof(in) - inlen);
+			if (n > 0)
+				inlen += (size_t)n, *moved += (unsigned long long)n;
+			else if (!n || (errno != EAGAIN && errno != EINTR))
+				in_eof = true;
+		}
+		if (dfd >= 0 && (p[dfd == ctl ? 2 : 3].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			n = write(dfd, in + doff, dlen - doff);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				_exit(1);
+			if (n > 0 && (doff += (size_t)n) == dlen)
+				ioff = dlen, dfd = -1;
+		}
+		if (outoff == outlen && (p[2].revents & (POLLIN | POLLHUP))) {
+			outoff = 0;
+			if (pump_get(ctl, out, &outlen) < 0)
+				ctl_eof = true, outlen = 0;
+		} else if (outoff == outlen && (p[3].revents & POLLIN)) {
+			n = read(pg, out + 8, 65536);
+			if (n > 0) {
+				memcpy(out, (uint32_t[]){ htole32(MIG_PAGES), htole32((uint32_t)n) }, 8);
+				outoff = 0, outlen = 8 + (size_t)n;
+			}
+		}
+		if (outoff < outlen && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			n = write(cout, out + outoff, outlen - outoff);
+			if (n > 0)
+				outoff += (size_t)n, *moved += (unsigned long long)n;
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				_exit(1);
+		}
+	}
+}
+
+/* Start the pump on the stream. Returns cr's end of ctl, the fd CRIU gets
+ * for its page server in *pg (kept open across every (pre-)dump or page
+ * server: each CRIU speaks its whole session on it in turn), and in *moved
+ * the pump's count of the bytes the stream carried (shared memory). */
+static int mig_pump_start(int cin, int cout, int *pg, pid_t *pump, unsigned long long **moved)
+{
+	int c[2], s[2];
+
+	*moved = mmap(NULL, sizeof(**moved), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (*moved == MAP_FAILED || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) || (*pump = fork()) < 0) {
+		warn("start the stream's pump:");
+		return -1;
+	}
+	if (*pump == 0) {
+		close(c[0]), close(s[0]);
+		mig_pump(cin, cout, c[1], s[1], *moved);
+	}
+	close(c[1]), close(s[1]);
+	/* the pump owns the stream now: its exit is the peer's EOF */
+	if (cin > 2)
+		close(cin);
+	if (cout > 2 && cout != cin)
+		close(cout);
+	if (cin <= 2 || cout <= 2) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		dup2(null, 0), dup2(null, 1);
+		close_keep(null);
+	}
+	/* a stream that stalls (a cut network) must not block cr forever: a
+	 * write to the pump gives up after --timeout (default 300 s) */
+	setsockopt(c[0], SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ cfg.timeout ? cfg.timeout : 300, 0 },
+		   sizeof(struct timeval));
+	*pg = s[0];
+	return c[0];
+}
+
 /* The token from --token-file: trimmed, non-empty, and, run as root, in a
- * file only root can read or write. */
+ * file only root can read or write (checked on the fd that is read). */
 static void mig_token(char *tok, size_t size)
 {
 	struct stat st;
-	ssize_t n;
+	ssize_t n = 0;
+	int fd;
 
 	tok[0] = '\0';
 	if (!cfg.token_file[0])
 		return;
-	if (stat(cfg.token_file, &st) || (n = read_file_at(AT_FDCWD, cfg.token_file, tok, size)) < 0)
+	if ((fd = open(cfg.token_file, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0 || fstat(fd, &st) ||
+	    (n = read(fd, tok, size - 1)) < 0)
 		die("--token-file %s:", cfg.token_file);
+	close(fd);
+	tok[n] = '\0';
 	if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 077)))
 		usage_die("--token-file %s: readable or writable by others; chown root and chmod 600 it", cfg.token_file);
 	while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r'))
@@ -3819,15 +4166,16 @@ static void mig_token(char *tok, size_t size)
 /* Compare tokens in time that depends only on the length of a. */
 static bool mig_token_ok(const char *a, const char *b)
 {
-	size_t n = strlen(a);
-	unsigned char d = n != strlen(b);
+	size_t n = strlen(a), nb = strlen(b);
+	unsigned char d = n != nb;
 
 	for (size_t i = 0; i < n; i++)
-		d |= (unsigned char)(a[i] ^ b[i < strlen(b) ? i : 0]);
+		d |= (unsigned char)(a[i] ^ b[i < nb ? i : 0]);
 	return !d;
 }
 
-/* A TCP socket to (connect) or on (bind, listen) a numeric ADDR:PORT. */
+/* A TCP socket to (connect) or on (bind, listen, accept one) a numeric
+ * ADDR:PORT. */
 static int mig_tcp(const char *hostport, bool server)
 {
 	char host[64];
@@ -3883,8 +4231,11 @@ static int mig_via(pid_t *child)
 	int sv[2], n = 0;
 
 	snprintf(buf, sizeof(buf), "%s", cfg.via);
-	for (char *w = strtok_r(buf, " \t", &save); w && n < 63; w = strtok_r(NULL, " \t", &save))
+	for (char *w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		if (n == 63)
+			usage_die("--via: more than 63 words");
 		argv[n++] = w;
+	}
 	argv[n] = NULL;
 	if (!n || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		warn("--via %s: cannot start it", cfg.via);
@@ -3893,6 +4244,7 @@ static int mig_via(pid_t *child)
 	*child = fork();
 	if (*child == 0) {
 		child_prepare(true, false);
+		umask(cfg.umask0);
 		dup2(sv[1], 0);
 		dup2(sv[1], 1);
 		execvp(argv[0], argv);
@@ -3902,246 +4254,600 @@ static int mig_via(pid_t *child)
 	return sv[0];
 }
 
-/* Every task of the tree at root (root first), from /proc's children
- * lists; the result is the signal target on the source. */
-static void mig_tree(pid_t root, struct pidset *s)
-{
-	char path[64], buf[4096], *save = NULL;
+/* Send one file of an image directory (symlinks, i.e. the parent link of a
+ * chain, and CRIU's own log and stats stay here). */
+struct mig_files {
+	int ctl;
+	unsigned n;
+	unsigned long long bytes;
+};
 
-	if (s->n == MAX_CG_PIDS)
-		return;
-	s->v[s->n++] = root;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)root, (int)root);
-	if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-		return;
-	for (char *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
-		mig_tree((pid_t)scan_num(t, 10), s);
-}
-
-/* Send every file of the image directory at dirfd. */
 static int mig_send_file(int dirfd, const char *name, void *arg)
 {
 	static char chunk[256 << 10];
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ch = *(int *)arg;
+	struct mig_files *m = arg;
+	int fd;
 	ssize_t n;
 	bool first = true;
 
-	if (fd < 0)
-		return errno == ELOOP ? 0 : -1;	/* the parent link of a chain */
+	if (strstr(name, ".log") || !strncmp(name, "stats-", 6))
+		return 0;
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return errno == ELOOP ? 0 : -1;
 	while ((n = read(fd, chunk, sizeof(chunk))) > 0 || first) {
 		first = false;
-		if (n < 0 || mig_send(ch, MIG_FILE, name, strlen(name) + 1, chunk, n > 0 ? (size_t)n : 0)) {
+		if (n < 0 || mig_send(m->ctl, MIG_FILE, name, strlen(name) + 1, chunk, n > 0 ? (size_t)n : 0)) {
 			close(fd);
 			return -1;
 		}
+		m->bytes += (unsigned long long)(n > 0 ? n : 0);
 		if (!n)
 			break;
 	}
 	close(fd);
+	m->n++;
 	return n < 0 ? -1 : 0;
+}
+
+/* What migrate and receive keep between the steps and their holds. */
+struct mig {
+	int ctl;		/* frames, through the pump */
+	bool lazy;		/* post-copy */
+	bool remote;		/* the final dump's pages go to a page server on the target */
+	bool committed;		/* COMMIT sent (source) or received (target) */
+	pid_t pid;		/* the restored tree's root on the target */
+	long long restore_ms;
+	int64_t t_restore, t_commit;
+	unsigned long long *moved;	/* by the pump */
+	char buf[MIG_MAX_FRAME + 1];
+};
+
+/*
+ * Source, at the final dump's post-dump (CRIU waits, the tree frozen, the
+ * images complete): the page server's end, the images, the target's
+ * restore up to its post-restore. 0 lets CRIU finish the dump; -1 makes it
+ * resume the tree. For post-copy COMMIT goes out here too: the target's
+ * tree must run to fault its memory in, which this dump then serves.
+ */
+static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
+{
+	struct mig *m = arg;
+	struct mig_files fl = { m->ctl, 0, 0 };
+	int dfd;
+
+	(void)pid;
+	if (!str_eq(event, "post-dump"))
+		return 0;
+	if (m->remote && (mig_send(m->ctl, MIG_PSEND, "", 0, NULL, 0) || mig_expect(m->ctl, MIG_PSDONE, m->buf, sizeof(m->buf)) ||
+			  mig_num(m->buf, "status"))) {
+		warn("the target's page server failed: %s", m->buf);
+		return -1;
+	}
+	if ((dfd = open(img, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_each(dfd, mig_send_file, &fl)) {
+		warn("send the images of %s:", img);
+		close_keep(dfd);
+		return -1;
+	}
+	close(dfd);
+	if (mig_sendf(m->ctl, MIG_DONE, "files=%u bytes=%llu lazy=%d parent=%s opts=%s%s%s- cgmode=%s", fl.n,
+		      fl.bytes, m->lazy, cfg.parent_path[0] ? cfg.parent_path + 3 : "-",
+		      cfg.tcp_established ? "tcp-established," : "", cfg.ext_unix_sk ? "ext-unix-sk," : "",
+		      cfg.file_locks ? "file-locks," : "", cfg.cg_mode))
+		return -1;
+	warn("images sent (%u files, %llu KiB); the target restores", fl.n, fl.bytes >> 10);
+	if (mig_expect(m->ctl, MIG_RESULT, m->buf, sizeof(m->buf))) {
+		warn("the target did not restore the tree");
+		return -1;
+	}
+	m->pid = (pid_t)mig_num(m->buf, "pid");
+	m->restore_ms = mig_num(m->buf, "restore_ms");
+	if (m->lazy) {
+		if (mig_send(m->ctl, MIG_COMMIT, "", 0, NULL, 0))
+			return -1;
+		m->committed = true;
+		m->t_commit = now_us();
+		warn("post-copy: the tree runs on the target (pid %d) and fetches its memory from here: from now on "
+		     "there is no way back", (int)m->pid);
+	}
+	return 0;
+}
+
+/* Target, at post-restore (the tree restored, not running): tell the
+ * source, and let the tree run only at its COMMIT. */
+static int mig_dst_hold(void *arg, const char *event, int pid, const char *img)
+{
+	struct mig *m = arg;
+
+	(void)img;
+	if (!str_eq(event, "post-restore"))
+		return 0;
+	m->pid = pid;
+	if (mig_sendf(m->ctl, MIG_RESULT, "pid=%d restore_ms=%lld", pid, (long long)(now_us() - m->t_restore) / 1000) ||
+	    mig_expect(m->ctl, MIG_COMMIT, m->buf, sizeof(m->buf))) {
+		warn("no go-ahead from the source: CRIU kills the restored tree");
+		return -1;
+	}
+	m->committed = true;
+	return 0;
+}
+
+/* Reap the pump (or the --via command) once cr closed its end: it exits
+ * when what it holds has gone out, which a dead network never lets
+ * happen, so after a few seconds it is killed. */
+static void mig_reap(pid_t pid)
+{
+	for (int i = 0; pid > 0 && waitpid(pid, NULL, WNOHANG) != pid; i++) {
+		if (i == 500)
+			kill(pid, SIGKILL);
+		usleep(10000);
+	}
+}
+
+/* Send sig to every task of a tree. */
+static void mig_signal(const struct pidset *t, int sig)
+{
+	for (int i = 0; i < t->n; i++)
+		kill(t->v[i], sig);
+}
+
+/* MiB with two decimals. */
+static const char *mib(unsigned long long bytes, char *buf)
+{
+	snprintf(buf, 24, "%llu.%02llu", bytes >> 20, (bytes & 0xfffff) * 100 >> 20);
+	return buf;
 }
 
 static int cmd_migrate(void)
 {
 	static struct pidset tree;
-	char tok[256], buf[4096], criu[PATH_MAX], dir[] = "/tmp/cr-migrate.XXXXXX", img[64];
-	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0, via = 0;
+	static struct mig m;
+	static char hello[MAX_CG_PIDS * 8 + 512], pids[MAX_CG_PIDS * 8];
+	char tok[256], criu[PATH_MAX], dir[] = "/tmp/cr-migrate.XXXXXX", img[64], par[16], st[64], b1[24], b2[24];
+	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0, via = 0, pump = 0;
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	criu_features f;
-	int ch = -1, ret = EXIT_FAIL, dfd = -1, t;
-	int64_t t0 = now_us(), t1;
-	uint32_t len;
-	bool stopped = false;
+	int ret = EXIT_FAIL, ch = -1, pg = -1, t = 0, iters = 0;
+	unsigned long long prev = 0, page = (unsigned long long)getpagesize();
+	int64_t t0 = now_us(), t1 = 0, tp = 0;
+	bool pre, post, stopped = false;
+	long long pipe_short;
+	const char *mname;
+	char *p;
 
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
-	if (!pid)	/* --cgroup: the receiver checks the root's pid */
+	if (!pid)	/* --cgroup: the root's pid, for the target's checks */
 		cmd_dump_cgroup(&pid, &(struct cg_dir){ 0 });
-	/* what this host's CRIU can do decides the mode */
-	if (rpc_open(&r, criu, false) || rpc_version(&r) || ((r.last = true), rpc_features(&r, &f)))
+	if (rpc_open(&r, criu, false) || rpc_version(&r) || (r.last = true, rpc_features(&r, &f))) {
+		rpc_close(&r);
 		return EXIT_FAIL;
+	}
 	rpc_close(&r);
 	if (r.ver < 31900)
-		die("migrate needs CRIU 3.19 or newer (leave_stopped keeps the source tree until the target has it)");
-	if (str_eq(cfg.mode, "pre-copy") && !f.mem_track)
-		die("--mode pre-copy: this kernel has no soft-dirty memory tracking; use --mode stop-copy");
-	if (str_eq(cfg.mode, "pre-copy") || str_eq(cfg.mode, "post-copy"))
-		die("--mode %s is not implemented in this version of cr; use --mode stop-copy", cfg.mode);
-	if (str_eq(cfg.mode, "auto"))
-		warn("mode stop-copy (pre-copy: %s; post-copy: not implemented in this version)",
-		     f.mem_track ? "not implemented in this version" : "no soft-dirty tracking on this kernel");
-	ch = cfg.via[0] ? mig_via(&via) : mig_tcp(cfg.to, false);
-	if (ch < 0)
-		return EXIT_FAIL;
-	if (!mkdtemp(dir) || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		warn("create %s:", dir);
-		goto out;
+		die("migrate needs CRIU 3.19 or newer on the source (leave_stopped keeps the tree until the target runs "
+		    "it); this CRIU is %d.%d.%d", r.ver / 10000, r.ver / 100 % 100, r.ver % 100);
+	/* the mode: this host's half now, the target's with READY */
+	pre = str_eq(cfg.mode, "pre-copy") || str_eq(cfg.mode, "pre-copy+post-copy") || (str_eq(cfg.mode, "auto") && f.mem_track);
+	post = !!strstr(cfg.mode, "post-copy");
+	pipe_short = lazy_pipe_short();
+	if (pre && !f.mem_track)
+		die("--mode %s: this kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), which pre-copy needs; "
+		    "use --mode stop-copy or post-copy", cfg.mode);
+	if (post && (!f.lazy_pages || pipe_short))
+		die("--mode %s: %s", cfg.mode, !f.lazy_pages ? "this kernel lacks non-cooperative userfaultfd" :
+		    "fs.pipe-max-size is too small for CRIU's page server without CAP_SYS_RESOURCE (sysctl -w "
+		    "fs.pipe-max-size=4194304): post-copy could end in two running copies");
+	proc_tree(pid, &tree);
+	for (int i = 0; i < tree.n; i++)
+		snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), "%s%d", i ? "," : "", (int)tree.v[i]);
+	snprintf(img, sizeof(img), "/proc/%d/status", (int)pid);
+	if (read_file_at(AT_FDCWD, img, hello, sizeof(hello)) > 0 && (p = strstr(hello, "\nNSpid:"))) {
+		/* "NSpid: 1234 1": the init of a pid namespace of its own, which
+		 * CRIU restores as a new one: its pids need not be free */
+		p[strcspn(p + 1, "\n") + 1] = '\0';
+		if (strrchr(p, '\t') != strchr(p, '\t') && str_eq(strrchr(p, '\t') + 1, "1"))
+			snprintf(pids, sizeof(pids), "-");
 	}
-	if (mig_sendf(ch, MIG_HELLO, "cr-migrate 1 criu=%d pid=%d token=%s", r.ver, (int)pid, tok[0] ? tok : "-"))
-		goto out;
-	t = mig_recv(ch, buf, sizeof(buf), &len);
-	if (t != MIG_READY) {
-		warn("the receiver %s; nothing was done", t == MIG_ERROR ? "refused" : "did not answer");
-		goto out;
-	}
-	warn("step 1: the receiver is ready (%s)", buf);
-	/* stop-copy: one dump into a local directory, the tree left stopped */
-	snprintf(img, sizeof(img), "%s/img", dir);
-	cfg.image_path = img;
-	cfg.migrating = true;
-	mig_tree(pid, &tree);
-	t1 = now_us();
-	if (cmd_dump() != EXIT_OK) {
-		warn("the dump failed: the tree runs on here");
-		goto out;
-	}
-	stopped = true;
-	warn("step 2: dumped pid %d (%d tasks), %lld ms; sending the images", (int)pid, tree.n,
-	     (long long)(now_us() - t1) / 1000);
-	{
-		int sub = openat(dfd, "img", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cfg.sigfd = sig_setup(false);
 
-		if (sub < 0 || dir_each(sub, mig_send_file, &ch) || mig_send(ch, MIG_DONE, "", 0, NULL, 0)) {
-			warn("sending the images failed");
-			close_keep(sub);
+	/* side effects from here on */
+	if (!mkdtemp_(dir)) {
+		warn("create %s:", dir);
+		return EXIT_FAIL;
+	}
+	if ((ch = cfg.via[0] ? mig_via(&via) : mig_tcp(cfg.to, false)) < 0)
+		goto out;
+	snprintf(hello, sizeof(hello), "cr-migrate 2 criu=%d pid=%d pids=%s token=%s", r.ver, (int)pid, pids, tok[0] ? tok : "-");
+	if (mig_send(ch, MIG_HELLO, hello, strlen(hello), NULL, 0) || (t = mig_expect(ch, MIG_READY, m.buf, sizeof(m.buf)))) {
+		warn("the receiver %s; nothing was done", t == -2 ? "refused" : "did not answer");
+		goto out;
+	}
+	if (post && !mig_num(m.buf, "lazy")) {
+		warn("--mode %s: the target cannot restore lazily (%s); nothing was done", cfg.mode,
+		     mig_field(m.buf, "why", st, sizeof(st)));
+		goto out;
+	}
+	mname = pre && post ? "pre-copy+post-copy" : pre ? "pre-copy" : post ? "post-copy" : "stop-copy";
+	warn("mode %s", mname);
+	if (str_eq(cfg.mode, "auto"))
+		warn("(auto: %s; post-copy only when asked for: it gives up the way back)",
+		     f.mem_track ? "this kernel tracks dirty memory" : "no pre-copy: this kernel has no soft-dirty tracking");
+	if ((m.ctl = mig_pump_start(ch, ch, &pg, &pump, &m.moved)) < 0)
+		goto out;
+	ch = -1;
+	cfg.migrating = true;
+	cfg.ps_fd = pg;
+
+	/* pre-copy: pre-dumps while the tree runs, each into a page server on
+	 * the target, until one writes few pages or stops shrinking (p.haul) */
+	for (int i = 1; pre && i <= (int)cfg.max_iter; i++) {
+		unsigned long long w;
+		int64_t ti = now_us();
+
+		snprintf(img, sizeof(img), "%s/pre-%d", dir, i);
+		snprintf(par, sizeof(par), "../pre-%d", i - 1);
+		if (mig_sendf(m.ctl, MIG_PS, "dir=pre-%d parent=%s", i, i > 1 ? par + 3 : "-") ||
+		    mig_expect(m.ctl, MIG_PSREADY, m.buf, sizeof(m.buf)))
+			goto out;
+		cfg.cmd = C_PRE;
+		cfg.image_path = img;
+		cfg.parent_path = i > 1 ? par : "";
+		if (cmd_dump() != EXIT_OK) {
+			warn("pre-dump %d failed: the tree runs on here", i);
 			goto out;
 		}
-		close(sub);
+		if (mig_send(m.ctl, MIG_PSEND, "", 0, NULL, 0) || mig_expect(m.ctl, MIG_PSDONE, m.buf, sizeof(m.buf)) ||
+		    mig_num(m.buf, "status")) {
+			warn("the target's page server failed (%s): the tree runs on here", m.buf);
+			goto out;
+		}
+		w = cfg.last.dump.pages_written;
+		iters = i;
+		snprintf(st, sizeof(st), ", dirty rate %s MiB/s", mib(w * page * 1000000 / (unsigned long long)(ti - tp + 1), b2));
+		warn("iteration %d: %llu pages written (%s MiB) in %lld ms%s", i, w, mib(w * page, b1),
+		     (long long)(now_us() - ti) / 1000, i > 1 ? st : "");
+		tp = ti;
+		if (w <= cfg.min_pages || (i > 1 && w * 100 > prev * (100 + cfg.max_grow)) || i == (int)cfg.max_iter) {
+			warn("iterations end: %s", w <= cfg.min_pages ? "few pages written (--min-pages)" :
+				 i == (int)cfg.max_iter ? "--max-iterations reached" : "the iteration did not shrink (--max-grow)");
+			break;
+		}
+		prev = w;
 	}
-	warn("step 3: images sent; the receiver restores");
-	t = mig_recv(ch, buf, sizeof(buf), &len);
-	if (t != MIG_RESULT) {
-		warn("the receiver did not restore the tree");
+
+	/* the final dump: the tree frozen while the images go over and the
+	 * target restores (mig_src_hold), then left stopped, or (post-copy)
+	 * frozen until its memory has been fetched */
+	t1 = now_us();
+	snprintf(img, sizeof(img), "%s/img", dir);
+	snprintf(par, sizeof(par), "../pre-%d", iters);
+	m.lazy = post;
+	m.remote = pre && !post;
+	if (m.remote && (mig_sendf(m.ctl, MIG_PS, "dir=img parent=%s", par + 3) ||
+			 mig_expect(m.ctl, MIG_PSREADY, m.buf, sizeof(m.buf))))
+		goto out;
+	cfg.cmd = C_DUMP;
+	cfg.image_path = img;
+	cfg.parent_path = iters ? par : "";
+	cfg.lazy_pages = post;
+	if (post) {
+		static char conf[64];
+		int fd;
+
+		snprintf(conf, sizeof(conf), "%s/criu.conf", dir);
+		snprintf(st, sizeof(st), "ps-socket %d\n", pg);
+		if ((fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 || write_all(fd, st, strlen(st)) ||
+		    close(fd)) {
+			warn("write %s:", conf);
+			goto out;
+		}
+		cfg.criu_conf = conf;
+	}
+	cfg.ps_fd = pre || post ? pg : -1;
+	cfg.hold = mig_src_hold;
+	cfg.hold_arg = &m;
+	proc_tree(pid, &tree);
+	if (cmd_dump() != EXIT_OK) {
+		if (m.committed)
+			warn("post-copy failed after the target started: the target kills its copy (its memory is not "
+			     "complete) and CRIU resumed the tree here, from the checkpoint");
+		else
+			warn("the dump failed: the tree runs on here");
 		goto out;
 	}
-	for (int i = 0; i < tree.n; i++)
-		kill(tree.v[i], SIGKILL);
-	stopped = false;
+	cfg.hold = NULL;
+	if (post) {
+		t = mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf)) ? -1 : mig_expect(m.ctl, MIG_END, m.buf, sizeof(m.buf));
+		if (t || mig_num(m.buf, "status")) {
+			warn("the target did not report every page arrived: check pid %d there", (int)m.pid);
+			goto out;
+		}
+	} else {
+		stopped = true;
+		proc_tree(pid, &tree);	/* stopped now: the tasks as they were dumped */
+		if (mig_send(m.ctl, MIG_COMMIT, "", 0, NULL, 0) ||
+		    (t = mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf))) == -1) {
+			/* COMMIT may or may not have arrived */
+			warn("the connection broke after the go-ahead: the target may run the tree (pid %d) or may have "
+			     "killed it. The source tree (pid %d) stays stopped: if it runs on the target, kill it here "
+			     "(kill -KILL %s), else resume it (kill -CONT %s)", (int)m.pid, (int)pid, pids, pids);
+			stopped = false;
+			goto out;
+		}
+		if (t == -2)
+			goto out;	/* the target says it did not resume it */
+		m.t_commit = now_us();	/* RESUMED: the tree runs on the target */
+		mig_signal(&tree, SIGKILL);
+		stopped = false;
+	}
 	ret = EXIT_OK;
+	t = (int)((m.t_commit - t1) / 1000);
 	if (cfg.json)
-		out(1, "{\"mode\":\"stop-copy\",\"iterations\":0,\"total_ms\":%lld,\"downtime_ms\":%lld,\"target_%s}\n",
-		    (long long)(now_us() - t0) / 1000, (long long)(now_us() - t1) / 1000, buf);
+		out(1, "{\"mode\":\"%s\",\"iterations\":%d,\"total_ms\":%lld,\"downtime_ms\":%d,\"restore_ms\":%lld,"
+		       "\"mib_moved\":%s,\"target_pid\":%d}\n", mname, iters, (long long)(now_us() - t0) / 1000, t,
+		    m.restore_ms, mib(*m.moved, b1), (int)m.pid);
 	else
-		warn("done: stop-copy, total %lld ms, downtime %lld ms (dump, transfer, restore); on the target %s",
-		     (long long)(now_us() - t0) / 1000, (long long)(now_us() - t1) / 1000, buf);
+		warn("done: %s, %d pre-dump iteration%s, total %lld ms, downtime %d ms (from the final freeze until the "
+		     "tree ran on the target; its restore took %lld ms), %s MiB moved; on the target it is pid %d", mname,
+		     iters, iters == 1 ? "" : "s", (long long)(now_us() - t0) / 1000, t, m.restore_ms, mib(*m.moved, b1),
+		     (int)m.pid);
 out:
 	if (stopped) {
-		for (int i = 0; i < tree.n; i++)
-			kill(tree.v[i], SIGCONT);
+		mig_signal(&tree, SIGCONT);
 		warn("the tree (pid %d) runs on here", (int)pid);
 	}
-	if (dfd >= 0)
-		close(dfd), rm_rf_at(AT_FDCWD, dir);
 	close_keep(ch);
-	if (via > 0)
-		waitpid(via, NULL, 0);
+	close_keep(m.ctl);
+	close_keep(pg);
+	mig_reap(pump);
+	mig_reap(via);
+	rm_rf_at(AT_FDCWD, dir);
 	return ret;
 }
 
-/* Receive image files into dirfd; on DONE return 0. */
-static int mig_recv_files(int ch, int dirfd)
+/* Receive FILE frames (the first, of type t and length len, is in m->buf
+ * already) into dirfd up to DONE, which stays in m->buf. Their count and
+ * size must be DONE's, and there must be an inventory. */
+static int mig_recv_files(struct mig *m, int dirfd, int t, uint32_t len)
 {
-	static char buf[MIG_MAX_FRAME + 1];
 	char cur[NAME_MAX + 1] = "";
-	int fd = -1, t;
-	uint32_t len;
+	unsigned n = 0;
+	unsigned long long bytes = 0;
+	int fd = -1;
 
-	while ((t = mig_recv(ch, buf, sizeof(buf), &len)) == MIG_FILE) {
-		size_t nl = strnlen(buf, len);
+	for (; t == MIG_FILE; t = mig_recv(m->ctl, m->buf, sizeof(m->buf), &len)) {
+		size_t nl = strnlen(m->buf, len);
 
-		if (nl == len || !nl || nl > NAME_MAX || strchr(buf, '/') || buf[0] == '.') {
+		if (nl == len || !nl || nl > NAME_MAX || strchr(m->buf, '/') || m->buf[0] == '.') {
 			warn("the sender sent a bad file name");
 			close_keep(fd);
 			return -1;
 		}
-		if (!str_eq(cur, buf)) {
+		if (!str_eq(cur, m->buf)) {
 			close_keep(fd);
-			memcpy(cur, buf, nl + 1);
+			memcpy(cur, m->buf, nl + 1);
+			n++;
 			fd = openat(dirfd, cur, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 			if (fd < 0) {
 				warn("create %s:", cur);
 				return -1;
 			}
 		}
-		if (write_all(fd, buf + nl + 1, len - nl - 1)) {
+		bytes += len - nl - 1;
+		if (write_all(fd, m->buf + nl + 1, len - nl - 1)) {
 			warn("write %s:", cur);
 			close(fd);
 			return -1;
 		}
 	}
 	close_keep(fd);
-	return t == MIG_DONE ? 0 : -1;
+	if (t != MIG_DONE)
+		return -1;
+	if (n != mig_num(m->buf, "files") || bytes != (unsigned long long)mig_num(m->buf, "bytes") ||
+	    faccessat_(dirfd, "inventory.img", F_OK, 0)) {
+		warn("the image set is incomplete: %u files, %llu bytes arrived (%s)", n, bytes, m->buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* A page server for one (pre-)dump of the source: PAGE_SERVER_CHLD with
+ * CRIU reading cfg.ps_fd, into dir/NAME with a parent link to PARENT. No
+ * notifications (see cmd_page_server: their ack races the next request). */
+static int mig_page_server(struct rpc *r, const char *criu, int dirfd, const char *frame)
+{
+	char name[64], parent[64], link[80];
+	criu_req req;
+	criu_resp resp;
+	int fd = -1, ok;
+
+	mig_field(frame, "dir", name, sizeof(name));
+	mig_field(frame, "parent", parent, sizeof(parent));
+	if (!name[0] || strchr(name, '/') || name[0] == '.' || strchr(parent, '/') || parent[0] == '.' ||
+	    (mkdirat(dirfd, name, 0700) && errno != EEXIST) || (fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		warn("page server into %s: bad or unusable directory:", name);
+		return -1;
+	}
+	snprintf(link, sizeof(link), "../%s", parent);
+	if (!str_eq(parent, "-") && symlinkat(link, fd, "parent") && errno != EEXIST) {
+		warn("link %s/parent:", name);
+		close(fd);
+		return -1;
+	}
+	rpc_req_init(&req, criu_req_type_PAGE_SERVER_CHLD);
+	req.has_keep_open = req.keep_open = true;
+	req.has_opts = req.opts.has_ps = req.opts.ps.has_fd = true;
+	cmd_fill_opts(&req.opts, fd, dirfd, name);
+	snprintf(req.opts.log_file, sizeof(req.opts.log_file), "page-server-%.40s.log", name);
+	req.opts.has_notify_scripts = false;
+	req.opts.ps.fd = cfg.ps_fd;
+	r->sigfd = cfg.sigfd;
+	ok = !rpc_open(r, criu, false) && !rpc_version(r) && !rpc_call(r, &req, &resp) && resp.success && resp.has_ps;
+	if (!ok)
+		warn("the page server for %s did not start (its log: page-server-%s.log)", name, name);
+	close(fd);
+	return ok ? resp.ps.pid : -1;
 }
 
 static int cmd_receive(void)
 {
-	char tok[256], got[256], buf[4096], criu[PATH_MAX], ver[16], spid[16];
-	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
-	int ch = 0, out_ch = 1, dfd = -1, ret = EXIT_FAIL;
+	static struct mig m;
+	static char hello[MAX_CG_PIDS * 8 + 512];
+	char tok[256], got[256], criu[PATH_MAX], dir[] = "/tmp/cr-receive.XXXXXX", img[PATH_MAX], why[128] = "";
+	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, lazy;
+	bool usage, tmp = !cfg.set[O_image_path];
+	pid_t pump = 0;
+	criu_features f;
+	struct cg_layout l;
+	struct cg_dir cg;
 	uint32_t len;
 
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
-	if (!cfg.use_stdio && (ch = out_ch = mig_tcp(cfg.listen, true)) < 0)
+	if (cfg.cgroup[0] && (cg_read_layout(&l) || cg_resolve(&l, cfg.cgroup, &cg, false, &usage)))
+		return EXIT_USAGE;
+	cfg.sigfd = sig_setup(false);
+	if (!cfg.use_stdio && (cin = cout = mig_tcp(cfg.listen, true)) < 0)
 		return EXIT_FAIL;
-	if (mig_recv(ch, buf, sizeof(buf), &len) != MIG_HELLO || strncmp(buf, "cr-migrate 1 ", 13)) {
-		warn("the peer did not introduce itself as cr migrate");
+	if (mig_recv(cin, hello, sizeof(hello), &len) != MIG_HELLO || strncmp(hello, "cr-migrate 2 ", 13)) {
+		warn("the peer did not introduce itself as cr migrate (protocol 2)");
 		return EXIT_FAIL;
 	}
-	if (tok[0] && !mig_token_ok(tok, mig_field(buf, "token", got, sizeof(got)))) {
+	if (tok[0] && !mig_token_ok(tok, mig_field(hello, "token", got, sizeof(got)))) {
 		/* nothing for a peer without the token, not even a reason */
 		warn("refused a peer that did not present the token of --token-file");
 		return EXIT_FAIL;
 	}
-	mig_field(buf, "criu", ver, sizeof(ver));
-	mig_field(buf, "pid", spid, sizeof(spid));
-	r.last = true;
-	if (rpc_open(&r, criu, false) || rpc_version(&r)) {
-		mig_sendf(out_ch, MIG_ERROR, "the target's CRIU is not usable");
+	/* the checks, before anything moves */
+	if (rpc_open(&r, criu, false) || rpc_version(&r) || (r.last = true, rpc_features(&r, &f))) {
+		rpc_close(&r);
+		mig_sendf(cout, MIG_ERROR, "the target's CRIU is not usable");
 		return EXIT_FAIL;
 	}
 	rpc_close(&r);
-	if (r.ver < (int)scan_num(ver, 10)) {
-		mig_sendf(out_ch, MIG_ERROR, "the target's CRIU (%d) is older than the source's (%s)", r.ver, ver);
+	if (r.ver < mig_num(hello, "criu")) {
+		mig_sendf(cout, MIG_ERROR, "the target's CRIU (%d) is older than the source's (%lld)", r.ver, mig_num(hello, "criu"));
 		return EXIT_FAIL;
 	}
-	if (!kill((pid_t)scan_num(spid, 10), 0) || errno != ESRCH) {
-		mig_sendf(out_ch, MIG_ERROR, "pid %s is taken on the target", spid);
-		return EXIT_FAIL;
-	}
-	if (!cfg.set[O_image_path]) {
-		static char dir[] = "/tmp/cr-receive.XXXXXX";
+	for (const char *p = strstr(hello, " pids="); p && (p[0] == ',' || p[0] == ' ');) {
+		pid_t q = (pid_t)scan_num(p += p[0] == ',' ? 1 : 6, 10);
 
-		if (!mkdtemp(dir)) {
-			mig_sendf(out_ch, MIG_ERROR, "the target cannot create an image directory");
+		if (q > 0 && (!kill(q, 0) || errno != ESRCH)) {
+			mig_sendf(cout, MIG_ERROR, "pid %d of the tree is taken on the target", (int)q);
 			return EXIT_FAIL;
 		}
-		cfg.image_path = dir;
-	} else if (mkdir(cfg.image_path, 0700) && errno != EEXIST) {
-		mig_sendf(out_ch, MIG_ERROR, "the target cannot create %s: %s", cfg.image_path, strerror(errno));
+		p += strspn(p, "0123456789");
+	}
+	if (tmp && !mkdtemp_(dir)) {
+		mig_sendf(cout, MIG_ERROR, "the target cannot create an image directory");
 		return EXIT_FAIL;
 	}
-	if ((dfd = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_is_empty(AT_FDCWD, cfg.image_path) != 1) {
-		mig_sendf(out_ch, MIG_ERROR, "the target's image directory %s is not an empty directory", cfg.image_path);
+	cfg.image_path = tmp ? dir : cfg.image_path;
+	if ((!tmp && mkdir(cfg.image_path, 0700) && errno != EEXIST) ||
+	    (dfd = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_is_empty(AT_FDCWD, cfg.image_path) != 1) {
+		mig_sendf(cout, MIG_ERROR, "the target's image directory %s is not an empty directory", cfg.image_path);
 		close_keep(dfd);
 		return EXIT_FAIL;
 	}
-	if (mig_sendf(out_ch, MIG_READY, "criu=%d", r.ver) || mig_recv_files(ch, dfd)) {
-		warn("receiving the images failed; nothing was restored");
+	lazy = f.lazy_pages && !lazy_pipe_short();
+	if (!lazy)
+		snprintf(why, sizeof(why), " why=%s", !f.lazy_pages ? "no-userfaultfd" : "fs.pipe-max-size-too-small");
+	if (mig_sendf(cout, MIG_READY, "criu=%d lazy=%d%s", r.ver, lazy, why) ||
+	    (m.ctl = mig_pump_start(cin, cout, &pg, &pump, &m.moved)) < 0)
 		goto out;
-	}
+	cfg.ps_fd = pg;
 	cfg.migrating = true;
-	if (cmd_restore() != EXIT_OK) {
-		mig_sendf(out_ch, MIG_ERROR, "the restore on the target failed (its log: %s/restore.log)", cfg.image_path);
+	/* the page servers of the pre-copy iterations, then the images */
+	while ((t = mig_recv_watch(m.ctl, m.buf, sizeof(m.buf), &len, psp > 0 ? psp : 0)) == MIG_PS || t == MIG_PSEND) {
+		if (t == MIG_PS) {
+			if ((psp = mig_page_server(&ps, criu, dfd, m.buf)) < 0 || mig_send(m.ctl, MIG_PSREADY, "", 0, NULL, 0)) {
+				mig_sendf(m.ctl, MIG_ERROR, "the target's page server did not start");
+				goto out;
+			}
+			continue;
+		}
+		{
+			criu_req req;
+			criu_resp resp;
+
+			rpc_req_init(&req, criu_req_type_WAIT_PID);
+			req.has_pid = true;
+			req.pid = (uint32_t)psp;
+			t = psp > 0 && !rpc_call(&ps, &req, &resp) && resp.success && resp.has_status ? resp.status : -1;
+			rpc_close(&ps);
+			if (mig_sendf(m.ctl, MIG_PSDONE, "status=%d", t) || t)
+				goto out;
+			psp = -1;
+		}
+	}
+	if (t != MIG_FILE || (mkdirat(dfd, "img", 0700) && errno != EEXIST) ||
+	    (ifd = openat(dfd, "img", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		warn("the source stopped before sending the images");
 		goto out;
 	}
-	if (mig_sendf(out_ch, MIG_RESULT, "pid=%d", (int)cfg.restored) == 0)
-		ret = EXIT_OK;
-	warn("restored pid %d from %s", (int)cfg.restored, cfg.image_path);
+	if (mig_recv_files(&m, ifd, t, len)) {
+		mig_sendf(m.ctl, MIG_ERROR, "the images did not arrive whole");
+		goto out;
+	}
+	mig_field(m.buf, "parent", got, sizeof(got));
+	snprintf(img, sizeof(img), "../%s", got);
+	if (!str_eq(got, "-") && !strchr(got, '/') && symlinkat(img, ifd, "parent") && errno != EEXIST) {
+		mig_sendf(m.ctl, MIG_ERROR, "the target cannot link its images to their parent");
+		goto out;
+	}
+	snprintf(img, sizeof(img), "%s/img", cfg.image_path);
+	cfg.image_path = img;
+	cfg.tcp_established = !!strstr(m.buf, "tcp-established,");
+	cfg.ext_unix_sk = !!strstr(m.buf, "ext-unix-sk,");
+	cfg.file_locks = !!strstr(m.buf, "file-locks,");
+	mig_field(m.buf, "cgmode", got, sizeof(got));
+	if (in_choices(got, "soft|full|strict|ignore"))
+		cfg.cg_mode = got;
+	cfg.lazy_pages = mig_num(m.buf, "lazy") && lazy;
+	cfg.cmd = C_RST;
+	cfg.hold = mig_dst_hold;
+	cfg.hold_arg = &m;
+	m.t_restore = now_us();
+	if (cmd_restore() != EXIT_OK) {
+		mig_sendf(m.ctl, MIG_ERROR, "the restore on the target failed (its log: %s/restore.log)", img);
+		goto out;
+	}
+	cfg.hold = NULL;
+	if (mig_sendf(m.ctl, MIG_RESUMED, "pid=%d", (int)cfg.restored))
+		goto out;
+	warn("restored pid %d; it runs", (int)cfg.restored);
+	if (cfg.lazyd > 0) {
+		int st = -1;
+
+		while (waitpid(cfg.lazyd, &st, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			/* its memory is incomplete: it must not run on */
+			static struct pidset tree;
+
+			proc_tree(cfg.restored, &tree);
+			mig_signal(&tree, SIGKILL);
+			warn("criu lazy-pages failed (see %s/lazy-pages.log): the restored tree is killed, its memory "
+			     "would be incomplete", img);
+			mig_sendf(m.ctl, MIG_END, "status=%d", st);
+			goto out;
+		}
+		if (mig_sendf(m.ctl, MIG_END, "status=0"))
+			goto out;
+	}
+	ret = EXIT_OK;
 out:
-	close(dfd);
+	if (psp > 0)
+		rpc_close(&ps);
+	close_keep(ifd);
+	close_keep(dfd);
+	close_keep(m.ctl);
+	mig_reap(pump);
+	if (tmp)
+		rm_rf_at(AT_FDCWD, dir);
 	return ret;
 }
 
@@ -4161,6 +4867,7 @@ int main(int argc, char **argv)
 	 * create is private to root (CRIU creates its files 0644 & ~umask) */
 	cfg.umask0 = umask(077);
 	cfg_defaults();
+	cfg.ps_fd = -1;
 	n = cfg_parse_argv(argc, argv, vals);
 	if (cfg.cmd == C_G) {
 		print_version();

@@ -161,7 +161,9 @@ for sec in checkpoint pre-dump restore page-server cgroup criu hooks migrate; do
 	case $sec in
 	cgroup) keys="path freeze allow-foreign remove controllers" ;;
 	hooks) keys="post-dump timeout" ;;
-	migrate) keys="via to mode listen stdio token-file" ;;
+	migrate) keys=$({ "$CR" migrate --help; "$CR" receive --help; } | sed -n 's/^  \(-., \)\{0,1\} *--\([a-z-]*\).*/\2/p' |
+		sort -u | grep -v -e '^config$' -e '^help$' -e '^criu$' -e '^criu-socket$' -e '^log-level$' -e '^verbose$' \
+			-e '^cgroup' -e '^freeze$' -e '^allow-foreign$') ;;
 	criu) keys="binary socket log-level verbose" ;;
 	*) keys=$("$CR" "$sec" --help | sed -n 's/^  \(-., \)\{0,1\} *--\([a-z-]*\).*/\2/p' |
 		grep -v -e '^config$' -e '^help$' -e '^criu$' -e '^criu-socket$' -e '^log-level$' -e '^verbose$' \

@@ -511,17 +511,28 @@ hosts_up() {
 		BPID=$(init_of "$(pgrep -f "unshare --pid --fork --mount-proc sleep 600" | tail -1)") || return 1
 	BPID_A=$(on_a sh -c 'for p in $(pgrep -x sleep); do [ "$p" != 1 ] && echo "$p"; done' | head -1)
 	VIA_B="nsenter -t $BPID_A --pid --net --mount --"
+	# ip netns exec mounts a fresh /sys, without the cgroup hierarchies:
+	# give both hosts this machine's v2 hierarchy at the same path
+	for h in on_a on_b; do
+		if [ "$V2" = /sys/fs/cgroup ]; then $h mount -t cgroup2 none /sys/fs/cgroup
+		else $h sh -c 'mount -t tmpfs none /sys/fs/cgroup && mkdir /sys/fs/cgroup/unified &&
+			mount -t cgroup2 none /sys/fs/cgroup/unified'; fi || return 1
+	done
 }
 on_a() { nsenter -t "$APID" --pid --net --mount -- "$@"; }
 on_b() { nsenter -t "$BPID" --pid --net --mount -- "$@"; }
 on_b_alive() { on_b sh -c "[ -d /proc/$1 ] && ! grep -q '^State:.*Z' /proc/$1/status"; }
+# Does host B run any workload at all (not a guessed pid)?
+b_runs_workload() {
+	on_b sh -c 'for p in $(pgrep -x workload); do grep -q "^State:.*Z" /proc/$p/status || exit 0; done; exit 1'
+}
 # the source side, in a pid namespace of its own: a counter started after
 # 300 pids, so that its pid is free on B
 source_run() { # source_run MIGRATE-ARGS...: prints "P=pid rc=status alive=yes|no"
 	on_a sh -c '
 		i=0; while [ $i -lt ${BURN:-300} ]; do /bin/true; i=$((i + 1)); done
 		[ -n "${SETPID:-}" ] && echo $((SETPID - 1)) >/proc/sys/kernel/ns_last_pid
-		"$W" counter "$D/c" 16 & P=$!
+		"$W" counter "$D/c" ${MIB:-16} & P=$!
 		while [ "$(cut -d" " -f1 "$D/c" 2>/dev/null)" = "" ]; do sleep 0.05; done
 		"$CR" -c none --criu "$CRIU" migrate "$P" "$@" 2>"$D/err"
 		st=$?; sleep 0.3
@@ -548,9 +559,11 @@ scenario_migrate() {
 	check "... the counter continues on B, never going back ($c1 -> $(sleep 1; count "$D/c"))" \
 		wait_above "$D/c" $((c1 + 5))
 	check "... its data is intact" grep -q " ok" "$D/c"
-	check "... progress lines and a summary with the downtime" grep -q "^cr: done: stop-copy, total .* downtime" "$D/err"
+	check "... progress lines and a summary with the downtime" grep -q "^cr: done: stop-copy, 0 pre-dump iterations, total .* downtime [0-9]* ms" "$D/err"
+	check "... --mode auto says why it is not pre-copy" grep -q "^cr: (auto: no pre-copy: this kernel has no soft-dirty tracking" "$D/err"
 	wait "$R"
-	on_b kill "$(field P "$D/src.out")"
+	check "... the receiver exits 0; -D keeps the images" [ $? = 0 -a -f "$D/in/img/inventory.img" ]
+	on_b pkill -x workload
 	# --via: the receiver is the command's stdio
 	rm -f "$D/c"
 	on_b sh -c 'sleep 10' >/dev/null 2>&1 &
@@ -558,6 +571,58 @@ scenario_migrate() {
 	c1=$(count "$D/c")
 	check "migrate --via: exit 0 ($(cat "$D/src.out"))" [ "$(field rc "$D/src.out")" = 0 ]
 	check "... nothing left on A, the counter continues on B" [ "$(field alive "$D/src.out")" = no ] && wait_above "$D/c" $((c1 + 5))
+	on_b pkill -x workload
+
+	# --cgroup at both ends: the tree of a cgroup on A, into a new one on B
+	trap 'cg_cleanup; net_down' EXIT
+	mkdir "$V2/$CGN-ma"
+	on_a sh -c 'i=0; while [ $i -lt 1100 ]; do /bin/true; i=$((i + 1)); done
+		echo $$ >"$1/cgroup.procs"; exec "$W" tree 2 "$D/t"' sh "$V2/$CGN-ma" &
+	wait_above "$D/t.1" 2
+	on_a "$CR" -c none --criu "$CRIU" migrate --cgroup "$V2/$CGN-ma" \
+		--via "$VIA_B $CR -c none --criu $CRIU receive --stdio --cgroup $V2/$CGN-mb" 2>"$D/err"
+	check "migrate --cgroup to receive --cgroup: exit 0" [ $? = 0 ]
+	check "... the cgroup on A is empty" [ -z "$(cat "$V2/$CGN-ma/cgroup.procs")" ]
+	check "... the tree's two processes are in the new cgroup on B" [ "$(wc -l <"$V2/$CGN-mb/cgroup.procs")" = 2 ]
+	c1=$(count "$D/t.1")
+	check "... and count on" wait_above "$D/t.1" $((c1 + 3))
+	on_b pkill -x workload
+
+	# post-copy of 256 MiB through the --via command's stdio, and over --to:
+	# the tree runs on B at once and fetches its memory, which must arrive
+	# whole (the workload checks it)
+	old=$(cat /proc/sys/fs/pipe-max-size)
+	trap 'echo "$old" >/proc/sys/fs/pipe-max-size; cg_cleanup; net_down' EXIT
+	echo 4194304 >/proc/sys/fs/pipe-max-size
+	rm -f "$D/c"
+	MIB=256 BURN=800 source_run --mode post-copy --json --via "$VIA_B $CR -c none --criu $CRIU receive --stdio" >"$D/src.out"
+	c1=$(count "$D/c")
+	check "post-copy --via, 256 MiB: exit 0 ($(grep P= "$D/src.out"))" [ "$(field rc "$D/src.out")" = 0 -a "$(field alive "$D/src.out")" = no ]
+	check "... the counter continues on B with its 256 MiB intact" wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"
+	check "... the progress says there is no way back" grep -q "post-copy: the tree runs on the target .* no way back" "$D/err"
+	cp "$D/src.out" "$D/json.out"
+	check "... --json summary: mode, downtime, MiB moved" /usr/bin/python3 -c "
+import json, sys
+j = json.loads(open(sys.argv[1]).readline())
+assert j['mode'] == 'post-copy' and j['downtime_ms'] > 0 and j['mib_moved'] > 256, j
+print('#', j)" "$D/json.out"
+	on_b pkill -x workload
+	rm -f "$D/c"
+	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4446 --token-file "$D/tok" >/dev/null 2>"$D/rcv.err" &
+	R=$!
+	sleep 0.5
+	MIB=256 BURN=900 source_run --mode post-copy --to 10.77.0.2:4446 --token-file "$D/tok" >"$D/src.out"
+	c1=$(count "$D/c")
+	wait "$R"
+	check "post-copy --to, 256 MiB: both exit 0, the data is intact on B" [ $? = 0 -a "$(field rc "$D/src.out")" = 0 ] &&
+		wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"
+	on_b pkill -x workload
+	sleep 30 &
+	S=$!
+	"$CR" -c none --criu "$CRIU" migrate --mode pre-copy --via true "$S" 2>"$D/err"
+	check "--mode pre-copy on a kernel without soft-dirty tracking: refused before anything (exit 1), says why" \
+		[ $? = 1 ] && grep -q "no soft-dirty memory tracking" "$D/err" && running "$S"
+	kill "$S"
 
 	# failures: the tree must still run on A each time, nothing on B
 	T=$(($(on_a cat /proc/sys/kernel/ns_last_pid) + 1000))
@@ -579,7 +644,7 @@ scenario_migrate() {
 	check "... the tree still runs on A, B has no image directory" [ "$(field alive "$D/src.out")" = yes -a ! -e "$D/in4" ]
 	BURN=600 source_run --via "$VIA_B env CRIU_FAULT=6 $CR -c none --criu $CRIU receive --stdio -D $D/in5" >"$D/src.out"
 	check "restore fails on B (CRIU_FAULT=6): exit 1, the tree runs on A again" [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
-	check "... and nothing runs on B" not on_b_alive 602
+	check "... and nothing runs on B" not b_runs_workload
 	# the receiver dies as soon as the first image file arrives
 	cat >"$D/cut.sh" <<EOF
 "$CR" -c none --criu "$CRIU" receive --stdio -D "$D/in6" <&0 & R=\$!
@@ -588,7 +653,20 @@ kill -9 \$R
 EOF
 	BURN=700 source_run --via "$VIA_B sh $D/cut.sh" >"$D/src.out"
 	check "the receiver is killed mid-transfer: exit 1, the tree runs on A again" [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
-	check "... and nothing runs on B" not on_b_alive 702
+	check "... and nothing runs on B" not b_runs_workload
+	# the network goes away mid-transfer (--to, 256 MiB): both sides give up
+	# after --timeout, the tree resumes on A
+	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4447 --token-file "$D/tok" --timeout 4 -D "$D/in7" \
+		>/dev/null 2>"$D/rcv.err" &
+	R=$!
+	sleep 0.5
+	( i=0; while [ -z "$(ls "$D/in7/img" 2>/dev/null)" ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+	  ip -n "$NA" link set "v$NA" down ) &
+	MIB=256 BURN=1000 source_run --to 10.77.0.2:4447 --token-file "$D/tok" --timeout 4 >"$D/src.out"
+	wait "$R"
+	check "the network is cut mid-transfer: both exit 1, the tree runs on A again" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
+	check "... and nothing runs on B" not b_runs_workload
+	ip -n "$NA" link set "v$NA" up
 }
 
 # ============================ cgroups ===================================
@@ -705,7 +783,7 @@ scenario_cgroup_kill() {
 	check "... no image directory, no temporary one" [ ! -e "$D/ck-criu" ] && no_temp_dirs
 	interrupt_mid_dump "$A" "$P" cr INT
 	check "SIGINT to cr mid-dump: exit 1" [ $? = 1 ]
-	check "... says it was interrupted" grep -q "Interrupt" "$D/err"
+	check "... says it was interrupted" grep -q "got SIGINT" "$D/err"
 	check "... the cgroup is thawed ($(v2_state "$A"))" [ "$(v2_state "$A")" = 00 ]
 	check "... the process runs, untraced" running "$P"
 	check "... no image directory, no temporary one" [ ! -e "$D/ck-cr" ] && no_temp_dirs
