@@ -4,7 +4,9 @@
 #                 from Debian's packages (root; apt-get through a private list)
 #   make          build ./cr (static, stripped) and print its size
 #   make demo     deps + build + a live process checkpointed and restored
-#   make check    build, then run test.sh (tier 0, and tier 1 as root)
+#   make check    build, then run test.sh (tier 0; as root tier 1 and the
+#                 VM tier too)
+#   make vm-check the VM tier alone
 #
 # NANOPB_SRC= and INIH_SRC= point the build at your own release checkouts
 # (Buildroot, Alpine, an offline mirror) instead of the fetched ones.
@@ -106,7 +108,9 @@ check:
 
 # The VM tier (tests/vm/run.sh): Debian bookworm's kernel under qemu (TCG)
 # with a busybox initramfs holding cr, both CRIUs and the workload.
-vm-check: cr
+vm-check:
+	@$(HAVE_DEPS) || $(MAKE) deps
+	$(MAKE) cr
 	sh tests/vm/run.sh
 
 # Benchmarks: cr against the criu CLI, side by side (bench/run.sh; README

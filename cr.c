@@ -169,7 +169,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(mode, "mode", 0, T_STR, C_MIG, "migrate", "", "auto", "auto|stop-copy|pre-copy|post-copy|pre-copy+post-copy", "MODE", "migration mode (README: Live migration)") \
 	X(max_iter, "max-iterations", 0, T_UINT, C_MIG, "migrate", "", "8", "64", "N", "pre-copy: at most N pre-dumps before the final dump") \
 	X(min_pages, "min-pages", 0, T_UINT, C_MIG, "migrate", "", "64", "1000000000", "PAGES", "pre-copy: a pre-dump that writes no more pages than this is the last") \
-	X(max_grow, "max-grow", 0, T_UINT, C_MIG, "migrate", "", "10", "1000", "PERCENT", "pre-copy: so is one that writes this much more than the one before") \
+	X(min_shrink, "min-shrink", 0, T_UINT, C_MIG, "migrate", "", "10", "100", "PERCENT", "pre-copy: so is one that shrank by less than this from the one before") \
 	X(listen, "listen", 0, T_STR, C_RCV, "migrate", "", "", "", "ADDR:PORT", "receive: accept one sender on this numeric address") \
 	X(use_stdio, "stdio", 0, T_BOOL, C_RCV, "migrate", "", "false", "", "", "receive: talk to the sender on stdin/stdout (for --via)") \
 	X(token_file, "token-file", 0, T_STR, C_MIG | C_RCV, "migrate", "", "", "", "FILE", "the shared secret a --to sender must present") \
@@ -779,9 +779,12 @@ static const char *str_keep(const char *s)
 {
 	static char arena[MAX_CONFIG_SIZE + 1];
 	static size_t used;
-	size_t len = strlen(s) + 1;
+	size_t len;
 	char *p = arena + used;
 
+	if (!s)	/* forget everything (only tests parse more than one file) */
+		return used = 0, NULL;
+	len = strlen(s) + 1;
 	if (len > sizeof(arena) - used)
 		return NULL;
 	memcpy(p, s, len);
@@ -1833,6 +1836,19 @@ static int rpc_send(struct rpc *r, const criu_req *req)
 	}
 }
 
+/* One criu_resp from a datagram's bytes: 1, or -1 after saying why. */
+static int rpc_decode(const uint8_t *buf, size_t n, criu_resp *resp)
+{
+	pb_istream_t is = pb_istream_from_buffer(buf, n);
+
+	memset(resp, 0, sizeof(*resp));
+	if (!pb_decode(&is, criu_resp_fields, resp)) {
+		warn("malformed reply from criu (%zu bytes): %s", n, PB_GET_ERROR(&is));
+		return -1;
+	}
+	return 1;
+}
+
 /*
  * Wait for one datagram from CRIU, watching the signalfd and the deadline.
  * The control buffer has room for a few fds: CRIU sends one with the
@@ -1849,7 +1865,6 @@ static int rpc_recv(struct rpc *r, criu_resp *resp, int *fd)
 	} ctl;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
-	pb_istream_t is;
 	ssize_t n;
 
 	*fd = -1;
@@ -1879,13 +1894,7 @@ static int rpc_recv(struct rpc *r, criu_resp *resp, int *fd)
 		warn("criu sent a message larger than %zu bytes: not a CRIU reply", sizeof(buf));
 		return -1;
 	}
-	is = pb_istream_from_buffer(buf, (size_t)n);
-	memset(resp, 0, sizeof(*resp));
-	if (!pb_decode(&is, criu_resp_fields, resp)) {
-		warn("malformed reply from criu (%zd bytes): %s", n, PB_GET_ERROR(&is));
-		return -1;
-	}
-	return 1;
+	return rpc_decode(buf, (size_t)n, resp);
 }
 
 /*
@@ -2711,34 +2720,25 @@ static int cg_fill_roots(const struct cg_target *t, criu_opts *o)
  * magics, a payload length, one packed stats_entry. Every way the file can
  * be wrong is its own message. Returns 0, or -1 after saying why.
  */
-static int stats_read(int dirfd, const char *dir, const char *name, stats_entry *e)
+/* The stats file's bytes (len of them, len == size meaning "at least"),
+ * named dir/name in messages. */
+static int stats_decode(const uint8_t *buf, size_t len, size_t size, const char *dir, const char *name,
+			stats_entry *e)
 {
-	uint8_t buf[4096];
 	uint32_t m[3];
-	ssize_t len;
 	pb_istream_t is;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0) {
-		warn("%s/%s:", dir, name);
-		return -1;
-	}
-	len = read(fd, buf, sizeof(buf));
-	close(fd);
-	if (len < 0) {
-		warn("%s/%s:", dir, name);
-		return -1;
-	}
 	memcpy(m, buf, len >= 12 ? 12 : 0);
+	m[0] = le32toh(m[0]), m[1] = le32toh(m[1]), m[2] = le32toh(m[2]);
 	if (len < 12)
-		warn("%s/%s: truncated: %zd bytes, shorter than the 12-byte header", dir, name, len);
+		warn("%s/%s: truncated: %zu bytes, shorter than the 12-byte header", dir, name, len);
 	else if ((m[0] != IMG_SERVICE_MAGIC && m[0] != IMG_COMMON_MAGIC) || m[1] != STATS_MAGIC)
 		warn("%s/%s: bad magic %08x %08x: not a CRIU stats file", dir, name, m[0], m[1]);
-	else if (len == sizeof(buf) || m[2] > stats_entry_size)
+	else if (len == size || m[2] > stats_entry_size)
 		warn("%s/%s: oversized: the entry says %u bytes, a stats entry is at most %d", dir, name, m[2],
 		     stats_entry_size);
 	else if (m[2] > len - 12)
-		warn("%s/%s: truncated: the header says %u bytes, the file has %zd after it", dir, name, m[2], len - 12);
+		warn("%s/%s: truncated: the header says %u bytes, the file has %zu after it", dir, name, m[2], len - 12);
 	else {
 		is = pb_istream_from_buffer(buf + 12, m[2]);
 		memset(e, 0, sizeof(*e));
@@ -2747,6 +2747,21 @@ static int stats_read(int dirfd, const char *dir, const char *name, stats_entry 
 		warn("%s/%s: corrupt stats entry: %s", dir, name, PB_GET_ERROR(&is));
 	}
 	return -1;
+}
+
+static int stats_read(int dirfd, const char *dir, const char *name, stats_entry *e)
+{
+	uint8_t buf[4096];
+	ssize_t len;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || (len = read(fd, buf, sizeof(buf))) < 0) {
+		warn("%s/%s:", dir, name);
+		close_keep(fd);
+		return -1;
+	}
+	close(fd);
+	return stats_decode(buf, (size_t)len, sizeof(buf), dir, name, e);
 }
 
 /* Microseconds as milliseconds with one decimal, without floating point. */
@@ -3314,7 +3329,10 @@ static int cmd_dump(void)
 	if (cfg.work_path[0] && (wd = work_open(wd_shown, sizeof(wd_shown))) < 0)
 		goto out;
 
-	rpc_req_init(&req, pre ? criu_req_type_PRE_DUMP : criu_req_type_DUMP);
+	/* SINGLE_PRE_DUMP, not PRE_DUMP: a PRE_DUMP leaves swrk waiting for
+	 * the rest of its chain, and when cr hangs up it prints "Can't recv
+	 * request: Connection reset by peer" on cr's stderr (both 3.15+) */
+	rpc_req_init(&req, pre ? criu_req_type_SINGLE_PRE_DUMP : criu_req_type_DUMP);
 	req.has_opts = true;
 	cmd_fill_opts(&req.opts, d.fd, wd, log);
 	req.opts.has_pid = true;
@@ -4508,9 +4526,9 @@ static int cmd_migrate(void)
 		warn("iteration %d: %llu pages written (%s MiB) in %lld ms%s", i, w, mib(w * page, b1),
 		     (long long)(now_us() - ti) / 1000, i > 1 ? st : "");
 		tp = ti;
-		if (w <= cfg.min_pages || (i > 1 && w * 100 > prev * (100 + cfg.max_grow)) || i == (int)cfg.max_iter) {
+		if (w <= cfg.min_pages || (i > 1 && w * 100 > prev * (100 - cfg.min_shrink)) || i == (int)cfg.max_iter) {
 			warn("iterations end: %s", w <= cfg.min_pages ? "few pages written (--min-pages)" :
-				 i == (int)cfg.max_iter ? "--max-iterations reached" : "the iteration did not shrink (--max-grow)");
+				 i == (int)cfg.max_iter ? "--max-iterations reached" : "it stopped shrinking (--min-shrink)");
 			break;
 		}
 		prev = w;
@@ -4690,6 +4708,19 @@ static int mig_page_server(struct rpc *r, const char *criu, int dirfd, const cha
 	return ok ? resp.ps.pid : -1;
 }
 
+/* The first pid of HELLO's "pids=P,P,..." that is in use here, or 0. */
+static pid_t mig_pid_taken(const char *hello)
+{
+	for (const char *p = strstr(hello, " pids="); p && (p[0] == ',' || p[0] == ' ');) {
+		pid_t q = (pid_t)scan_num(p += p[0] == ',' ? 1 : 6, 10);
+
+		if (q > 0 && (!kill(q, 0) || errno != ESRCH))
+			return q;
+		p += strspn(p, "0123456789");
+	}
+	return 0;
+}
+
 static int cmd_receive(void)
 {
 	static struct mig m;
@@ -4698,7 +4729,7 @@ static int cmd_receive(void)
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, lazy;
 	bool usage, tmp = !cfg.set[O_image_path];
-	pid_t pump = 0;
+	pid_t pump = 0, q;
 	criu_features f;
 	struct cg_layout l;
 	struct cg_dir cg;
@@ -4732,14 +4763,9 @@ static int cmd_receive(void)
 		mig_sendf(cout, MIG_ERROR, "the target's CRIU (%d) is older than the source's (%lld)", r.ver, mig_num(hello, "criu"));
 		return EXIT_FAIL;
 	}
-	for (const char *p = strstr(hello, " pids="); p && (p[0] == ',' || p[0] == ' ');) {
-		pid_t q = (pid_t)scan_num(p += p[0] == ',' ? 1 : 6, 10);
-
-		if (q > 0 && (!kill(q, 0) || errno != ESRCH)) {
-			mig_sendf(cout, MIG_ERROR, "pid %d of the tree is taken on the target", (int)q);
-			return EXIT_FAIL;
-		}
-		p += strspn(p, "0123456789");
+	if ((q = mig_pid_taken(hello))) {
+		mig_sendf(cout, MIG_ERROR, "pid %d of the tree is taken on the target", (int)q);
+		return EXIT_FAIL;
 	}
 	if (tmp && !mkdtemp_(dir)) {
 		mig_sendf(cout, MIG_ERROR, "the target cannot create an image directory");

@@ -215,7 +215,7 @@ if mkdir -p "$top/tests/bin" && cc -O2 -I"$top/nanopb" -o "$FAKE" "$top/tests/fa
 		fkrun mem-track pre-dump --parent-path ../nope -D "$T/fk" $S
 	rm -f "$T/rec"
 	fk record 0 "" env FAKE_CRIU_RECORD="$T/rec" FAKE_CRIU=mem-track "$CR" -c none --criu "$FAKE" pre-dump --auto-dedup -D "$T/fk" $S
-	if grep -q "^PRE_DUMP .*auto_dedup=1" "$T/rec"; then ok "pre-dump --auto-dedup reaches CRIU"
+	if grep -q "^SINGLE_PRE_DUMP .*auto_dedup=1" "$T/rec"; then ok "pre-dump --auto-dedup reaches CRIU"
 	else notok "pre-dump --auto-dedup reaches CRIU" "$T/rec"; fi
 	# restore --cgroup: the cg_root entries cr sends (real cgroupfs, fake criu)
 	V2=/sys/fs/cgroup/unified
@@ -338,6 +338,31 @@ else
 		done <"$T/$s.out"
 		if [ $st != 0 ]; then notok "$s: scenario exited with status $st"; fi
 	done
+fi
+
+# ============ the VM tier: a real kernel, a busybox initramfs =============
+# tests/vm/run.sh boots Debian bookworm's kernel (which tracks dirty memory)
+# under qemu with cr, the workload and two CRIUs in an initramfs; its
+# results join this suite's counts. CR_TEST_VM=0 leaves it out (for quick
+# runs by hand; CI never sets it, and there a tier that cannot run fails).
+if [ "${CR_TEST_VM:-1}" = 0 ]; then
+	echo "# VM tier left out (CR_TEST_VM=0)"
+elif [ "$(id -u)" != 0 ]; then
+	tier1_skip "the VM tier needs root"
+else
+	CR="$CR" sh "$top/tests/vm/run.sh" >"$T/vm.out" 2>"$T/vm.err"
+	st=$?
+	vfail=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "[0-9]*) ok "vm: ${line#ok * - }" ;;
+		"not ok "[0-9]*) notok "vm: ${line#not ok * - }"; vfail=1 ;;
+		*" passed, "*" failed"*) echo "# vm: $line" ;;
+		*) echo "$line" ;;
+		esac
+	done <"$T/vm.out"
+	if [ $st != 0 ] && [ $vfail = 0 ]; then notok "vm: tests/vm/run.sh failed (exit $st)" "$T/vm.err"; fi
+	grep '^vm: ' "$T/vm.err" | sed 's/^/# /'
 fi
 
 echo "$pass passed, $failed failed"

@@ -145,7 +145,7 @@ static const struct {
 	{ "flood-hang", FK_FLOOD_HANG, BIT(T(VERSION)), true },
 	{ "hang", FK_HANG, BIT(T(VERSION)) | BIT(T(FEATURE_CHECK)), true },
 	{ "fd", FK_FD, BIT(T(VERSION)), false },
-	{ "log", FK_LOG, BIT(T(DUMP)) | BIT(T(PRE_DUMP)) | BIT(T(RESTORE)) | BIT(T(CHECK)), false },
+	{ "log", FK_LOG, BIT(T(DUMP)) | BIT(T(PRE_DUMP)) | BIT(T(SINGLE_PRE_DUMP)) | BIT(T(RESTORE)) | BIT(T(CHECK)), false },
 };
 
 static const char *const type_names[] = {
@@ -720,7 +720,7 @@ static pid_t spawn_root(bool sibling)
 
 static void do_dump(const criu_req *req, criu_resp *resp, bool fail_on_purpose)
 {
-	bool pre = req->type == T(PRE_DUMP);
+	bool pre = req->type == T(PRE_DUMP) || req->type == T(SINGLE_PRE_DUMP);
 	int pid = req->opts.has_pid ? req->opts.pid : (int)peer;
 	int wd, img = open_dirs(req, resp, &wd), fd;
 
@@ -871,6 +871,7 @@ static void handle(const criu_req *req, criu_resp *resp, bool fail_on_purpose)
 		break;
 	case T(DUMP):
 	case T(PRE_DUMP):
+	case T(SINGLE_PRE_DUMP):
 		do_dump(req, resp, fail_on_purpose);
 		break;
 	case T(RESTORE):

@@ -8,9 +8,19 @@
  * tests read. Writes go through a temporary file and rename, so a reader
  * never sees a half-written status.
  *
- *   workload counter FILE [MIB]   count every 50 ms into FILE; with MIB,
+ *   workload counter FILE [MIB [DIRTY]]
+ *                                 count every 50 ms into FILE; with MIB,
  *                                 hold MIB of pseudo-random data and write
- *                                 "COUNT ok|BAD" after checking it
+ *                                 "COUNT ok|BAD" after checking it; with
+ *                                 DIRTY, rewrite one word in each of DIRTY
+ *                                 MiB worth of its pages per second (the
+ *                                 checksum follows), so pre-dumps find them
+ *                                 dirty
+ *   workload tcp FILE PORT        a server and its client on 127.0.0.1:PORT;
+ *                                 the client sends a counter every 50 ms,
+ *                                 the server writes "COUNT ok" while every
+ *                                 number arrives in order, "COUNT BAD" once
+ *                                 one does not
  *   workload tree N FILE          N processes, each counting into FILE.I
  *   workload fds FILE DIR         an open file at an offset, a pipe and a
  *                                 unix socketpair, exercised every 50 ms:
@@ -22,6 +32,8 @@
  */
 #define _GNU_SOURCE
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -89,11 +101,12 @@ static uint64_t xorshift(uint64_t *s)
 	return *s;
 }
 
-static int counter(const char *file, long mib)
+static int counter(const char *file, long mib, long dirty)
 {
 	size_t n = (size_t)mib << 17; /* 8-byte words */
 	uint64_t *data = n ? malloc(n * 8) : NULL, seed = 88172645463325252ull, sum = 0;
 	unsigned long count = 0;
+	size_t next = 0, per_tick = (size_t)dirty * 256 / 20;	/* pages per 50 ms */
 	bool bad = false;	/* once the data was wrong, say so for good */
 
 	if (n && !data)
@@ -113,8 +126,60 @@ static int counter(const char *file, long mib)
 		}
 		if (bad)
 			verdict = "BAD";
+		/* one word per page: the page is dirty, the sum stays known */
+		for (size_t k = 0; n && k < per_tick; k++, next = (next + 512) % n) {
+			uint64_t v = xorshift(&seed);
+
+			sum += v - data[next];
+			data[next] = v;
+		}
 		status(file, "%lu %s\n", count, verdict);
 		nap();
+	}
+}
+
+static int tcp(const char *file, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1, l = socket(AF_INET, SOCK_STREAM, 0), c;
+	uint64_t want = 1, got;
+	bool bad = false;
+
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1))
+		return 1;
+	if (fork() == 0) {
+		uint64_t i = 1;
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+
+		close(l);
+		if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)))
+			return 1;
+		for (;; i++) {
+			if (write(s, &i, sizeof(i)) != sizeof(i))
+				return 1;
+			nap();
+		}
+	}
+	if ((c = accept(l, NULL, NULL)) < 0)
+		return 1;
+	close(l);
+	for (;;) {
+		size_t off = 0;
+
+		while (off < sizeof(got)) {
+			ssize_t r = read(c, (char *)&got + off, sizeof(got) - off);
+
+			if (r <= 0) {
+				status(file, "%lu BAD connection closed\n", (unsigned long)want - 1);
+				return 1;
+			}
+			off += (size_t)r;
+		}
+		bad |= got != want;
+		want = got + 1;
+		status(file, "%lu %s\n", (unsigned long)got, bad ? "BAD" : "ok");
 	}
 }
 
@@ -152,7 +217,11 @@ int main(int argc, char **argv)
 
 	if (!strcmp(mode, "counter") && argc >= 3) {
 		clean_start(true);
-		return counter(argv[2], argc > 3 ? atol(argv[3]) : 0);
+		return counter(argv[2], argc > 3 ? atol(argv[3]) : 0, argc > 4 ? atol(argv[4]) : 0);
+	}
+	if (!strcmp(mode, "tcp") && argc == 4) {
+		clean_start(true);
+		return tcp(argv[2], atoi(argv[3]));
 	}
 	if (!strcmp(mode, "tree") && argc == 4) {
 		int n = atoi(argv[2]);
@@ -162,10 +231,10 @@ int main(int argc, char **argv)
 		for (int i = 1; i < n; i++)
 			if (fork() == 0) {
 				snprintf(f, sizeof(f), "%s.%d", argv[3], i);
-				return counter(f, 0);
+				return counter(f, 0, 0);
 			}
 		snprintf(f, sizeof(f), "%s.0", argv[3]);
-		return counter(f, 0);
+		return counter(f, 0, 0);
 	}
 	if (!strcmp(mode, "fds") && argc == 4) {
 		clean_start(true);
@@ -186,7 +255,7 @@ int main(int argc, char **argv)
 	if (!strcmp(mode, "tty") && argc == 3) {
 		for (int fd = 3; fd < 1024; fd++)
 			close(fd);
-		return counter(argv[2], 0);
+		return counter(argv[2], 0, 0);
 	}
 	fprintf(stderr, "usage: workload counter|tree|fds|exit|exec|tty ...\n");
 	return 2;

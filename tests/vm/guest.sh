@@ -235,6 +235,150 @@ scenario_cgroup() {
 	rmdir "$B" 2>/dev/null
 }
 
+# --auto-dedup: a pre-dump, then a checkpoint on top of it after the
+# workload rewrote about half of its 32 MiB; with --auto-dedup CRIU punches
+# the pages it writes again out of the pre-dump's image, so that chain
+# takes less space on disk than the same chain without.
+blocks() { du -sk "$@" | awk '{ s += $1 } END { print s + 0 }'; }
+scenario_dedup() {
+	/bin/workload counter "$D/c" 32 16 &
+	P=$!
+	wait_above "$D/c" 21 600
+	cr pre-dump -D "$D/p1" "$P" >"$D/out" 2>"$D/err"
+	check "pre-dump" [ $? = 0 ]
+	c0=$(count "$D/c")
+	wait_above "$D/c" $((c0 + 20))
+	cr checkpoint --leave-running --parent-path ../p1 -D "$D/ck1" "$P" >"$D/out" 2>"$D/err"
+	check "checkpoint on top of it, without --auto-dedup" [ $? = 0 ]
+	cr pre-dump -D "$D/q1" "$P" >"$D/out" 2>"$D/err"
+	check "another pre-dump" [ $? = 0 ]
+	c0=$(count "$D/c")
+	wait_above "$D/c" $((c0 + 20))
+	cr checkpoint --auto-dedup --parent-path ../q1 -D "$D/ck2" "$P" >"$D/out" 2>"$D/err"
+	check "checkpoint on top of it with --auto-dedup" [ $? = 0 ]
+	dead "$P"
+	reap "$P"
+	a=$(blocks "$D/p1" "$D/ck1") b=$(blocks "$D/q1" "$D/ck2")
+	echo "# the chain takes $a KiB without --auto-dedup, $b KiB with it"
+	check "the deduplicated chain takes less space ($b KiB < $a KiB - 4 MiB)" lt "$b" $((a - 4096))
+	c1=$(count "$D/c")
+	cr restore -D "$D/ck2" >"$D/out" 2>"$D/err"
+	rrc=$?
+	check "restore of the deduplicated chain" [ $rrc = 0 ]
+	bad=""
+	[ $rrc = 0 ] && wait_above "$D/c" $((c1 + 45)) 900
+	grep -q BAD "$D/c" && bad=1
+	c2=$(count "$D/c")
+	check "the restored process finds its data intact ($(cat "$D/c"))" intact
+	stop "$P"
+}
+
+# An established TCP connection between two processes of the tree (a
+# server and its client on loopback): the client sends a counter, the
+# server checks that every number arrives, in order, before and after.
+scenario_tcp() {
+	/bin/workload tcp "$D/c" 4711 &
+	P=$!
+	wait_above "$D/c" 10
+	cr checkpoint --tcp-established -D "$D/ck" "$P" >"$D/out" 2>"$D/err"
+	check "checkpoint --tcp-established of a server and its client" [ $? = 0 ]
+	check "the tree is gone" dead "$P"
+	reap "$P"
+	c1=$(count "$D/c")
+	cr restore --tcp-established -D "$D/ck" >"$D/out" 2>"$D/err"
+	rrc=$?
+	check "restore --tcp-established" [ $rrc = 0 ]
+	check "the connection carries on: every number before and after, in order ($c1 -> $(sleep 2; cat "$D/c"))" \
+		restored_counts "$D/c" $((c1 + 10))
+	check "... none lost or out of order" grep -q ' ok$' "$D/c"
+	for p in $(tree_pids "$P"); do kill "$p" 2>/dev/null; done
+	stop "$P"
+}
+
+# Live migration inside the guest: host B is a pid, mount and network
+# namespace of its own, held by a sleeping init; cr receive enters it
+# through nsenter, the --via command. Pre-copy (this kernel tracks dirty
+# memory) of a 32 MiB counter that rewrites 4 MiB/s, then
+# pre-copy+post-copy. CRIU 3.17 has no leave_stopped: migrate is refused.
+scenario_migrate() {
+	unshare -p -f -m -n --mount-proc sleep 600 &
+	U=$!
+	_w=0
+	while [ -z "$(cat /proc/$U/task/$U/children 2>/dev/null)" ] && [ $_w -lt 50 ]; do sleep 0.1; _w=$((_w + 1)); done
+	HB=$(tr -d ' ' </proc/$U/task/$U/children)
+	via="nsenter -t $HB -p -m -n /bin/cr -c none --criu $CRIU receive --stdio"
+	# is pid $1 a live process on host B (its own pid namespace and /proc)?
+	b_runs() { nsenter -t "$HB" -p -m sh -c "grep -q '^State:[[:space:]]*[RSD]' /proc/$1/status"; }
+	/bin/workload counter "$D/c" 32 4 &
+	P=$!
+	wait_above "$D/c" 21 600
+	case $V in
+	3.1[0-8]*)
+		cr migrate --via "$via" "$P" >"$D/out" 2>"$D/err"
+		check "migrate with CRIU $V: refused (exit 1), saying what it needs" [ $? = 1 ] &&
+			grep -q "migrate needs CRIU 3.19 or newer" "$D/err"
+		check "... the tree runs on, here" running "$P"
+		reap "$P"
+		kill "$U"
+		return ;;
+	esac
+	cr migrate --mode pre-copy --via "$via" "$P" >"$D/out" 2>"$D/err"
+	rc=$?
+	sed 's/^/# /' "$D/err"
+	check "pre-copy migration to host B exits 0" [ $rc = 0 ]
+	check "... it iterated: the second pre-dump wrote far less than the first" \
+		awk '/^cr: iteration 1:/ { a = $4 } /^cr: iteration 2:/ { b = $4 } END { exit !(a > 8000 && b < a / 2) }' "$D/err"
+	check "... and stopped iterating when an iteration no longer shrank (not at the maximum)" \
+		grep -q "^cr: iterations end: it stopped shrinking" "$D/err"
+	check "... its summary gives the downtime" grep -q "^cr: done: pre-copy, [1-9][0-9]* pre-dump iterations*, total [0-9]* ms, downtime [0-9]* ms" "$D/err"
+	check "... nothing of the tree is left here" dead "$P"
+	reap "$P"
+	c1=$(count "$D/c")
+	bad=""
+	wait_above "$D/c" $((c1 + 45)) 900
+	c2=$(count "$D/c")
+	check "... it counts on, on host B, its 32 MiB intact ($c1 -> $(cat "$D/c"))" intact
+	check "... and runs there" b_runs "$P"
+
+	nsenter -t "$HB" -p -m pkill -x workload
+	# pre-copy, then a lazy final dump
+	/bin/workload counter "$D/c2" 32 4 &
+	Q=$!
+	wait_above "$D/c2" 21 600
+	cr migrate --mode pre-copy+post-copy --json --via "$via" "$Q" >"$D/out" 2>"$D/err"
+	rc=$?
+	sed 's/^/# /' "$D/err" "$D/out"
+	check "pre-copy+post-copy migration exits 0" [ $rc = 0 ]
+	check "... it says there is no way back once the tree runs on B" grep -q "no way back" "$D/err"
+	check "... its JSON summary says so" grep -q '"mode":"pre-copy+post-copy","iterations":[1-9]' "$D/out"
+	reap "$Q"
+	c1=$(count "$D/c2")
+	wait_above "$D/c2" $((c1 + 45)) 900
+	c2=$(count "$D/c2")
+	check "... the tree counts on, on host B, its 32 MiB intact ($c1 -> $(cat "$D/c2"))" \
+		[ "$c2" -gt $((c1 + 45)) ] && grep -q ' ok$' "$D/c2"
+	kill "$U"
+}
+
+# What CRIU 3.17 cannot do is refused, not dropped: a network lock it
+# does not know, and migrate (leave_stopped is 3.19's).
+scenario_refuse() {
+	/bin/workload counter "$D/c" &
+	P=$!
+	wait_above "$D/c" 2
+	cr checkpoint --leave-running --network-lock skip -D "$D/ck" "$P" >"$D/out" 2>"$D/err"
+	rc=$?
+	case $V in
+	3.1[0-8]*)
+		check "--network-lock skip with CRIU $V: refused (exit 1), naming the version it needs" [ $rc = 1 ] &&
+			grep -q "network-lock skip needs CRIU 3.19" "$D/err"
+		check "... nothing written, the tree runs" [ ! -e "$D/ck" ] && running "$P" ;;
+	*)
+		check "--network-lock skip with CRIU $V: works" [ $rc = 0 ] && running "$P" ;;
+	esac
+	reap "$P"
+}
+
 # ========================================================================
 
 # guest.sh one CRIU VERSION NAME: one scenario, in a process of its own so
@@ -261,7 +405,7 @@ for CRIU in $CRIUS; do
 	[ -n "$V" ] || { sed 's/^/# /' "$T/criu-err"; continue; }
 	# The other CRIU's kernel probe cache is "stale" to this one.
 	rm -f /run/criu.kdat
-	for s in check counter chain cgroup; do
+	for s in check counter chain dedup cgroup tcp refuse migrate; do
 		want "$s" || continue
 		t0=$(uptime_cs)
 		# A hung scenario is killed; what it started is left to init.

@@ -11,8 +11,9 @@
 #   CR_CACHE=DIR       download cache (default /var/cache/cr-test); the
 #                      kernel lives in DIR/vm, the CRIUs in DIR/criu-SUITE
 #   CR_VM_TIMEOUT=SEC  hard limit for the boot (default 600)
-#   CR_VM_ACCEL=tcg    qemu accelerator; KVM guests hang at boot on the
-#                      build machine (machine-notes), so TCG is the default
+#   CR_VM_ACCEL=ACCEL  qemu accelerator (tcg or kvm); by default TCG, or KVM
+#                      where a quick probe boot shows it works (on the build
+#                      machine a KVM guest hangs at boot: machine-notes)
 #   CR_VM_CPU=max      qemu CPU model
 #   CR_VM_ONLY=PATTERN run only the guest scenarios whose name matches
 #
@@ -27,7 +28,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${CR_CACHE:-/var/cache/cr-test}
 VM=$CACHE/vm
 TIMEOUT=${CR_VM_TIMEOUT:-600}
-ACCEL=${CR_VM_ACCEL:-tcg}
+ACCEL=${CR_VM_ACCEL:-}
 # qemu64, the default model, lacks XSAVE, SSE4.2 and RDRAND: CRIU would
 # only ever see the legacy FPU path, crc32c-intel would not load, and the
 # guest would have no early entropy. "max" is all TCG can emulate.
@@ -136,6 +137,36 @@ for c in "$CRIU_OLD" "$CRIU_NEW"; do
 	# carried over by /init).
 	case $c in /dev/* | /proc/* | /sys/*) die "CR_CACHE must not lie under /dev, /proc or /sys ($c)" ;; esac
 done
+
+# --------------------------------------------------------------- accelerator
+# TCG unless a probe shows that KVM boots this kernel here: a tiny initramfs
+# that prints a marker and powers off, with a hard limit. The verdict is
+# cached per host kernel, qemu and guest kernel, so the probe (20 s where
+# KVM hangs) runs once.
+if [ -z "$ACCEL" ]; then
+	ACCEL=tcg
+	if [ -w /dev/kvm ]; then
+		key="$(uname -r) $(qemu-system-x86_64 --version | head -n 1) $KPKG"
+		if [ -f "$VM/kvm-probe" ] && [ "$(sed -n 1p "$VM/kvm-probe")" = "$key" ]; then
+			ACCEL=$(sed -n 2p "$VM/kvm-probe")
+		else
+			pr=$(mktemp -d "$VM/probe.XXXXXX")
+			mkdir -p "$pr/r/bin" "$pr/r/dev"
+			cp /bin/busybox "$pr/r/bin/busybox"
+			mknod "$pr/r/dev/console" c 5 1 2>/dev/null || true
+			printf '#!/bin/busybox sh\necho CR-KVM-OK\n/bin/busybox poweroff -f\n' >"$pr/r/init"
+			chmod 755 "$pr/r/init"
+			(cd "$pr/r" && find . | cpio -o -H newc -R 0:0 --quiet) | gzip -1 >"$pr/initrd.gz"
+			timeout -k 5 20 qemu-system-x86_64 -accel kvm -cpu host -m 256 -nographic -no-reboot -nic none \
+				-kernel "$KDIR/vmlinuz" -initrd "$pr/initrd.gz" -append "console=ttyS0 quiet panic=-1" \
+				</dev/null >"$pr/log" 2>&1 || true
+			grep -q CR-KVM-OK "$pr/log" && ACCEL=kvm
+			printf '%s\n%s\n' "$key" "$ACCEL" >"$VM/kvm-probe"
+			rm -rf "$pr"
+		fi
+		log "KVM probe: $([ "$ACCEL" = kvm ] && echo "KVM boots here" || echo "no KVM guest booted within 20 s"): $ACCEL"
+	fi
+fi
 
 # ------------------------------------------------------------- cr, workload
 CR=${CR:-$top/cr}
