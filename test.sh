@@ -323,11 +323,13 @@ else
 	export CRIU CR T
 	W=$top/tests/bin/workload
 	export W
-	for s in $(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/\1/p' "$top/tests/scenarios.sh"); do
+	for s in $(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/scenarios:\1/p' "$top/tests/scenarios.sh") \
+		$(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/faults:\1/p' "$top/tests/faults.sh" 2>/dev/null); do
+		file=${s%%:*} s=${s#*:}
 		case $s in ${CR_TEST_ONLY:-*}) ;; *) continue ;; esac
 		mkdir -p "$T/$s"
 		timeout -s KILL 180 unshare --pid --fork --mount-proc \
-			sh "$top/tests/scenarios.sh" "$s" "$T/$s" >"$T/$s.out" 2>&1 </dev/null
+			sh "$top/tests/$file.sh" "$s" "$T/$s" >"$T/$s.out" 2>&1 </dev/null
 		st=$?
 		while IFS= read -r line; do
 			case $line in

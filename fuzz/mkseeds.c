@@ -25,6 +25,10 @@ static void put(const char *sub, const char *name, const void *buf, size_t len)
 	char path[4096];
 	FILE *f;
 
+	if (mkdir(top, 0755) && errno != EEXIST) {
+		perror(top);
+		exit(1);
+	}
 	snprintf(path, sizeof(path), "%s/%s", top, sub);
 	if (mkdir(path, 0755) && errno != EEXIST) {
 		perror(path);
