@@ -53,13 +53,26 @@ PB_RT  = nanopb/pb.h nanopb/pb_common.h nanopb/pb_common.c nanopb/pb_encode.h \
 SRC    = cr.c nanopb/rpc.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c \
          $(INIH_SRC)/ini.c
 
-.PHONY: all deps demo check vm-check bench bench-quick install uninstall clean proto size
+.PHONY: all deps demo check vm-check asan fuzz bench bench-quick install uninstall clean proto size
 
 all: cr
 
 cr: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h
 	$(CC) $(CPPFLAGS_CR) $(CPPFLAGS) $(CFLAGS_CR) $(WERROR) $(CFLAGS) -o $@ $(SRC) $(LDFLAGS_CR) $(LDFLAGS)
 	@echo "cr: $$(stat -c %s $@) bytes (budget $(BUDGET))"
+
+# cr-asan: the same sources with AddressSanitizer and
+# UndefinedBehaviorSanitizer, built against glibc with clang (musl has no
+# sanitizer runtime). test.sh runs tier 1 against it after the real cr;
+# `make asan` runs tiers 0 and 1 with it alone.
+ASAN_CC = clang
+cr-asan: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h
+	$(ASAN_CC) $(CPPFLAGS_CR) -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=all $(WARN) -Wno-gnu-zero-variadic-macro-arguments -o $@ $(SRC)
+
+asan: cr-asan
+	CR=./cr-asan CR_SANITIZED=1 CR_TEST_VM=0 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh ./test.sh
 
 size: cr
 	@s=$$(stat -c %s cr); echo "cr: $$s bytes (budget $(BUDGET))"; test $$s -le $(BUDGET)
@@ -88,13 +101,14 @@ $(NANOPB_SRC)/pb.h $(INIH_SRC)/ini.h $(INIH_SRC)/ini.c $(NANOPB_GEN):
 # mirror the system already uses: the system's apt sources are not touched.
 deps:
 	@test "$$(id -u)" = 0 || { echo "make deps needs root (apt-get)" >&2; exit 1; }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools nanopb protobuf-compiler
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools nanopb protobuf-compiler clang libclang-rt-14-dev
 	sh tests/debfetch.sh source $(DEPS)/apt nanopb=$(NANOPB_VER)-2 libinih=$(INIH_VER)-1
 	cd $(DEPS) && tar xzf apt/src/nanopb_$(NANOPB_VER).orig.tar.gz && tar xzf apt/src/libinih_$(INIH_VER).orig.tar.gz
 	@echo "deps ready: $(NANOPB_SRC) $(INIH_SRC)"
 
 # demo and check work on a fresh machine: they fetch what is missing first.
-HAVE_DEPS = test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -x $(NANOPB_GEN) && command -v $(CC) >/dev/null
+HAVE_DEPS = test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -x $(NANOPB_GEN) && command -v $(CC) >/dev/null && \
+	command -v $(ASAN_CC) >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
 
 demo:
 	@$(HAVE_DEPS) || $(MAKE) deps
@@ -129,4 +143,4 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/cr $(DESTDIR)$(PREFIX)/share/doc/cr/cr.ini.example
 
 clean:
-	rm -f cr nanopb/*.c nanopb/*.h
+	rm -f cr cr-asan nanopb/*.c nanopb/*.h

@@ -180,12 +180,16 @@ done
 sed 's/^;\([a-z-]* = \)/\1/' "$top/cr.ini.example" >"$T/all.ini"; chmod 600 "$T/all.ini"
 expect "every key of cr.ini.example, uncommented, is accepted" 1 "connect to criu service at /run/criu_service.socket" "$CR" -c "$T/all.ini" check
 
-# The binary itself.
-if file -L "$CR" | grep -q "statically linked"; then ok "cr is statically linked"
-else notok "cr is statically linked: $(file -L "$CR")"; fi
-size=$(stat -c %s "$CR")
-if [ "$size" -le 102400 ]; then ok "cr is $size bytes, within the 102400-byte budget"
-else notok "cr is $size bytes, over the 102400-byte budget"; fi
+# The binary itself (a sanitizer build is neither static nor small).
+if [ -n "${CR_SANITIZED:-}" ]; then
+	echo "# $CR is a sanitizer build: static link and size not checked"
+else
+	if file -L "$CR" | grep -q "statically linked"; then ok "cr is statically linked"
+	else notok "cr is statically linked: $(file -L "$CR")"; fi
+	size=$(stat -c %s "$CR")
+	if [ "$size" -le 102400 ]; then ok "cr is $size bytes, within the 102400-byte budget"
+	else notok "cr is $size bytes, over the 102400-byte budget"; fi
+fi
 
 # ==================== a fake criu, for what CRIU won't do ==================
 # tests/fake-criu.c speaks CRIU's side of the RPC protocol and misbehaves on
@@ -312,6 +316,29 @@ tier1_skip() {
 	else echo "# tier 1 skipped: $1"; fi
 }
 
+# tier1 PREFIX: every scenario of tests/scenarios.sh and tests/faults.sh,
+# each as pid 1 of its own pid namespace, its results counted as PREFIX...
+tier1() {
+	for s in $(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/scenarios:\1/p' "$top/tests/scenarios.sh") \
+		$(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/faults:\1/p' "$top/tests/faults.sh" 2>/dev/null); do
+		file=${s%%:*} s=${s#*:}
+		case $s in ${CR_TEST_ONLY:-*}) ;; *) continue ;; esac
+		rm -rf "$T/$s"
+		mkdir -p "$T/$s"
+		timeout -s KILL 180 unshare --pid --fork --mount-proc \
+			sh "$top/tests/$file.sh" "$s" "$T/$s" >"$T/$s.out" 2>&1 </dev/null
+		st=$?
+		while IFS= read -r line; do
+			case $line in
+			"ok - "*) ok "$1$s: ${line#ok - }" ;;
+			"not ok - "*) notok "$1$s: ${line#not ok - }" ;;
+			*) echo "$line" ;;
+			esac
+		done <"$T/$s.out"
+		if [ $st != 0 ]; then notok "$1$s: scenario exited with status $st"; fi
+	done
+}
+
 if [ "$(id -u)" != 0 ]; then
 	tier1_skip "needs root"
 elif ! CRIU=$(sh "$top/tests/criu-root.sh" 2>"$T/criu-root.log" | tail -n 1) || [ ! -x "$CRIU" ]; then
@@ -323,23 +350,22 @@ else
 	export CRIU CR T
 	W=$top/tests/bin/workload
 	export W
-	for s in $(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/scenarios:\1/p' "$top/tests/scenarios.sh") \
-		$(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/faults:\1/p' "$top/tests/faults.sh" 2>/dev/null); do
-		file=${s%%:*} s=${s#*:}
-		case $s in ${CR_TEST_ONLY:-*}) ;; *) continue ;; esac
-		mkdir -p "$T/$s"
-		timeout -s KILL 180 unshare --pid --fork --mount-proc \
-			sh "$top/tests/$file.sh" "$s" "$T/$s" >"$T/$s.out" 2>&1 </dev/null
-		st=$?
-		while IFS= read -r line; do
-			case $line in
-			"ok - "*) ok "$s: ${line#ok - }" ;;
-			"not ok - "*) notok "$s: ${line#not ok - }" ;;
-			*) echo "$line" ;;
-			esac
-		done <"$T/$s.out"
-		if [ $st != 0 ]; then notok "$s: scenario exited with status $st"; fi
-	done
+	tier1 ""
+	# ... and again against cr built with AddressSanitizer and
+	# UndefinedBehaviorSanitizer (glibc, clang): every report is fatal, and
+	# one found in the reports directory afterwards fails the suite too.
+	if [ -n "${CR_SANITIZED:-}" ] || [ "${CR_TEST_ASAN:-1}" = 0 ]; then
+		echo "# sanitizer tier left out"
+	elif ! make -s -C "$top" cr-asan >"$T/asan-build.log" 2>&1; then
+		notok "asan: build cr-asan (make cr-asan; clang)" "$T/asan-build.log"
+	else
+		mkdir -p "$T/asan-reports"
+		CR=$top/cr-asan CR_SANITIZED=1 \
+			ASAN_OPTIONS="log_path=$T/asan-reports/asan:detect_leaks=1:abort_on_error=1" \
+			UBSAN_OPTIONS="log_path=$T/asan-reports/ubsan:print_stacktrace=1:halt_on_error=1" tier1 "asan: "
+		if [ -z "$(ls "$T/asan-reports")" ]; then ok "asan: no sanitizer report in the whole tier"
+		else notok "asan: sanitizer reports" $(ls -d "$T/asan-reports"/*); fi
+	fi
 fi
 
 # ============ the VM tier: a real kernel, a busybox initramfs =============
