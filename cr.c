@@ -3092,11 +3092,13 @@ static int cmd_page_server(void)
 
 	if (strlen(cfg.address) > 63)
 		usage_die("--address is longer than 63 bytes");
+	if (rpc_find_criu(criu, sizeof(criu)))
+		return EXIT_FAIL;
+	/* created 0700 if missing (an existing directory is left as it is;
+	 * the page files are 0600 in any case: cr's umask is 077) */
 	if (mkdir_p(cfg.image_path, 0700, NULL) || (img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    fd_path(img, img_shown, sizeof(img_shown)))
 		die("image path %s:", cfg.image_path);
-	if (rpc_find_criu(criu, sizeof(criu)))
-		return EXIT_FAIL;
 	r.sigfd = sig_setup(false);
 	if (cfg.timeout)
 		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
@@ -4174,7 +4176,8 @@ static void mig_token(char *tok, size_t size)
 	close(fd);
 	tok[n] = '\0';
 	if (geteuid() == 0 && (st.st_uid != 0 || (st.st_mode & 077)))
-		usage_die("--token-file %s: readable or writable by others; chown root and chmod 600 it", cfg.token_file);
+		usage_die("--token-file %s: %s; chown root and chmod 600 it", cfg.token_file,
+			  st.st_uid ? "owned by another user" : "readable or writable by others");
 	while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r'))
 		tok[--n] = '\0';
 	if (!n || strpbrk(tok, " \n"))

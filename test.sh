@@ -153,8 +153,27 @@ expect "missing -c file: exit 2" 2 "config $T/nope" "$CR" -c "$T/nope" check
 if [ "$(id -u)" = 0 ]; then
 	ini "[criu]"; chmod 666 "$T/cr.ini"
 	expect "root refuses a world-writable config: exit 2" 2 "writable by group or others" "$CR" -c "$T/cr.ini" check
-	chmod 600 "$T/cr.ini"
+	chmod 620 "$T/cr.ini"
+	expect "root refuses a group-writable config: exit 2" 2 "config $T/cr.ini: writable by group or others" "$CR" -c "$T/cr.ini" check
+	chmod 600 "$T/cr.ini"; chown nobody "$T/cr.ini"
+	expect "root refuses a config owned by another user: exit 2" 2 "config $T/cr.ini: owned by another user" "$CR" -c "$T/cr.ini" check
+	chown root "$T/cr.ini"
+	echo s3cret >"$T/tok"; chmod 640 "$T/tok"
+	expect "root refuses a token file others can read: exit 2" 2 "token-file $T/tok: readable or writable by others" \
+		"$CR" -c none migrate --to 127.0.0.1:1 --token-file "$T/tok" $$
+	chmod 600 "$T/tok"; chown nobody "$T/tok"
+	expect "root refuses a token file owned by another user: exit 2" 2 "token-file $T/tok: owned by another user" \
+		"$CR" -c none receive --listen 127.0.0.1:1 --token-file "$T/tok"
+	if grep -q s3cret "$T/err" "$T/out"; then notok "... and never shows the token" "$T/err"; else ok "... and never shows the token"; fi
+	rm -f "$T/tok"
 fi
+# No value but a hook command reaches a shell: these would create $T/pwned
+# if cr ran them through sh -c.
+mkdir -p "$T/sh"
+(cd "$T/sh" && "$CR" -c none --criu '$(touch ../pwned)' check) >/dev/null 2>&1
+(cd "$T/sh" && "$CR" -c none restore -D '`touch ../pwned`') >/dev/null 2>&1
+if [ ! -e "$T/pwned" ] && [ -z "$(ls "$T/sh")" ]; then ok "values of --criu and -D never reach a shell"
+else notok "values of --criu and -D never reach a shell"; fi
 
 # cr.ini.example documents every key, in the right section.
 for sec in checkpoint pre-dump restore page-server cgroup criu hooks migrate; do
@@ -300,6 +319,9 @@ if mkdir -p "$top/tests/bin" && cc -O2 -I"$top/nanopb" -o "$FAKE" "$top/tests/fa
 	FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" page-server --status-fd 3 -D "$T/fkps" 3>"$T/status" >/dev/null 2>"$T/err"
 	if [ $? = 1 ] && [ ! -s "$T/status" ] && grep -q "page server" "$T/err"; then ok "--status-fd gets no byte when the page server fails"
 	else notok "--status-fd gets no byte when the page server fails" "$T/err"; fi
+	# --via is split on blanks and executed, never given to a shell
+	(cd "$T/sh" && FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" migrate --via 'true;touch ../pwned' $S) >/dev/null 2>"$T/err"
+	if [ ! -e "$T/pwned" ]; then ok "--via never reaches a shell"; else notok "--via never reaches a shell" "$T/err"; fi
 	fk hook 1 'hook post-dump (exit 3) failed: exit status 3' fkrun ok checkpoint --hook 'post-dump=exit 3' -D "$T/fk" $S
 	fk hook-timeout 1 'hook pre-dump timed out' fkrun ok checkpoint --hook 'pre-dump=sleep 30' --hook-timeout 1 -D "$T/fk" $S
 	fk hook-missing 1 'hook pre-dump (/nonexistent/hook) failed: exit status 127' fkrun ok checkpoint --hook 'pre-dump=/nonexistent/hook' -D "$T/fk" $S

@@ -37,6 +37,18 @@ scenario_counter() {
 	check "the counter continues from where it stopped ($c1 -> $first -> $c2)" [ "$first" -ge "$c1" -a "$c2" -gt "$c1" ]
 	check "the restored process runs untraced" running "$P"
 	kill "$P"
+	wait "$P" 2>/dev/null
+	# whatever the caller's umask, images are process memory: root's alone
+	"$W" counter "$D/c2" 4 &
+	P=$!
+	wait_above "$D/c2" 2
+	(umask 000 && cr checkpoint --print-stats -W "$D/wd" -D "$D/new/ck2" "$P") >"$D/out" 2>"$D/err"
+	check "under umask 000: checkpoint into a new directory with a new --work-path" [ $? = 0 ]
+	check "... the directories it made are 0700 ($(stat -c '%a %n' "$D/new" "$D/new/ck2" "$D/wd" | tr '\n' ' '))" \
+		[ "$(stat -c %a "$D/new" "$D/new/ck2" "$D/wd" | sort -u)" = 700 ]
+	check "... no image, log or stats file is readable by others ($(find "$D/new" "$D/wd" -type f -perm /077 | wc -l) are)" \
+		[ -z "$(find "$D/new" "$D/wd" -type f -perm /077)" ] && [ -n "$(find "$D/new" -name 'pages-*.img')" ]
+	wait "$P" 2>/dev/null
 }
 
 scenario_check() {
