@@ -74,6 +74,12 @@ asan: cr-asan
 	CR=./cr-asan CR_SANITIZED=1 CR_TEST_VM=0 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 sh ./test.sh
 
+# libFuzzer harnesses for the decoders (fuzz/): FUZZ_SECS each, after
+# replaying the inputs kept in fuzz/regress/. test.sh runs a 10 s smoke.
+FUZZ_SECS = 60
+fuzz: cr
+	sh fuzz/run.sh $(FUZZ_SECS)
+
 size: cr
 	@s=$$(stat -c %s cr); echo "cr: $$s bytes (budget $(BUDGET))"; test $$s -le $(BUDGET)
 

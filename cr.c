@@ -748,6 +748,8 @@ static unsigned long long scan_num(const char *s, int base)
 
 		if (d < 0)
 			return v;
+		if (v > (~0ull - (unsigned)d) / (unsigned)base)
+			return ~0ull;	/* saturate: a wrapped number could pass for a small one */
 		v = v * (unsigned)base + (unsigned)d;
 	}
 }
@@ -2004,6 +2006,13 @@ static int rpc_version(struct rpc *r)
 		return -1;
 	if (!resp.success || !resp.has_version) {
 		warn("criu did not answer the VERSION request (CRIU older than 3.0?)");
+		return -1;
+	}
+	/* found by fuzz/rpc.c: a huge major overflowed the arithmetic below */
+	if (resp.version.major_number < 0 || resp.version.major_number > 999 || resp.version.minor_number < 0 ||
+	    resp.version.minor_number > 99 || (resp.version.has_sublevel && (resp.version.sublevel < 0 || resp.version.sublevel > 99))) {
+		warn("criu answered VERSION with %d.%d, which is no CRIU version", resp.version.major_number,
+		     resp.version.minor_number);
 		return -1;
 	}
 	r->ver = resp.version.major_number * 10000 + resp.version.minor_number * 100 +

@@ -390,6 +390,25 @@ else
 	fi
 fi
 
+# ================= fuzzing: a short smoke of each harness =================
+# fuzz/run.sh builds the libFuzzer harnesses (clang, ASan + UBSan), replays
+# every input kept in fuzz/regress/ and fuzzes each decoder for a while
+# (make fuzz: 60 s each). CR_TEST_FUZZ=SECS sets the smoke's length, 0 skips it.
+if [ "${CR_TEST_FUZZ:-10}" = 0 ] || [ -n "${CR_SANITIZED:-}" ]; then
+	echo "# fuzz smoke left out"
+else
+	sh "$top/fuzz/run.sh" "${CR_TEST_FUZZ:-10}" >"$T/fuzz.out" 2>&1
+	st=$?
+	ffail=0
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) ok "${line#ok - }" ;;
+		"not ok - "*) notok "${line#not ok - }"; ffail=1 ;;
+		esac
+	done <"$T/fuzz.out"
+	if [ $st != 0 ] && [ $ffail = 0 ]; then notok "fuzz/run.sh failed (exit $st)" "$T/fuzz.out"; fi
+fi
+
 # ============ the VM tier: a real kernel, a busybox initramfs =============
 # tests/vm/run.sh boots Debian bookworm's kernel (which tracks dirty memory)
 # under qemu with cr, the workload and two CRIUs in an initramfs; its

@@ -19,7 +19,7 @@ secs=${1:-${FUZZ_SECS:-60}}
 case $secs in
 '' | *[!0-9]*) echo "usage: sh fuzz/run.sh [SECS]" >&2; exit 2 ;;
 esac
-harnesses="rpc stats ini mig"
+harnesses=${FZ_ONLY:-"rpc stats ini mig"}
 bin=fuzz/bin
 log=$bin/log
 inih=.deps/inih-r59
@@ -63,13 +63,13 @@ fi
 fail=0
 for h in $harnesses; do
 	# the regression inputs first: each must run without a crash
+	reg=
 	if [ -d "fuzz/regress/$h" ] && [ -n "$(find "fuzz/regress/$h" -type f ! -name .keep)" ]; then
 		if ! find "fuzz/regress/$h" -type f ! -name .keep -exec "$bin/$h" -rss_limit_mb=2048 -timeout=25 \
 			-close_fd_mask=3 {} + >"$log/$h-regress.log" 2>&1; then
 			bad=$(sed -n 's/^Running: //p' "$log/$h-regress.log" | tail -n 1)
-			echo "not ok - fuzz $h: regression input ${bad:-in fuzz/regress/$h} crashes (log: $log/$h-regress.log)"
+			reg="regression input ${bad:-in fuzz/regress/$h} crashes (log: $log/$h-regress.log); "
 			fail=1
-			continue
 		fi
 	fi
 	work=$bin/work/$h
@@ -85,10 +85,12 @@ for h in $harnesses; do
 	n=$(find "$work" -type f | wc -l | tr -d ' ')
 	if [ "$rc" != 0 ]; then
 		art=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log/$h.log" | tail -n 1)
-		echo "not ok - fuzz $h: crash, input saved in ${art:-fuzz/crashes/ (none written)} (log: $log/$h.log)"
+		echo "not ok - fuzz $h: ${reg}crash, input saved in ${art:-fuzz/crashes/ (none written)} (log: $log/$h.log)"
 		fail=1
-		continue
+	elif [ -n "$reg" ]; then
+		echo "not ok - fuzz $h: ${reg}fuzzing: ${execs:-?} execs in $t s, corpus $n files, no new crash"
+	else
+		echo "ok - fuzz $h: ${execs:-?} execs in $t s, corpus $n files, no crash"
 	fi
-	echo "ok - fuzz $h: ${execs:-?} execs in $t s, corpus $n files, no crash"
 done
 exit $fail
