@@ -708,7 +708,11 @@ static int mkdir_p(const char *path, mode_t mode, char *created)
 		if (c && c != '/')
 			continue;
 		*p = '\0';
-		if (!mkdir(buf, mode)) {
+		/* NAME/.. names something only if NAME exists: never make it */
+		if (c && !strncmp(p + 1, "..", 2) && (!p[3] || p[3] == '/')) {
+			if (access(buf, F_OK))
+				return -1;
+		} else if (!mkdir(buf, mode)) {
 			chmod(buf, mode);	/* whatever the umask (cgroups want 0755) */
 			if (created && !created[0])
 				memcpy(created, buf, (size_t)(p - buf) + 1);
@@ -862,8 +866,8 @@ static bool hook_event_known(const char *ev, size_t len)
  */
 static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
 {
-	const struct opt_desc *o = &opts[id];
-	const char *choices = opt_f(id, F_CHOICES);
+	const struct opt_desc *o;
+	const char *choices;
 	void *field = NULL;
 	long long n;
 
@@ -885,6 +889,34 @@ static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
 	if (strlen(val) > MAX_VALUE) {
 		warn("%s: the value is longer than %d bytes", where, MAX_VALUE);
 		return -1;
+	}
+	if (id == O_COUNT) {	/* a positional argument: only checked */
+		if (!*val) {
+			warn("%s: empty", where);
+			return -1;
+		}
+		return 0;
+	}
+	o = &opts[id];
+	choices = opt_f(id, F_CHOICES);
+	/* the syntax of values whose form is fixed, checked here so that an
+	 * ini file's mistakes are reported at their FILE:LINE, whichever
+	 * command's section they are in */
+	if ((id == O_page_server || id == O_to || id == O_listen) && *val && parse_hostport(val, NULL, NULL)) {
+		warn("%s: \"%s\": expected HOST:PORT (PORT 1-65535; [v6addr]:PORT)", where, val);
+		return -1;
+	}
+	if (id == O_image_path && !*val) {
+		warn("%s: empty (give a directory)", where);
+		return -1;
+	}
+	if (id == O_inherit_fd) {
+		const char *colon = strrchr(val, ':');
+
+		if (!colon || colon == val || parse_num(colon + 1, INT_MAX) < 0 || colon - val > 255) {
+			warn("%s: \"%s\": expected KEY:FD (e.g. pipe:[12345]:3), KEY at most 255 bytes", where, val);
+			return -1;
+		}
 	}
 	if (o->type == T_BOOL) {
 		if (in_choices(val, "true|yes|on|1"))
@@ -1313,7 +1345,7 @@ static pid_t cfg_parse_pid(const char *s)
 	long long tgid;
 
 	if (pid <= 0)
-		usage_die("\"%s\" is not a process id", s);
+		usage_die("\"%.40s%s\" is not a process id", s, strlen(s) > 40 ? "..." : "");
 	if (pid == 1)
 		usage_die("pid 1 is this namespace's init: checkpointing it would end everything under it");
 	if (pid == getpid())
@@ -1341,8 +1373,7 @@ static void cfg_check(void)
 	if ((cfg.to[0] || cfg.listen[0]) && !cfg.token_file[0])
 		usage_die("--%s needs --token-file: a plain TCP peer must prove it knows the shared secret",
 			  cfg.to[0] ? "to" : "listen");
-	if ((cfg.to[0] && parse_hostport(cfg.to, NULL, NULL)) || (cfg.listen[0] && parse_hostport(cfg.listen, NULL, NULL)))
-		usage_die("--%s: expected ADDR:PORT with a numeric address", cfg.to[0] ? "to" : "listen");
+
 	if ((cfg.cmd & (C_DUMP | C_PRE | C_MIG)) && (cfg.nargs > 1 || (!cfg.nargs && !cfg.cgroup[0])))
 		usage_die("%s needs exactly one PID, or --cgroup PATH (%s %s PID)", cfg.cmd_name, prog, cfg.cmd_name);
 	if (cfg.remove_cgroup && !cfg.cgroup[0])
@@ -1355,6 +1386,8 @@ static void cfg_check(void)
 		usage_die("--cgroup-controllers \"%s\": expected a comma-separated list of controllers", cfg.cg_ctrls);
 	if (cfg.cmd == C_STATS && cfg.nargs != 1)
 		usage_die("stats needs exactly one DIR (%s stats DIR)", prog);
+	if (cfg.cmd == C_STATS && cfg_set(O_COUNT, cfg.args[0], "stats DIR", true))
+		exit(EXIT_USAGE);
 	for (int i = 0; i < cfg.hook.n; i++) {
 		const char *eq = strchr(cfg.hook.v[i], '=');
 
@@ -1374,8 +1407,7 @@ static void cfg_check(void)
 			  "checkpoint's page server)");
 	if (cfg.page_server[0] && cfg.cmd == C_RST && !cfg.lazy_pages)
 		usage_die("restore --page-server only makes sense with --lazy-pages");
-	if (cfg.page_server[0] && parse_hostport(cfg.page_server, NULL, NULL))
-		usage_die("--page-server \"%s\": expected HOST:PORT (PORT 1-65535; [v6addr]:PORT)", cfg.page_server);
+
 	if (cfg.lazy_pages && cfg.criu_socket[0] && cfg.cmd == C_RST)
 		usage_die("restore --lazy-pages starts criu lazy-pages itself: drop --criu-socket");
 	if ((cfg.cmd & (C_RST | C_CHK | C_G | C_PS | C_RCV)) && cfg.nargs)
@@ -1385,8 +1417,7 @@ static void cfg_check(void)
 	if (cfg.parent_path[0] == '/')
 		usage_die("--parent-path must be relative to the image directory (e.g. ../pre1), not \"%s\"",
 			  cfg.parent_path);
-	if (!cfg.image_path[0] && (cfg.cmd & C_DPR))
-		usage_die("--image-path must not be empty");
+
 	if (strchr(cfg.log_file, '/') || str_eq(cfg.log_file, ".") || str_eq(cfg.log_file, ".."))
 		usage_die("--log-file is a file name in the work directory, not a path: \"%s\"", cfg.log_file);
 	if (strlen(cfg.log_file) > 63)
@@ -1396,13 +1427,9 @@ static void cfg_check(void)
 	if (cfg.criu_socket[0] && cfg.inherit_fd.n)
 		usage_die("--inherit-fd needs criu swrk; a criu service cannot do it: drop --criu-socket");
 	for (int i = 0; i < cfg.inherit_fd.n; i++) {
-		const char *v = cfg.inherit_fd.v[i], *colon = strrchr(v, ':');
-		long long fd = colon ? parse_num(colon + 1, INT_MAX) : -1;
+		const char *v = cfg.inherit_fd.v[i];
+		long long fd = parse_num(strrchr(v, ':') + 1, INT_MAX);
 
-		if (!colon || colon == v || fd < 0)
-			usage_die("--inherit-fd \"%s\": expected KEY:FD (e.g. pipe:[12345]:3)", v);
-		if (colon - v > 255)
-			usage_die("--inherit-fd \"%s\": the key is longer than 255 bytes", v);
 		if (fd <= 2 || fcntl((int)fd, F_GETFD) < 0)
 			usage_die("--inherit-fd \"%s\": fd %lld is not open in cr (or is stdin/stdout/stderr)", v, fd);
 	}
@@ -3097,24 +3124,27 @@ static int cmd_page_server(void)
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	criu_req req;
 	criu_resp resp;
-	int img, ret = EXIT_FAIL;
+	int img = -1, ret = EXIT_FAIL;
 
 	if (strlen(cfg.address) > 63)
 		usage_die("--address is longer than 63 bytes");
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
-	/* created 0700 if missing (an existing directory is left as it is;
-	 * the page files are 0600 in any case: cr's umask is 077) */
-	if (mkdir_p(cfg.image_path, 0700, NULL) || (img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    fd_path(img, img_shown, sizeof(img_shown)))
-		die("image path %s:", cfg.image_path);
 	r.sigfd = sig_setup(false);
 	if (cfg.timeout)
 		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
 	r.status_fd = cfg.set[O_status_fd] ? (int)cfg.status_fd : -1;
-	r.hook = (struct hook_ctx){ img_shown, img_shown, 0, -1, 0, 0 };
 	if (rpc_open(&r, criu, false) || rpc_version(&r))
 		goto out;
+	/* only once CRIU answers: created 0700 if missing (an existing
+	 * directory is left as it is; the page files are 0600 in any case:
+	 * cr's umask is 077) */
+	if (mkdir_p(cfg.image_path, 0700, NULL) || (img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fd_path(img, img_shown, sizeof(img_shown))) {
+		warn("image path %s:", cfg.image_path);
+		goto out;
+	}
+	r.hook = (struct hook_ctx){ img_shown, img_shown, 0, -1, 0, 0 };
 	rpc_req_init(&req, criu_req_type_PAGE_SERVER_CHLD);
 	req.has_keep_open = req.keep_open = true;
 	req.has_opts = true;
@@ -3592,6 +3622,12 @@ static int cmd_restore(void)
 		die("image path %s is not a checkpoint (no inventory.img in it)", cfg.image_path);
 	if (fd_path(img, img_shown, sizeof(img_shown)))
 		die("image path %s:", cfg.image_path);
+	if (cfg.pid_file[0]) {
+		char dir[PATH_MAX], base[NAME_MAX + 1];
+
+		if (split_path(cfg.pid_file, dir, sizeof(dir), base, sizeof(base)) || access(dir, W_OK))
+			die("--pid-file %s: its directory %s cannot be written", cfg.pid_file, dir);
+	}
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
 	if (cfg.cgroup[0] && cg_read_layout(&l))
@@ -3671,8 +3707,10 @@ static int cmd_restore(void)
 		}
 	}
 	t.n = 0;	/* the cgroups stay: the tree is in them */
-	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file, root))
+	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file, root)) {
 		warn("the tree was restored as pid %d", (int)root);
+		misplaced = true;	/* exit 1: what was asked for is not all done */
+	}
 	if (cfg.print_stats && !stats_read(wd, wd_shown, "stats-restore", &st_e))
 		stats_print("restore", root, (uint64_t)(now_us() - t0), &st_e, false);
 	if (cfg.wait) {
@@ -4912,8 +4950,13 @@ int main(int argc, char **argv)
 		return EXIT_OK;
 	}
 	for (int i = 0; i < n; i++)
-		if (vals[i].id == O_config)
+		if (vals[i].id == O_config) {
+			if (!*vals[i].val)
+				usage_die("--config: empty value (a file, or 'none')");
+			if (cfg_set(O_config, vals[i].val, "--config", true))
+				exit(EXIT_USAGE);
 			conf = vals[i].val;
+		}
 	if (!conf)
 		cfg_load_ini("/etc/cr.ini", false);
 	else if (!str_eq(conf, "none"))

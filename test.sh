@@ -107,7 +107,7 @@ expect "--inherit-fd of a closed fd: exit 2" 2 "is not open in cr" "$CR" -c none
 expect "--wait with --criu-socket: exit 2" 2 "needs criu swrk" "$CR" -c none restore --wait --criu-socket /x
 expect "migrate without a transport: exit 2" 2 "exactly one of --via" "$CR" -c none migrate 2
 expect "migrate --to without a token: exit 2" 2 "needs --token-file" "$CR" -c none migrate --to 127.0.0.1:1 2
-expect "migrate --to with a name, not an address: exit 2" 2 "numeric address" "$CR" -c none migrate --to host:x --token-file /x 2
+expect "migrate --to without a port: exit 2" 2 "expected HOST:PORT" "$CR" -c none migrate --to host:x --token-file /x 2
 expect "receive without --stdio or --listen: exit 2" 2 "exactly one of --stdio" "$CR" -c none receive
 expect "--lazy-pages without --page-server: exit 2" 2 "needs --page-server" "$CR" -c none checkpoint --lazy-pages 2
 long=$(head -c 4096 /dev/zero | tr '\0' a)
@@ -209,6 +209,19 @@ else
 	if [ "$size" -le 102400 ]; then ok "cr is $size bytes, within the 102400-byte budget"
 	else notok "cr is $size bytes, over the 102400-byte budget"; fi
 fi
+
+# ================= hostile input: every flag and ini key =================
+# tests/hostile.sh runs cr with every option and ini key set to empty,
+# 4 KiB, non-UTF-8, newline and out-of-range values, hostile paths and
+# pids, argument bombs; every run must fail clearly and touch nothing.
+sh "$top/tests/hostile.sh" "$CR" >"$T/hostile.out" 2>&1
+while IFS= read -r line; do
+	case $line in
+	"ok - "*) ok "hostile: ${line#ok - }" ;;
+	"not ok - "*) notok "hostile: ${line#not ok - }" ;;
+	"#"*) echo "$line" ;;
+	esac
+done <"$T/hostile.out"
 
 # ==================== a fake criu, for what CRIU won't do ==================
 # tests/fake-criu.c speaks CRIU's side of the RPC protocol and misbehaves on
