@@ -89,7 +89,10 @@ $(PB_RT): | $(NANOPB_SRC)/pb.h
 	@mkdir -p nanopb
 	cp $(NANOPB_SRC)/$(notdir $@) $@
 
-nanopb/rpc.pb.c nanopb/rpc.pb.h: rpc.proto rpc.options | $(NANOPB_GEN)
+# One generator run makes both files (not a rule per file, which make -j
+# would run twice at once).
+nanopb/rpc.pb.h: nanopb/rpc.pb.c
+nanopb/rpc.pb.c: rpc.proto rpc.options | $(NANOPB_GEN)
 	@mkdir -p nanopb
 	$(PYTHON) $(NANOPB_GEN) -q -I. -D nanopb rpc.proto
 

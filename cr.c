@@ -1595,12 +1595,32 @@ static const char *rpc_type_name(criu_req_type t)
  * criu on $PATH. A value without '/' is looked up on $PATH too. The path is
  * written to out; on failure the message names everything that was tried.
  */
+/* An executable NAME on $PATH (or the usual directories) into out; the
+ * paths tried go into tried. 0, or -1. */
+static int path_search(const char *name, char *out, size_t size, char *tried, size_t tsize)
+{
+	const char *path = getenv("PATH");
+
+	tried[0] = '\0';
+	if (!path || !*path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, ":");
+
+		snprintf(out, size, "%.*s/%s", (int)len, len ? p : ".", name);
+		if (!access(out, X_OK))
+			return 0;
+		snprintf(tried + strlen(tried), tsize - strlen(tried), "%s%s", tried[0] ? " " : "", out);
+		p += len + (p[len] == ':');
+	}
+	return -1;
+}
+
 static int rpc_find_criu(char *out, size_t size)
 {
 	const char *want = cfg.criu[0] ? cfg.criu : getenv("CR_CRIU");
 	const char *from = cfg.criu[0] ? (cfg.set[O_criu] ? "--criu/[criu] binary" : "") : "$CR_CRIU";
-	const char *path = getenv("PATH");
-	char tried[1024] = "";
+	char tried[1024];
 
 	if (cfg.criu_socket[0]) {
 		/* a running service: no binary of ours to find */
@@ -1616,17 +1636,8 @@ static int rpc_find_criu(char *out, size_t size)
 		warn("criu %s (from %s):", want, from);
 		return -1;
 	}
-	if (!path || !*path)
-		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	for (const char *p = path; *p;) {
-		size_t len = strcspn(p, ":");
-
-		snprintf(out, size, "%.*s/%s", (int)len, len ? p : ".", want);
-		if (!access(out, X_OK))
-			return 0;
-		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s", tried[0] ? " " : "", out);
-		p += len + (p[len] == ':');
-	}
+	if (!path_search(want, out, size, tried, sizeof(tried)))
+		return 0;
 	warn("criu not found or not executable; tried: %s. Install CRIU, or name it with --criu PATH, "
 	     "[criu] binary in the ini file, or $CR_CRIU", tried);
 	return -1;
@@ -2305,6 +2316,21 @@ static int cg_resolve(const struct cg_layout *l, const char *path, struct cg_dir
 			snprintf(c->ctrl, sizeof(c->ctrl), "%s", l->v1[i].ctrl);
 		}
 	if (!best) {
+		/* through a symlink (/sys/fs/cgroup/cpu -> cpu,cpuacct)? Then by
+		 * its real name: the kernel's, for the path or its parent */
+		char real[PATH_MAX], dir[PATH_MAX], base[NAME_MAX + 1];
+		int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC), whole = fd >= 0;
+
+		if (fd < 0 && !split_path(path, dir, sizeof(dir), base, sizeof(base)))
+			fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0 && !fd_path(fd, real, sizeof(real) - NAME_MAX - 2)) {
+			close(fd);
+			if (!whole)
+				snprintf(real + strlen(real), NAME_MAX + 2, "/%s", base);
+			if (!str_eq(real, path))
+				return cg_resolve(l, real, c, must_exist, usage);
+		}
+		close_keep(fd);
 		warn("--cgroup %s is not on cgroupfs (cgroup mounts here: %s%s%d v1)", path, l->v2[0] ? l->v2 : "",
 		     l->v2[0] ? ", " : "", l->nv1);
 		return -1;
@@ -4295,7 +4321,7 @@ static int mig_tcp(const char *hostport, bool server)
 static int mig_via(pid_t *child)
 {
 	static char buf[MAX_VALUE + 1];
-	char *argv[64], *save = NULL;
+	char *argv[64], *save = NULL, bin[PATH_MAX], tried[1024];
 	int sv[2], n = 0;
 
 	snprintf(buf, sizeof(buf), "%s", cfg.via);
@@ -4305,7 +4331,12 @@ static int mig_via(pid_t *child)
 		argv[n++] = w;
 	}
 	argv[n] = NULL;
-	if (!n || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+	if (!n || (strchr(argv[0], '/') ? snprintf(bin, sizeof(bin), "%s", argv[0]) < 0 || access(bin, X_OK) :
+		   path_search(argv[0], bin, sizeof(bin), tried, sizeof(tried)))) {
+		warn("--via: %s is not an executable (nor on $PATH)", n ? argv[0] : "\"\"");
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		warn("--via %s: cannot start it", cfg.via);
 		return -1;
 	}
@@ -4315,7 +4346,7 @@ static int mig_via(pid_t *child)
 		umask(cfg.umask0);
 		dup2(sv[1], 0);
 		dup2(sv[1], 1);
-		execvp(argv[0], argv);
+		execv(bin, argv);
 		_exit(127);
 	}
 	close(sv[1]);
