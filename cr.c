@@ -210,6 +210,7 @@ struct cfg {
 	stats_entry last;	/* cmd_dump's statistics */
 	pid_t restored;		/* cmd_restore's result */
 	pid_t lazyd;		/* cmd_restore's criu lazy-pages, still fetching; 0 */
+	pid_t pump;		/* receive's stream pump, not a restore's leftover */
 	const char *cmd_name;
 	int nargs;
 	char **args;
@@ -1414,6 +1415,8 @@ static void cfg_check(void)
 		usage_die("%s takes no arguments (got \"%s\")", cfg.cmd_name, cfg.args[0]);
 	if (cfg.detach && cfg.wait)
 		usage_die("--detach and --wait exclude each other");
+	if (!cfg.max_iter)
+		usage_die("--max-iterations must be 1 or more (no pre-dumps at all: --mode stop-copy)");
 	if (cfg.parent_path[0] == '/')
 		usage_die("--parent-path must be relative to the image directory (e.g. ../pre1), not \"%s\"",
 			  cfg.parent_path);
@@ -1574,7 +1577,8 @@ struct rpc {
 	const char *criu;	/* the binary, for messages */
 	struct hook_ctx hook;	/* for the hooks run at CRIU's notifications */
 	bool post_dump;		/* cr acked post-dump: the images were complete */
-	pid_t restored;		/* the pid post-restore gave, once cr acked it */
+	pid_t restored;		/* the pid post-restore gave */
+	bool resumed;		/* cr acked pre-resume: CRIU lets the tree run */
 	bool last;		/* the next VERSION/FEATURE_CHECK ends the conversation (no keep_open) */
 	int status_fd;		/* --status-fd: gets "\\0" at status-ready; -1 */
 };
@@ -1976,8 +1980,9 @@ static int rpc_notify(struct rpc *r, const criu_resp *resp, int fd)
 	}
 	if (ok && str_eq(script, "post-dump"))
 		r->post_dump = true;
-	if (ok && str_eq(script, "post-restore") && resp->notify.has_pid)
+	if (str_eq(script, "post-restore") && resp->notify.has_pid)
 		r->restored = resp->notify.pid;
+	r->resumed |= ok && str_eq(script, "pre-resume");
 	rpc_req_init(&ack, criu_req_type_NOTIFY);
 	ack.has_notify_success = true;
 	ack.notify_success = ok;
@@ -2019,8 +2024,17 @@ static int rpc_call(struct rpc *r, const criu_req *req, criu_resp *resp)
 		}
 		if (resp->type != criu_req_type_NOTIFY)
 			break;
-		if (rpc_notify(r, resp, fd))
+		if (rpc_notify(r, resp, fd)) {
+			int st;
+
+			/* the answer could not go out: criu died (while a hook ran?) */
+			if (r->pid > 0 && waitpid(r->pid, &st, WNOHANG) == r->pid) {
+				r->pid = 0;
+				warn("criu exited during the %s request (%s)", rpc_type_name(req->type),
+				     rpc_status_str(st, sb, sizeof(sb)));
+			}
 			return -1;
+		}
 	}
 	close_keep(fd);
 	if (resp->type != want && !(resp->type == criu_req_type_EMPTY && !resp->success)) {
@@ -3663,7 +3677,9 @@ static int cmd_restore(void)
 	wd = img;
 	snprintf(wd_shown, sizeof(wd_shown), "%s", img_shown);
 
-	/* side effects from here on */
+	/* side effects from here on. A subreaper: whatever criu forked and
+	 * left behind when a restore fails comes to cr, which ends it */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	r.sigfd = sig_setup(cfg.wait);
 	if (cfg.timeout)
 		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
@@ -3708,9 +3724,19 @@ static int cmd_restore(void)
 		if (r.interrupted && !r.killed)
 			warn("restore interrupted by %s", sig_name(r.interrupted));
 		rpc_report_failure(title, req.type, rp, wd, log, faccessat_(wd, log, F_OK, 0) ? NULL : log_shown);
-		if (!rp && proc_alive(r.restored))
-			warn("CRIU failed after it had restored the tree: pid %d is there; check it (and kill it if it "
-			     "must not run)", (int)r.restored);
+		if (!rp && proc_alive(r.restored) && r.resumed)
+			warn("CRIU failed after it had let the restored tree run: pid %d is there; check it (and kill it "
+			     "if it must not run)", (int)r.restored);
+		else if (proc_alive(r.restored)) {
+			/* restored but never let go: it would wait forever */
+			static struct pidset tree;
+
+			proc_tree(r.restored, &tree);
+			for (int i = 0; i < tree.n; i++)
+				kill(tree.v[i], SIGKILL);
+			warn("the restored tree (pid %d) never ran: CRIU failed before it let it go, so cr killed it",
+			     (int)r.restored);
+		}
 		goto out;
 	}
 	root = rp->restore.pid;
@@ -3773,6 +3799,17 @@ out:
 		waitpid(lazyd, NULL, 0);
 	}
 	rpc_close(&r);
+	if (!rp || !rp->success) {
+		/* a half-restored task criu left (criu killed, --timeout) */
+		static struct pidset left;
+
+		proc_tree(getpid(), &left);
+		for (int i = 1; i < left.n; i++)
+			if (left.v[i] != cfg.pump)	/* receive's stream */
+				kill(left.v[i], SIGKILL);
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
 	cg_undo_target(&t);
 	if (wd != img)
 		close(wd);
@@ -3992,10 +4029,8 @@ static int mig_recv_watch(int fd, char *buf, size_t size, uint32_t *len, pid_t w
 			ssize_t n;
 
 			n = poll(pfd, cfg.sigfd > 0 ? 2 : 1, 1000);
-			if (n == 0 && watch && !proc_alive(watch)) {
-				warn("the page server (pid %d) ended before its dump did", (int)watch);
-				return -1;
-			}
+			if (n == 0 && watch && !proc_alive(watch) && !got && !part)
+				return -3;	/* the process watched ended */
 			if (n == 0 && now_ms() >= idle) {
 				warn("the other side sent nothing for %u s", cfg.timeout ? cfg.timeout : 300);
 				return -1;
@@ -4268,6 +4303,54 @@ static bool mig_token_ok(const char *a, const char *b)
 	return !d;
 }
 
+/* A numeric IPv4 (a.b.c.d) or IPv6 address (eight hex groups, or fewer
+ * around one "::"; no embedded IPv4) into a, in network order. Returns
+ * AF_INET or AF_INET6, 0 for anything else. (musl's inet_pton: 0.8 KB.) */
+static int ip_parse(const char *s, uint8_t *a)
+{
+	unsigned g[8];
+	int n = 0, gap = -1;
+
+	if (!strchr(s, ':')) {
+		for (int i = 0; i < 4; i++, s++) {
+			size_t len = strspn(s, "0123456789");
+
+			if (!len || len > 3 || scan_num(s, 10) > 255 || s[len] != (i < 3 ? '.' : '\0'))
+				return 0;
+			a[i] = (uint8_t)scan_num(s, 10);
+			s += len;
+		}
+		return AF_INET;
+	}
+	if (s[0] == ':' && s[1] == ':')
+		gap = 0, s += 2;
+	while (*s) {
+		size_t len = strspn(s, "0123456789abcdefABCDEF");
+
+		if (n == 8 || !len || len > 4)
+			return 0;
+		g[n++] = (unsigned)scan_num(s, 16);
+		s += len;
+		if (*s && *s++ != ':')
+			return 0;
+		if (*s == ':' && s[-1] == ':') {
+			if (gap >= 0)
+				return 0;
+			gap = n, s++;
+		} else if (!*s && s[-1] == ':')
+			return 0;
+	}
+	if (gap < 0 ? n != 8 : n == 8)
+		return 0;
+	memset(a, 0, 16);
+	for (int i = 0; i < n; i++) {
+		int pos = gap >= 0 && i >= gap ? i + 8 - n : i;
+
+		a[2 * pos] = (uint8_t)(g[i] >> 8), a[2 * pos + 1] = (uint8_t)g[i];
+	}
+	return AF_INET6;
+}
+
 /* A TCP socket to (connect) or on (bind, listen, accept one) a numeric
  * ADDR:PORT. */
 static int mig_tcp(const char *hostport, bool server)
@@ -4282,10 +4365,10 @@ static int mig_tcp(const char *hostport, bool server)
 	socklen_t len = sizeof(a.in4);
 
 	parse_hostport(hostport, host, &port);
-	if (inet_pton(AF_INET, host, &a.in4.sin_addr) == 1) {
+	if (ip_parse(host, (uint8_t *)&a.in4.sin_addr) == AF_INET) {
 		a.in4.sin_family = AF_INET;
 		a.in4.sin_port = htons((uint16_t)port);
-	} else if (inet_pton(AF_INET6, host, &a.in6.sin6_addr) == 1) {
+	} else if (ip_parse(host, (uint8_t *)&a.in6.sin6_addr) == AF_INET6) {
 		a.in6.sin6_family = AF_INET6;
 		a.in6.sin6_port = htons((uint16_t)port);
 		len = sizeof(a.in6);
@@ -4396,7 +4479,8 @@ struct mig {
 	bool committed;		/* COMMIT sent (source) or received (target) */
 	pid_t pid;		/* the restored tree's root on the target */
 	long long restore_ms;
-	int64_t t_restore, t_commit;
+	int64_t t_restore, t_commit, t_freeze;
+	long long resume_ms;		/* the target: from COMMIT to the tree running */
 	unsigned long long *moved;	/* by the pump */
 	char buf[MIG_MAX_FRAME + 1];
 };
@@ -4415,6 +4499,8 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 	int dfd;
 
 	(void)pid;
+	if (str_eq(event, "pre-dump"))
+		m->t_freeze = now_us();	/* CRIU freezes the tree right after */
 	if (!str_eq(event, "post-dump"))
 		return 0;
 	if (m->remote && (mig_send(m->ctl, MIG_PSEND, "", 0, NULL, 0) || mig_expect(m->ctl, MIG_PSDONE, m->buf, sizeof(m->buf)) ||
@@ -4467,6 +4553,7 @@ static int mig_dst_hold(void *arg, const char *event, int pid, const char *img)
 		return -1;
 	}
 	m->committed = true;
+	m->t_commit = now_us();
 	return 0;
 }
 
@@ -4475,7 +4562,7 @@ static int mig_dst_hold(void *arg, const char *event, int pid, const char *img)
  * happen, so after a few seconds it is killed. */
 static void mig_reap(pid_t pid)
 {
-	for (int i = 0; pid > 0 && waitpid(pid, NULL, WNOHANG) != pid; i++) {
+	for (int i = 0; pid > 0 && waitpid(pid, NULL, WNOHANG) == 0; i++) {
 		if (i == 500)
 			kill(pid, SIGKILL);
 		usleep(10000);
@@ -4607,7 +4694,8 @@ static int cmd_migrate(void)
 		warn("iteration %d: %llu pages written (%s MiB) in %lld ms%s", i, w, mib(w * page, b1),
 		     (long long)(now_us() - ti) / 1000, i > 1 ? st : "");
 		tp = ti;
-		if (w <= cfg.min_pages || (i > 1 && w * 100 > prev * (100 - cfg.min_shrink)) || i == (int)cfg.max_iter) {
+		if (w <= cfg.min_pages || (i > 1 && cfg.min_shrink && w * 100 > prev * (100 - cfg.min_shrink)) ||
+		    i == (int)cfg.max_iter) {
 			warn("iterations end: %s", w <= cfg.min_pages ? "few pages written (--min-pages)" :
 				 i == (int)cfg.max_iter ? "--max-iterations reached" : "it stopped shrinking (--min-shrink)");
 			break;
@@ -4657,7 +4745,8 @@ static int cmd_migrate(void)
 	}
 	cfg.hold = NULL;
 	if (post) {
-		t = mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf)) ? -1 : mig_expect(m.ctl, MIG_END, m.buf, sizeof(m.buf));
+		t = mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf)) ? -1 :
+		    (m.resume_ms = mig_num(m.buf, "resume_ms"), mig_expect(m.ctl, MIG_END, m.buf, sizeof(m.buf)));
 		if (t || mig_num(m.buf, "status")) {
 			warn("the target did not report every page arrived: check pid %d there", (int)m.pid);
 			goto out;
@@ -4681,7 +4770,10 @@ static int cmd_migrate(void)
 		stopped = false;
 	}
 	ret = EXIT_OK;
-	t = (int)((m.t_commit - t1) / 1000);
+	/* from the freeze (CRIU's pre-dump event) until the tree ran there:
+	 * RESUMED's arrival, or for post-copy COMMIT plus the target's time
+	 * from COMMIT to the running tree */
+	t = (int)((m.t_commit - (m.t_freeze ? m.t_freeze : t1)) / 1000 + m.resume_ms);
 	if (cfg.json)
 		out(1, "{\"mode\":\"%s\",\"iterations\":%d,\"total_ms\":%lld,\"downtime_ms\":%d,\"restore_ms\":%lld,"
 		       "\"mib_moved\":%s,\"target_pid\":%d}\n", mname, iters, (long long)(now_us() - t0) / 1000, t,
@@ -4808,7 +4900,7 @@ static int cmd_receive(void)
 	static char hello[MAX_CG_PIDS * 8 + 512];
 	char tok[256], got[256], criu[PATH_MAX], dir[] = "/tmp/cr-receive.XXXXXX", img[PATH_MAX], why[128] = "";
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
-	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, lazy;
+	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, pst = -1, lazy;
 	bool usage, tmp = !cfg.set[O_image_path];
 	pid_t pump = 0, q;
 	criu_features f;
@@ -4865,10 +4957,15 @@ static int cmd_receive(void)
 	if (mig_sendf(cout, MIG_READY, "criu=%d lazy=%d%s", r.ver, lazy, why) ||
 	    (m.ctl = mig_pump_start(cin, cout, &pg, &pump, &m.moved)) < 0)
 		goto out;
+	cfg.pump = pump;
 	cfg.ps_fd = pg;
 	cfg.migrating = true;
 	/* the page servers of the pre-copy iterations, then the images */
-	while ((t = mig_recv_watch(m.ctl, m.buf, sizeof(m.buf), &len, psp > 0 ? psp : 0)) == MIG_PS || t == MIG_PSEND) {
+	/* a page server ends when its dump flushed, usually before PSEND
+	 * arrives: it is waited for then (a failed one ends all at once, so
+	 * the source's CRIU is not left writing into nothing), else at PSEND */
+	while ((t = mig_recv_watch(m.ctl, m.buf, sizeof(m.buf), &len, psp > 0 ? psp : 0)) == MIG_PS || t == MIG_PSEND ||
+	       t == -3) {
 		if (t == MIG_PS) {
 			if ((psp = mig_page_server(&ps, criu, dfd, m.buf)) < 0 || mig_send(m.ctl, MIG_PSREADY, "", 0, NULL, 0)) {
 				mig_sendf(m.ctl, MIG_ERROR, "the target's page server did not start");
@@ -4876,19 +4973,22 @@ static int cmd_receive(void)
 			}
 			continue;
 		}
-		{
+		if (psp > 0) {
 			criu_req req;
 			criu_resp resp;
 
 			rpc_req_init(&req, criu_req_type_WAIT_PID);
 			req.has_pid = true;
 			req.pid = (uint32_t)psp;
-			t = psp > 0 && !rpc_call(&ps, &req, &resp) && resp.success && resp.has_status ? resp.status : -1;
+			pst = !rpc_call(&ps, &req, &resp) && resp.success && resp.has_status ? resp.status : -1;
 			rpc_close(&ps);
-			if (mig_sendf(m.ctl, MIG_PSDONE, "status=%d", t) || t)
-				goto out;
 			psp = -1;
 		}
+		if (t == -3 && !pst)
+			continue;
+		if (mig_sendf(m.ctl, t == -3 ? MIG_ERROR : MIG_PSDONE, "status=%d (the target's page server)", pst) || pst)
+			goto out;
+		pst = -1;
 	}
 	if (t != MIG_FILE || (mkdirat(dfd, "img", 0700) && errno != EEXIST) ||
 	    (ifd = openat(dfd, "img", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -4923,7 +5023,7 @@ static int cmd_receive(void)
 		goto out;
 	}
 	cfg.hold = NULL;
-	if (mig_sendf(m.ctl, MIG_RESUMED, "pid=%d", (int)cfg.restored))
+	if (mig_sendf(m.ctl, MIG_RESUMED, "pid=%d resume_ms=%lld", (int)cfg.restored, (long long)(now_us() - m.t_commit) / 1000))
 		goto out;
 	warn("restored pid %d; it runs", (int)cfg.restored);
 	if (cfg.lazyd > 0) {

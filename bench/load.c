@@ -22,6 +22,21 @@
  *                           miss a freeze.
  *   load init CMD [ARG...]  pid 1 of a pid namespace: run CMD, reap every
  *                           orphan at once, exit with CMD's status
+ *   load serve SOCK CMD...  listen on the unix socket SOCK (a path), take
+ *                           the one fd the first client passes (SCM_RIGHTS),
+ *                           make it stdin and stdout and exec CMD; exit 1
+ *                           if nobody comes within 120 s
+ *   load pass SOCK          connect to SOCK (retrying for 30 s while it is
+ *                           not there yet) and pass it fd 0
+ *
+ * serve and pass are the --via transport of the migration benchmark
+ * (bench/migrate.sh): `cr migrate --via "load pass SOCK"` hands its end of
+ * the stream (a socketpair) to a `cr receive --stdio` that serve started
+ * inside the other host. The hosts are sibling pid namespaces, and
+ * setns(2) cannot enter a sibling (nor a parent) pid namespace, so the
+ * tests' `--via "nsenter ..."` works only one way; passing the fd itself
+ * gives the receiver the very socket nsenter would have, in both
+ * directions, with nothing copying bytes in between.
  *
  * The workloads start as CRIU needs them: only fds 0-2 open (an fd
  * inherited from the harness would pin a mount CRIU cannot find after
@@ -37,10 +52,13 @@
  * share across a restore.
  */
 #define _GNU_SOURCE
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -282,6 +300,102 @@ static int init(char **argv)
 	}
 }
 
+static int unix_addr(const char *path, struct sockaddr_un *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(a->sun_path)) {
+		fprintf(stderr, "load: %s: path too long for a unix socket\n", path);
+		return -1;
+	}
+	strcpy(a->sun_path, path);
+	return 0;
+}
+
+static int serve(const char *path, char **argv)
+{
+	struct sockaddr_un a;
+	char b, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
+	struct pollfd pfd;
+	int s, c, fd = -1;
+
+	if (unix_addr(path, &a))
+		return 1;
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(path);
+	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) || listen(s, 1)) {
+		perror(path);
+		return 1;
+	}
+	pfd = (struct pollfd){ .fd = s, .events = POLLIN };
+	if (poll(&pfd, 1, 120000) != 1) {
+		fprintf(stderr, "load serve: nobody came to %s\n", path);
+		unlink(path);
+		return 1;
+	}
+	c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
+	close(s);
+	unlink(path);
+	if (c < 0 || recvmsg(c, &mh, MSG_CMSG_CLOEXEC) != 1) {
+		perror("load serve: accept/recvmsg");
+		return 1;
+	}
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	close(c);
+	if (fd < 0) {
+		fprintf(stderr, "load serve: no fd came with the message\n");
+		return 1;
+	}
+	if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
+		return 1;
+	if (fd > 1)
+		close(fd);
+	execvp(argv[0], argv);
+	perror(argv[0]);
+	return 127;
+}
+
+static int pass(const char *path)
+{
+	struct sockaddr_un a;
+	char b = 0, ctl[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &b, 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm;
+	int s = -1, fd = 0;
+
+	if (unix_addr(path, &a))
+		return 1;
+	for (int i = 0;; i++) {
+		s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (s >= 0 && !connect(s, (struct sockaddr *)&a, sizeof(a)))
+			break;
+		if (s < 0 || (errno != ENOENT && errno != ECONNREFUSED) || i >= 3000) {
+			perror(path);
+			return 1;
+		}
+		close(s);
+		sleep_ns(10000000);
+	}
+	memset(ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	if (sendmsg(s, &mh, 0) != 1) {
+		perror("load pass: sendmsg");
+		return 1;
+	}
+	close(s);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -298,6 +412,11 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "init") && argc >= 3)
 		return init(argv + 2);
-	fprintf(stderr, "usage: load mem MIB RATE HB | tree K HB | observe [--first] HB [READY] | init CMD...\n");
+	if (!strcmp(mode, "serve") && argc >= 4)
+		return serve(argv[2], argv + 3);
+	if (!strcmp(mode, "pass") && argc == 3)
+		return pass(argv[2]);
+	fprintf(stderr, "usage: load mem MIB RATE HB | tree K HB | observe [--first] HB [READY] | init CMD... | "
+		"serve SOCK CMD... | pass SOCK\n");
 	return 2;
 }

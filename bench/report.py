@@ -24,11 +24,31 @@
 #   cr_cpu_ms_worst_median         the largest per-workload median (the goal)
 #   cr_peak_rss_kib (max) / cr_rss_kib_median
 #   cr_size_bytes, criu_size_bytes, criu_libs, criu_total_bytes, runc_*
+# Migration (bench/migrate.sh; raw lines bench=migrate_<mode>_<mib>), mode
+# stopcopy or lazy (post-copy), mib 256 or 1024, pair 0 discarded:
+#   <mode>_downtime_ms_<mib>         median of the observer's longest
+#                                    heartbeat gap during the migration
+#   <mode>_downtime_ms_<stat>_<mib>  its min, max, q1, q3, n
+#   <mode>_cr_downtime_ms_<mib>      median of cr migrate --json downtime_ms
+#   <mode>_total_ms_<mib>, <mode>_restore_ms_<mib>, <mode>_mib_moved_<mib>
+#                                    medians of cr's total_ms, restore_ms,
+#                                    mib_moved
+#   lazy_stopcopy_downtime_ratio_<mib>   lazy / stopcopy downtime medians
+#   lazy_downtime_growth, stopcopy_downtime_growth
+#                                    downtime median at 1024 / at 256 MiB
+# VM tier (tests/vm/guest.sh scenario_bench; bench=vm_precopy_<n>), n
+# pre-copy iterations asked for (0: stop-copy), every round kept:
+#   vm_precopy_downtime_ms_<n>, vm_precopy_downtime_ms_<stat>_<n>,
+#   vm_precopy_cr_downtime_ms_<n>, vm_precopy_total_ms_<n>,
+#   vm_precopy_mib_moved_<n>, vm_precopy_iterations_<n> (iterations done)
 import json
 import statistics
 import sys
 
 GOAL_RATIO, GOAL_CPU_MS, GOAL_RSS_KIB = 1.02, 2.0, 1024
+# "post-copy downtime that does not grow with memory": 4 times the memory
+# (1024 MiB against 256) may cost at most this factor of downtime
+GOAL_LAZY_GROWTH = 1.25
 
 facts_path, raw_path, out_path = sys.argv[1:4]
 
@@ -53,6 +73,10 @@ try:
             rows.append(r)
 except FileNotFoundError:
     pass
+
+# migration rows have figures of their own (below)
+mig_rows = [r for r in rows if str(r.get("bench", "")).startswith(("migrate_", "vm_"))]
+rows = [r for r in rows if r not in mig_rows]
 
 
 def split(bench):
@@ -156,6 +180,65 @@ if "cr_size_bytes" in fig and "criu_total_bytes" in fig:
 if "cr_size_bytes" in fig and "runc_size_bytes" in fig:
     fig["cr_size_ratio_runc"] = round(fig["cr_size_bytes"] / fig["runc_size_bytes"], 4)
 
+# ---- migration ----
+MIG_MODES = (("stopcopy", "stop-copy"), ("lazy", "post-copy"))
+mig_sizes = [int(x) for x in str(facts.get("migrate_sizes", "")).split()]
+VM_ITERS = (0, 1, 3)
+mig_missing = []
+
+
+def mig_ok(bench, first_pair):
+    return [r for r in mig_rows if r.get("bench") == bench and r.get("status") == 0 and r.get("pair", -1) >= first_pair]
+
+
+def put_dist(prefix, sfx, xs, full=True):
+    d = dist(xs)
+    fig[prefix + "_" + sfx] = round(d["median"], 3)
+    if full:
+        for stat in ("min", "max", "q1", "q3", "n"):
+            v = d[stat]
+            fig["%s_%s_%s" % (prefix, stat, sfx)] = round(v, 3) if isinstance(v, float) else v
+
+
+def vals(rs, key):
+    return [r[key] for r in rs if isinstance(r.get(key), float) and r[key] >= 0]
+
+
+for r in mig_rows:
+    if r.get("status") != 0:
+        failed[(r["bench"],)] = failed.get((r["bench"],), 0) + 1
+for k, _ in MIG_MODES:
+    for n in mig_sizes:
+        rs = mig_ok("migrate_%s_%d" % (k, n), 1)
+        if not vals(rs, "gap_ms"):
+            mig_missing.append("%s_downtime_ms_%d" % (k, n))
+            continue
+        put_dist(k + "_downtime_ms", str(n), vals(rs, "gap_ms"))
+        for key, m in (("cr_downtime_ms", "cr_downtime_ms"), ("cr_total_ms", "total_ms"),
+                       ("cr_restore_ms", "restore_ms"), ("cr_mib_moved", "mib_moved")):
+            if vals(rs, key):
+                fig["%s_%s_%d" % (k, m, n)] = round(statistics.median(vals(rs, key)), 3)
+for n in mig_sizes:
+    a, b = fig.get("lazy_downtime_ms_%d" % n), fig.get("stopcopy_downtime_ms_%d" % n)
+    if a is not None and b:
+        fig["lazy_stopcopy_downtime_ratio_%d" % n] = round(a / b, 4)
+for k, _ in MIG_MODES:
+    a, b = fig.get("%s_downtime_ms_1024" % k), fig.get("%s_downtime_ms_256" % k)
+    if a is not None and b:
+        fig[k + "_downtime_growth"] = round(a / b, 4)
+vm_wanted = facts.get("vm_bench") == 1
+for i in VM_ITERS:
+    rs = mig_ok("vm_precopy_%d" % i, 0)
+    if not vals(rs, "gap_ms"):
+        if vm_wanted:
+            mig_missing.append("vm_precopy_downtime_ms_%d" % i)
+        continue
+    put_dist("vm_precopy_downtime_ms", str(i), vals(rs, "gap_ms"))
+    for key, m in (("cr_downtime_ms", "cr_downtime_ms"), ("cr_total_ms", "total_ms"),
+                   ("cr_mib_moved", "mib_moved"), ("cr_iterations", "iterations")):
+        if vals(rs, key):
+            fig["vm_precopy_%s_%d" % (m, i)] = round(statistics.median(vals(rs, key)), 3)
+
 goals = {
     "wall_ratio_max": GOAL_RATIO,
     "cpu_ms_max": GOAL_CPU_MS,
@@ -165,6 +248,10 @@ if all_diff:
     goals["wall_ratio_met"] = fig["cr_wall_ratio_worst"] <= GOAL_RATIO
     goals["cpu_ms_met"] = fig["cr_cpu_ms_worst_median"] < GOAL_CPU_MS
     goals["rss_kib_met"] = fig["cr_peak_rss_kib"] < GOAL_RSS_KIB
+if "lazy_downtime_growth" in fig:
+    goals["lazy_downtime_growth_max"] = GOAL_LAZY_GROWTH
+    goals["lazy_downtime_growth"] = fig["lazy_downtime_growth"]
+    goals["lazy_downtime_flat_met"] = fig["lazy_downtime_growth"] <= GOAL_LAZY_GROWTH
 
 machine = {k: facts[k] for k in ("kernel", "arch", "cpus", "cpu_model", "mem_total_kib", "criu_version",
                                  "criu_path", "cr_version", "cr_git", "image_fs", "image_dev", "loadavg_start", "loadavg_end", "virt", "kdamonds")
@@ -182,9 +269,13 @@ out = {
     "mode": facts.get("mode"),
     "pairs": facts.get("pairs"),
     "pairs_discarded": 1,
+    "migrate_pairs": facts.get("migrate_pairs"),
+    "elapsed_parts_s": {k[8:-2]: facts[k] for k in ("elapsed_pairs_s", "elapsed_migrate_s", "elapsed_vm_s")
+                        if k in facts},
     "machine": machine,
     "goals": goals,
     "failures": {"_".join(x for x in k if x): v for k, v in failed.items()},
+    "missing": mig_missing,
     "figures": dict(sorted(fig.items())),
     "method": [
         "Pairs alternate cr then criu (A B A B ...) on the same workload; pair 0 is discarded.",
@@ -208,6 +299,18 @@ out = {
         "probes); compare with care.",
         "Sizes: file size of cr (static) against criu plus the shared libraries its loader lists "
         "(ld.so --list; dlopen'd ones not counted), and runc likewise when installed.",
+        "Migration: hosts A and B are network+pid+mount namespaces of this machine (unshare), siblings; "
+        "`load mem MIB 0 HB` moves A->B->A... with cr migrate --json --mode stop-copy|post-copy, alternating "
+        "(stop-copy always went A->B, post-copy B->A: the hosts are built alike), over --via 'load pass SOCK', "
+        "which hands cr's socketpair to a cr receive --stdio started in the target (setns cannot enter a "
+        "sibling pid namespace, so nsenter could only go one way). Pair 0 discarded. fs.pipe-max-size raised "
+        "to 4 MiB for it when lower, then put back.",
+        "Migration downtime_ms: the longest heartbeat gap an observer outside both hosts saw while cr migrate "
+        "ran (the restored tree beats into the same file); cr_downtime_ms: cr's own figure (--json), which "
+        "starts before the final dump's request to CRIU, i.e. before the freeze.",
+        "VM (full mode): tests/vm/run.sh CR_VM_ONLY=bench, TCG guest, newest CRIU: `load mem 64 8 HB` migrated "
+        "into a host B of the guest with stop-copy (0) and pre-copy --max-iterations N --min-pages 0 "
+        "--min-shrink 0 (N 1, 3); three rounds, all kept.",
     ],
 }
 with open(out_path, "w") as f:
@@ -301,6 +404,49 @@ if all_diff:
               GOAL_RSS_KIB, fig["cr_peak_rss_kib"], "met" if goals["rss_kib_met"] else "NOT met"))
     print("cr overhead (cr wall - criu wall, median over all dump and restore pairs): %.1f ms" %
           fig["cr_overhead_ms_median"])
+if mig_rows or mig_sizes:
+    print()
+    print("%-28s %-26s %-26s %9s %8s %8s" % ("migration downtime, ms", "stop-copy", "post-copy", "post/stop",
+                                             "cr: stop", "post"))
+    for n in mig_sizes:
+        def mc(k):
+            m = fig.get("%s_downtime_ms_%d" % (k, n))
+            if m is None:
+                return "%-26s" % "FAILED/missing"
+            return "%-26s" % ("%.1f [%.1f-%.1f]" % (m, fig["%s_downtime_ms_q1_%d" % (k, n)],
+                                                    fig["%s_downtime_ms_q3_%d" % (k, n)]))
+        print("%-28s %s %s %9s %8s %8s" % (
+            "%d MiB (observer)" % n, mc("stopcopy"), mc("lazy"),
+            fmt(fig.get("lazy_stopcopy_downtime_ratio_%d" % n), 9, 3),
+            fmt(fig.get("stopcopy_cr_downtime_ms_%d" % n), 8, 0), fmt(fig.get("lazy_cr_downtime_ms_%d" % n), 8, 0)))
+    for n in mig_sizes:
+        print("%-28s %-26s %-26s" % ("%d MiB: total ms, MiB moved" % n,
+                                     "%s, %s" % (fmt(fig.get("stopcopy_total_ms_%d" % n), 1, 0),
+                                                 fmt(fig.get("stopcopy_mib_moved_%d" % n), 1, 1)),
+                                     "%s, %s" % (fmt(fig.get("lazy_total_ms_%d" % n), 1, 0),
+                                                 fmt(fig.get("lazy_mib_moved_%d" % n), 1, 1))))
+    print("(%s pairs stop-copy, post-copy between two namespace hosts, first discarded; observer: longest heartbeat "
+          "gap seen from outside; cr: its --json downtime_ms, medians)" % facts.get("migrate_pairs", "?"))
+    if "lazy_downtime_growth" in fig:
+        print("goal: post-copy downtime does not grow with memory (1024 MiB at most %.2fx 256 MiB): %.3fx %s "
+              "(stop-copy: %sx)" % (GOAL_LAZY_GROWTH, fig["lazy_downtime_growth"],
+                                    "met" if goals["lazy_downtime_flat_met"] else "NOT met",
+                                    fmt(fig.get("stopcopy_downtime_growth"), 1, 2).strip()))
+    if any(fig.get("vm_precopy_downtime_ms_%d" % i) is not None for i in VM_ITERS) or vm_wanted:
+        print()
+        print("%-28s %-26s %8s %9s %9s %10s" % ("VM: pre-copy iterations", "downtime ms (observer)", "cr ms",
+                                              "total ms", "MiB moved", "iterations"))
+        for i in VM_ITERS:
+            m = fig.get("vm_precopy_downtime_ms_%d" % i)
+            c = "%-26s" % "FAILED/missing" if m is None else "%-26s" % ("%.1f [%.1f-%.1f]" % (
+                m, fig["vm_precopy_downtime_ms_q1_%d" % i], fig["vm_precopy_downtime_ms_q3_%d" % i]))
+            print("%-28s %s %8s %9s %9s %10s" % (
+                "%d%s" % (i, " (stop-copy)" if i == 0 else ""), c, fmt(fig.get("vm_precopy_cr_downtime_ms_%d" % i), 8, 0),
+                fmt(fig.get("vm_precopy_total_ms_%d" % i), 9, 0), fmt(fig.get("vm_precopy_mib_moved_%d" % i), 9, 1),
+                fmt(fig.get("vm_precopy_iterations_%d" % i), 10, 0)))
+        print("(TCG guest, newest CRIU, 64 MiB rewritten at 8 MiB/s; --min-pages 0 --min-shrink 0; every round kept)")
+if mig_missing:
+    print("MISSING migration figures: " + ", ".join(mig_missing))
 if failed:
     print("FAILED operations: " + ", ".join("%s x%d" % ("_".join(x for x in k if x), v) for k, v in failed.items()))
 print("elapsed %ss; figures in %s" % (facts.get("elapsed_s", "?"), out_path))

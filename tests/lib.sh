@@ -22,6 +22,14 @@ check() {
 }
 cr() { "$CR" -c none --criu "$CRIU" "$@"; }
 
+# verdict STATUS DESC: pass or fail on STATUS, for conditions that check
+# cannot take as one command: { A && B; }; verdict $? DESC (STATUS comes
+# first: it must be expanded before DESC's command substitutions run)
+verdict() {
+	_v=$1
+	shift
+	if [ "$_v" = 0 ]; then pass "$1"; else fail "$1" "$D/err" $(find "$D" -name '*.log' 2>/dev/null); fi
+}
 # The first number in a status file (0 if none yet).
 count() { c=$(cut -d' ' -f1 "$1" 2>/dev/null); echo "${c:-0}"; }
 # wait_above FILE N [TENTHS]: until the count in FILE exceeds N

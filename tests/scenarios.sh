@@ -46,8 +46,8 @@ scenario_counter() {
 	check "under umask 000: checkpoint into a new directory with a new --work-path" [ $? = 0 ]
 	check "... the directories it made are 0700 ($(stat -c '%a %n' "$D/new" "$D/new/ck2" "$D/wd" | tr '\n' ' '))" \
 		[ "$(stat -c %a "$D/new" "$D/new/ck2" "$D/wd" | sort -u)" = 700 ]
-	check "... no image, log or stats file is readable by others ($(find "$D/new" "$D/wd" -type f -perm /077 | wc -l) are)" \
-		[ -z "$(find "$D/new" "$D/wd" -type f -perm /077)" ] && [ -n "$(find "$D/new" -name 'pages-*.img')" ]
+	{ [ -z "$(find "$D/new" "$D/wd" -type f -perm /077)" ] && [ -n "$(find "$D/new" -name 'pages-*.img')" ]; }
+	verdict $? "... no image, log or stats file is readable by others ($(find "$D/new" "$D/wd" -type f -perm /077 | wc -l) are)"
 	wait "$P" 2>/dev/null
 }
 
@@ -59,9 +59,9 @@ scenario_check() {
 	check "... reports the cgroup layout" grep -q "^cgroups  *\(v1\|v2\|hybrid\)" "$D/out"
 	check "... the v2 hierarchy: freezer yes, create yes" grep -q "^  v2 .*: freezer yes, create yes" "$D/out"
 	[ -d /sys/fs/cgroup/freezer ] &&
-		check "... the v1 freezer: freezer yes; the memory hierarchy: freezer -" \
-			grep -q "^  v1 .*(freezer): freezer yes, create yes" "$D/out" &&
-		grep -q "^  v1 .*(memory): freezer -, create yes" "$D/out"
+		{ grep -q "^  v1 .*(freezer): freezer yes, create yes" "$D/out" &&
+		grep -q "^  v1 .*(memory): freezer -, create yes" "$D/out"; }
+		verdict $? "... the v1 freezer: freezer yes; the memory hierarchy: freezer -"
 	check "... leaves no temporary directory" [ -z "$(find /tmp -maxdepth 1 -name 'cr-check.*' -newer "$D/out")" ]
 }
 
@@ -248,7 +248,8 @@ scenario_service() {
 	"$CR" -c none --criu-socket "$D/criu.sock" restore --wait -D "$D/ck" 2>"$D/err"
 	check "restore --wait through a service is refused up front (exit 2)" [ $? = 2 ]
 	"$CR" -c none --criu-socket "$D/nonexistent.sock" check >/dev/null 2>"$D/err"
-	check "a missing service socket: exit 1, named" [ $? = 1 ] && grep -q "nonexistent.sock" "$D/err"
+	{ [ $? = 1 ] && grep -q "nonexistent.sock" "$D/err"; }
+	verdict $? "a missing service socket: exit 1, named"
 	kill "$P" "$S" 2>/dev/null
 }
 
@@ -308,17 +309,22 @@ scenario_hooks() {
 	"$CR" -c "$D/cr.ini" --criu "$CRIU" checkpoint --leave-running --hook "post-dump=echo flag >>$rec" -D "$D/ck2" "$P" 2>"$D/err"
 	check "--hook beats [hooks] for its event; the others still run" [ "$(cat "$rec" | cut -d'|' -f1 | tr '\n' ' ')" = "pre-dump flag " ]
 	cr checkpoint --hook "post-dump=exit 3" -D "$D/ck3" "$P" 2>"$D/err"
-	check "a failing post-dump hook fails the checkpoint (exit 1)" [ $? = 1 ] && grep -q "exit status 3" "$D/err"
+	{ [ $? = 1 ] && grep -q "exit status 3" "$D/err"; }
+	verdict $? "a failing post-dump hook fails the checkpoint (exit 1)"
 	check "... the process keeps running, untraced" running "$P"
-	check "... no image directory, no temporary one" [ ! -e "$D/ck3" ] && no_temp_dirs
+	{ [ ! -e "$D/ck3" ] && no_temp_dirs; }
+	verdict $? "... no image directory, no temporary one"
 	cr checkpoint --hook "pre-dump=sleep 20" --hook-timeout 1 -D "$D/ck4" "$P" 2>"$D/err"
-	check "a hook that times out fails the checkpoint" [ $? = 1 ] && grep -q "timed out" "$D/err"
+	{ [ $? = 1 ] && grep -q "timed out" "$D/err"; }
+	verdict $? "a hook that times out fails the checkpoint"
 	check "... the process keeps running" running "$P"
 	printf '#!/bin/sh\nexit 0\n' >"$D/notexec"
 	chmod 644 "$D/notexec"
 	cr checkpoint --hook "pre-dump=$D/notexec" -D "$D/ck5" "$P" 2>"$D/err"
-	check "a hook that is not executable fails the checkpoint (exit 126 from sh)" [ $? = 1 ] && grep -q "exit status 126" "$D/err"
-	check "... nothing left, the process runs" [ ! -e "$D/ck5" ] && running "$P"
+	{ [ $? = 1 ] && grep -q "exit status 126" "$D/err"; }
+	verdict $? "a hook that is not executable fails the checkpoint (exit 126 from sh)"
+	{ [ ! -e "$D/ck5" ] && running "$P"; }
+	verdict $? "... nothing left, the process runs"
 }
 
 scenario_stats() {
@@ -339,27 +345,32 @@ scenario_stats() {
 	"$CR" stats "$D/ck" >"$D/out" 2>"$D/err"
 	check "cr stats DIR prints a table on stdout" grep -q "pages_written *$pw pages" "$D/out"
 	cr checkpoint --print-stats -D "$D/ck2" "$P" >"$D/out" 2>"$D/err"
-	check "--print-stats prints the table on stderr, nothing on stdout" grep -q "frozen_ms" "$D/err" && [ ! -s "$D/out" ]
+	{ grep -q "frozen_ms" "$D/err" && [ ! -s "$D/out" ]; }
+	verdict $? "--print-stats prints the table on stderr, nothing on stdout"
 	wait "$P" 2>/dev/null
 	cr restore --print-stats --json -D "$D/ck2" >"$D/json3" 2>"$D/err"
-	check "restore --print-stats --json: JSON with the pid and the restore figures" \
-		[ "$(jget "$D/json3" pid)" = "$P" ] && /usr/bin/python3 -c "import json; d=json.load(open('$D/json3')); assert d['pages_restored'] > 4096 and 'forking_ms' in d"
+	{ [ "$(jget "$D/json3" pid)" = "$P" ] && /usr/bin/python3 -c "import json; d=json.load(open('$D/json3')); assert d['pages_restored'] > 4096 and 'forking_ms' in d"; }
+	verdict $? "restore --print-stats --json: JSON with the pid and the restore figures"
 	kill "$P"
 	# corrupt stats files: each way gets its own message, exit 1
 	mkdir -p "$D/bad"
 	cp "$D/ck/stats-dump" "$D/bad/stats-dump"
 	printf 'XXXX' | dd of="$D/bad/stats-dump" conv=notrunc 2>/dev/null
 	"$CR" stats "$D/bad" 2>"$D/err"
-	check "a stats file with a bad magic: exit 1, says so" [ $? = 1 ] && grep -q "bad magic" "$D/err"
+	{ [ $? = 1 ] && grep -q "bad magic" "$D/err"; }
+	verdict $? "a stats file with a bad magic: exit 1, says so"
 	head -c 20 "$D/ck/stats-dump" >"$D/bad/stats-dump"
 	"$CR" stats "$D/bad" 2>"$D/err"
-	check "a truncated stats file: exit 1, says so" [ $? = 1 ] && grep -q "truncated" "$D/err"
+	{ [ $? = 1 ] && grep -q "truncated" "$D/err"; }
+	verdict $? "a truncated stats file: exit 1, says so"
 	{ head -c 8 "$D/ck/stats-dump"; printf '\377\377\0\0'; head -c 5000 /dev/zero; } >"$D/bad/stats-dump"
 	"$CR" stats "$D/bad" 2>"$D/err"
-	check "an oversized stats file: exit 1, says so" [ $? = 1 ] && grep -q "oversized" "$D/err"
+	{ [ $? = 1 ] && grep -q "oversized" "$D/err"; }
+	verdict $? "an oversized stats file: exit 1, says so"
 	rm "$D/bad/stats-dump"
 	"$CR" stats "$D/bad" 2>"$D/err"
-	check "no stats file at all: exit 1, says where CRIU writes them" [ $? = 1 ] && grep -q "neither stats-dump" "$D/err"
+	{ [ $? = 1 ] && grep -q "neither stats-dump" "$D/err"; }
+	verdict $? "no stats file at all: exit 1, says where CRIU writes them"
 }
 
 # ===================== page server and lazy pages =======================
@@ -378,11 +389,13 @@ scenario_page_server() {
 	_i=0
 	while kill -0 "$RD" 2>/dev/null && [ $_i -lt 100 ]; do sleep 0.1; _i=$((_i + 1)); done
 	check "page-server: --status-fd gets its byte when it listens" [ "$(wc -c <"$D/ps.status")" = 1 ]
-	check "... and is closed then (the reader saw EOF while the page server runs)" not kill -0 "$RD" 2>/dev/null &&
-		running "$S"
+	{ not kill -0 "$RD" 2>/dev/null &&
+		running "$S"; }
+	verdict $? "... and is closed then (the reader saw EOF while the page server runs)"
 	check "page-server prints its port" [ "$(cat "$D/ps.out")" = "$port" ]
 	cr checkpoint --page-server "127.0.0.1:$port" -D "$D/local" "$P" 2>"$D/err"
-	check "checkpoint --page-server sends the pages there" [ $? = 0 ] && ls "$D/remote"/pages-*.img >/dev/null 2>&1
+	{ [ $? = 0 ] && ls "$D/remote"/pages-*.img >/dev/null 2>&1; }
+	verdict $? "checkpoint --page-server sends the pages there"
 	check "... and none stay local" sh -c "! ls '$D/local'/pages-*.img 2>/dev/null"
 	wait "$S"
 	check "page-server exits 0 after serving the dump" [ $? = 0 ]
@@ -390,8 +403,9 @@ scenario_page_server() {
 	c1=$(count "$D/c")
 	cp -p "$D/remote"/* "$D/local/"
 	cr restore -D "$D/local" >"$D/out" 2>"$D/err"
-	check "local images + remote pages restore; the data checks out" [ $? = 0 ] && wait_above "$D/c" $((c1 + 21)) &&
-		grep -q " ok" "$D/c"
+	{ [ $? = 0 ] && wait_above "$D/c" $((c1 + 21)) &&
+		grep -q " ok" "$D/c"; }
+	verdict $? "local images + remote pages restore; the data checks out"
 }
 
 scenario_lazy() {
@@ -404,11 +418,12 @@ scenario_lazy() {
 	cr checkpoint --lazy-pages --page-server 127.0.0.1:1 -D "$D/ck" "$P" 2>"$D/err"
 	check "lazy checkpoint with fs.pipe-max-size 1 MiB and no CAP_SYS_RESOURCE: refused (exit 1)" [ $? = 1 ]
 	check "... says why and what to do" grep -q "sysctl -w fs.pipe-max-size=4194304" "$D/err"
-	check "... the process runs, nothing written" running "$P" && [ ! -e "$D/ck" ] && no_temp_dirs
+	{ running "$P" && [ ! -e "$D/ck" ] && no_temp_dirs; }
+	verdict $? "... the process runs, nothing written"
 	echo 4194304 >/proc/sys/fs/pipe-max-size
 	CRIU_FAULT=1 cr checkpoint --lazy-pages --page-server 127.0.0.1:1 --status-fd 3 -D "$D/ck" "$P" 3>"$D/status" 2>"$D/err"
-	check "a lazy checkpoint that fails (CRIU_FAULT=1): exit 1, --status-fd closed without its byte" \
-		[ $? = 1 -a ! -s "$D/status" ] && running "$P" && [ ! -e "$D/ck" ]
+	{ [ $? = 1 -a ! -s "$D/status" ] && running "$P" && [ ! -e "$D/ck" ]; }
+	verdict $? "a lazy checkpoint that fails (CRIU_FAULT=1): exit 1, --status-fd closed without its byte"
 	kill "$P"
 	wait "$P" 2>/dev/null
 	# the restored pid must be free in the target's fresh pid namespace,
@@ -437,8 +452,8 @@ scenario_lazy() {
 	check "... cr stats on it says so too" sh -c "\"$CR\" stats \"$D/ck\" 2>&1 | grep -q 'frozen  *unknown'"
 	wait "$R"
 	check "restore --lazy-pages (own pid namespace) exits 0" [ "$(cat "$D/rst")" = 0 ]
-	check "the restored counter counted on ($c1 -> $(count "$D/c")) with its 64 MiB intact" \
-		[ "$(count "$D/c")" -gt "$c1" ] && grep -q " ok" "$D/c"
+	{ [ "$(count "$D/c")" -gt "$c1" ] && grep -q " ok" "$D/c"; }
+	verdict $? "the restored counter counted on ($c1 -> $(count "$D/c")) with its 64 MiB intact"
 }
 
 # ============================ migration =================================
@@ -540,7 +555,8 @@ scenario_migrate() {
 	BURN=400 source_run --via "$VIA_B $CR -c none --criu $CRIU receive --stdio -D $D/in2" >"$D/src.out"
 	c1=$(count "$D/c")
 	check "migrate --via: exit 0 ($(cat "$D/src.out"))" [ "$(field rc "$D/src.out")" = 0 ]
-	check "... nothing left on A, the counter continues on B" [ "$(field alive "$D/src.out")" = no ] && wait_above "$D/c" $((c1 + 5))
+	{ [ "$(field alive "$D/src.out")" = no ] && wait_above "$D/c" $((c1 + 5)); }
+	verdict $? "... nothing left on A, the counter continues on B"
 	on_b pkill -x workload
 
 	# --cgroup at both ends: the tree of a cgroup on A, into a new one on B
@@ -568,7 +584,8 @@ scenario_migrate() {
 	MIB=256 BURN=800 source_run --mode post-copy --json --via "$VIA_B $CR -c none --criu $CRIU receive --stdio" >"$D/src.out"
 	c1=$(count "$D/c")
 	check "post-copy --via, 256 MiB: exit 0 ($(grep P= "$D/src.out"))" [ "$(field rc "$D/src.out")" = 0 -a "$(field alive "$D/src.out")" = no ]
-	check "... the counter continues on B with its 256 MiB intact" wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"
+	{ wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"; }
+	verdict $? "... the counter continues on B with its 256 MiB intact"
 	check "... the progress says there is no way back" grep -q "post-copy: the tree runs on the target .* no way back" "$D/err"
 	cp "$D/src.out" "$D/json.out"
 	check "... --json summary: mode, downtime, MiB moved" /usr/bin/python3 -c "
@@ -584,14 +601,15 @@ print('#', j)" "$D/json.out"
 	MIB=256 BURN=900 source_run --mode post-copy --to 10.77.0.2:4446 --token-file "$D/tok" >"$D/src.out"
 	c1=$(count "$D/c")
 	wait "$R"
-	check "post-copy --to, 256 MiB: both exit 0, the data is intact on B" [ $? = 0 -a "$(field rc "$D/src.out")" = 0 ] &&
-		wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"
+	{ [ $? = 0 -a "$(field rc "$D/src.out")" = 0 ] &&
+		wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"; }
+	verdict $? "post-copy --to, 256 MiB: both exit 0, the data is intact on B"
 	on_b pkill -x workload
 	sleep 30 &
 	S=$!
 	"$CR" -c none --criu "$CRIU" migrate --mode pre-copy --via true "$S" 2>"$D/err"
-	check "--mode pre-copy on a kernel without soft-dirty tracking: refused before anything (exit 1), says why" \
-		[ $? = 1 ] && grep -q "no soft-dirty memory tracking" "$D/err" && running "$S"
+	{ [ $? = 1 ] && grep -q "no soft-dirty memory tracking" "$D/err" && running "$S"; }
+	verdict $? "--mode pre-copy on a kernel without soft-dirty tracking: refused before anything (exit 1), says why"
 	kill "$S"
 
 	# failures: the tree must still run on A each time, nothing on B
@@ -599,8 +617,9 @@ print('#', j)" "$D/json.out"
 	on_b sh -c "echo $((T - 1)) >/proc/sys/kernel/ns_last_pid; exec sleep 60" &
 	sleep 0.3
 	BURN=0 SETPID=$T source_run --via "$VIA_B $CR -c none --criu $CRIU receive --stdio -D $D/in3" >"$D/src.out"
-	check "pid taken on B: refused, exit 1 ($(cat "$D/src.out"))" [ "$(field rc "$D/src.out")" = 1 ] &&
-		grep -q "pid $T is taken on the target" "$D/err"
+	{ [ "$(field rc "$D/src.out")" = 1 ] &&
+		grep -q "pid $T is taken on the target" "$D/err"; }
+	verdict $? "pid taken on B: refused, exit 1 ($(cat "$D/src.out"))"
 	check "... the tree still runs on A" [ "$(field alive "$D/src.out")" = yes ]
 	echo wrong >"$D/tok2"
 	chmod 600 "$D/tok2"
@@ -673,7 +692,8 @@ scenario_cgroup_v2() {
 	check "v2: a cgroup that was frozen stays frozen ($(v2_state "$B"))" [ "$(v2_state "$B")" = 11 ]
 	echo 0 >"$B/cgroup.freeze"
 	cr -v checkpoint --leave-running --freeze -D "$D/ck4" "$P" 2>"$D/err"
-	check "v2: --freeze with only a pid freezes the pid's own cgroup" [ $? = 0 ] && grep -q "is in $B" "$D/err"
+	{ [ $? = 0 ] && grep -q "is in $B" "$D/err"; }
+	verdict $? "v2: --freeze with only a pid freezes the pid's own cgroup"
 	check "v2: ... thawed afterwards ($(v2_state "$B"))" [ "$(v2_state "$B")" = 00 ]
 	for f in 1 3; do
 		CRIU_FAULT=$f cr checkpoint --cgroup "$B" -D "$D/ckf$f" "$P" 2>"$D/err"
@@ -713,13 +733,15 @@ scenario_cgroup_kill() {
 	check "... the process runs, untraced" running "$P"
 	c1=$(count "$D/c")
 	check "... and counts on" wait_above "$D/c" $((c1 + 2))
-	check "... no image directory, no temporary one" [ ! -e "$D/ck-criu" ] && no_temp_dirs
+	{ [ ! -e "$D/ck-criu" ] && no_temp_dirs; }
+	verdict $? "... no image directory, no temporary one"
 	interrupt_mid_dump "$A" "$P" cr INT
 	check "SIGINT to cr mid-dump: exit 1" [ $? = 1 ]
 	check "... says it was interrupted" grep -q "got SIGINT" "$D/err"
 	check "... the cgroup is thawed ($(v2_state "$A"))" [ "$(v2_state "$A")" = 00 ]
 	check "... the process runs, untraced" running "$P"
-	check "... no image directory, no temporary one" [ ! -e "$D/ck-cr" ] && no_temp_dirs
+	{ [ ! -e "$D/ck-cr" ] && no_temp_dirs; }
+	verdict $? "... no image directory, no temporary one"
 	check "... no criu left behind" [ -z "$(pgrep -x criu)" ]
 	kill "$P"
 	wait "$P" 2>/dev/null
@@ -734,8 +756,9 @@ scenario_cgroup_kill() {
 		interrupt_mid_dump "$A" "$P" "${w%:*}" "${w#*:}"
 		check "v1: SIG${w#*:} to ${w%:*} mid-dump: exit 1, THAWED ($(cat "$A/freezer.state"))" \
 			[ $? = 1 -a "$(cat "$A/freezer.state")" = THAWED ]
-		check "v1: ... the process runs, untraced; nothing left" running "$P" && [ ! -e "$D/ck-${w%:*}" ] && no_temp_dirs &&
-			[ -z "$(pgrep -x criu)" ]
+		{ running "$P" && [ ! -e "$D/ck-${w%:*}" ] && no_temp_dirs &&
+			[ -z "$(pgrep -x criu)" ]; }
+		verdict $? "v1: ... the process runs, untraced; nothing left"
 	done
 }
 
@@ -749,15 +772,18 @@ scenario_cgroup_foreign() {
 	F=$!
 	wait_above "$D/f" 2
 	cr checkpoint --leave-running --cgroup "$A" -D "$D/ck" 2>"$D/err"
-	check "two trees in the cgroup and no pid: exit 1, both roots listed" [ $? = 1 ] && grep -q "$P $F\|$F $P" "$D/err"
+	{ [ $? = 1 ] && grep -q "$P $F\|$F $P" "$D/err"; }
+	verdict $? "two trees in the cgroup and no pid: exit 1, both roots listed"
 	cr checkpoint --leave-running -D "$D/ck" "$P" --cgroup "$A" 2>"$D/err"
 	check "a foreign process in the cgroup: refused (exit 1)" [ $? = 1 ]
 	check "... the message lists it" grep -q "processes in the cgroup but not in the tree: $F\$" "$D/err"
 	check "... nothing frozen ($(v2_state "$A")), no image directory" [ "$(v2_state "$A")" = 00 -a ! -e "$D/ck" ]
-	check "... both keep running" running "$P" && running "$F"
+	{ running "$P" && running "$F"; }
+	verdict $? "... both keep running"
 	cr checkpoint --leave-running --allow-foreign -D "$D/ck" "$P" --cgroup "$A" 2>"$D/err"
 	check "with --allow-foreign it works" [ $? = 0 ]
-	check "... the foreign process runs on, thawed" running "$F" && [ "$(v2_state "$A")" = 00 ]
+	{ running "$F" && [ "$(v2_state "$A")" = 00 ]; }
+	verdict $? "... the foreign process runs on, thawed"
 	c=$(count "$D/f")
 	check "... and counts" wait_above "$D/f" $((c + 2))
 }
@@ -780,8 +806,8 @@ scenario_cgroup_v1() {
 	echo THAWED >"$A/freezer.state"
 	for f in 1 3; do
 		CRIU_FAULT=$f cr checkpoint --cgroup "$A" -D "$D/ckf" 2>"$D/err"
-		check "v1: CRIU_FAULT=$f: exit 1, THAWED ($(cat "$A/freezer.state")), running" \
-			[ $? = 1 -a "$(cat "$A/freezer.state")" = THAWED ] && running "$P" && [ ! -e "$D/ckf" ]
+		{ [ $? = 1 -a "$(cat "$A/freezer.state")" = THAWED ] && running "$P" && [ ! -e "$D/ckf" ]; }
+		verdict $? "v1: CRIU_FAULT=$f: exit 1, THAWED ($(cat "$A/freezer.state")), running"
 	done
 	cr checkpoint --cgroup "$A" --remove-cgroup -D "$D/ck" 2>"$D/err"
 	check "v1: checkpoint by the freezer cgroup" [ $? = 0 ]
@@ -815,21 +841,27 @@ scenario_cgroup_bad() {
 	"$W" counter "$D/c" &
 	P=$!
 	cr checkpoint --cgroup /tmp -D "$D/ck" 2>"$D/err"
-	check "--cgroup outside cgroupfs: exit 2" [ $? = 2 ] && grep -q "not on cgroupfs" "$D/err"
+	{ [ $? = 2 ] && grep -q "not on cgroupfs" "$D/err"; }
+	verdict $? "--cgroup outside cgroupfs: exit 2"
 	cr checkpoint --cgroup "$V2/$CGN-missing" -D "$D/ck" 2>"$D/err"
-	check "a missing cgroup: exit 1" [ $? = 1 ] && grep -q "No such file" "$D/err"
+	{ [ $? = 1 ] && grep -q "No such file" "$D/err"; }
+	verdict $? "a missing cgroup: exit 1"
 	mkdir "$V2/$CGN-empty"
 	cr checkpoint --cgroup "$V2/$CGN-empty" -D "$D/ck" 2>"$D/err"
-	check "a cgroup with no tasks: exit 1" [ $? = 1 ] && grep -q "has no processes" "$D/err"
+	{ [ $? = 1 ] && grep -q "has no processes" "$D/err"; }
+	verdict $? "a cgroup with no tasks: exit 1"
 	cr checkpoint --cgroup "$V2/../$CGN-empty" -D "$D/ck" 2>"$D/err"
 	check "a --cgroup path with ..: exit 2" [ $? = 2 ]
 	cr checkpoint --freeze -D "$D/ck" "$P" 2>"$D/err"
-	check "--freeze for a pid in no cgroup of its own: exit 2" [ $? = 2 ] && grep -q "root cgroup" "$D/err"
-	check "nothing was touched: no image directory, the process runs" [ ! -e "$D/ck" ] && running "$P"
+	{ [ $? = 2 ] && grep -q "root cgroup" "$D/err"; }
+	verdict $? "--freeze for a pid in no cgroup of its own: exit 2"
+	{ [ ! -e "$D/ck" ] && running "$P"; }
+	verdict $? "nothing was touched: no image directory, the process runs"
 	cr restore --cgroup "$V2/$CGN-x" --criu-socket /nonexistent -D "$D/ck" 2>"$D/err"
 	check "restore --cgroup with --criu-socket: exit 2" [ $? = 2 ]
 	cr checkpoint --cgroup "$V2" -D "$D/ck" 2>"$D/err"
-	check "--cgroup of a hierarchy's root: exit 2, before anything is read" [ $? = 2 ] && grep -q "root cgroup" "$D/err"
+	{ [ $? = 2 ] && grep -q "root cgroup" "$D/err"; }
+	verdict $? "--cgroup of a hierarchy's root: exit 2, before anything is read"
 }
 
 # restore --cgroup when criu cannot be moved there: a v1 cpuset cgroup that

@@ -39,6 +39,13 @@ check() {
 	shift
 	if "$@"; then pass "[$tag] $desc"; else fail "[$tag] $desc" "$D/err" $(find "$D" -name '*.log' 2>/dev/null); fi
 }
+# verdict STATUS DESC: check for a condition of several commands:
+# { A && B; }; verdict $? DESC
+verdict() {
+	_v=$1
+	shift
+	if [ "$_v" = 0 ]; then pass "[$tag] $1"; else fail "[$tag] $1" "$D/err" $(find "$D" -name '*.log' 2>/dev/null); fi
+}
 want() { [ -z "$ONLY" ] || case $1 in *$ONLY*) ;; *) return 1 ;; esac; }
 cr() { timeout 120 /bin/cr -c none --criu "$CRIU" "$@"; }
 
@@ -315,8 +322,9 @@ scenario_migrate() {
 	case $V in
 	3.1[0-8]*)
 		cr migrate --via "$via" "$P" >"$D/out" 2>"$D/err"
-		check "migrate with CRIU $V: refused (exit 1), saying what it needs" [ $? = 1 ] &&
-			grep -q "migrate needs CRIU 3.19 or newer" "$D/err"
+		{ [ $? = 1 ] &&
+			grep -q "migrate needs CRIU 3.19 or newer" "$D/err"; }
+		verdict $? "migrate with CRIU $V: refused (exit 1), saying what it needs"
 		check "... the tree runs on, here" running "$P"
 		reap "$P"
 		kill "$U"
@@ -355,8 +363,67 @@ scenario_migrate() {
 	c1=$(count "$D/c2")
 	wait_above "$D/c2" $((c1 + 45)) 900
 	c2=$(count "$D/c2")
-	check "... the tree counts on, on host B, its 32 MiB intact ($c1 -> $(cat "$D/c2"))" \
-		[ "$c2" -gt $((c1 + 45)) ] && grep -q ' ok$' "$D/c2"
+	{ [ "$c2" -gt $((c1 + 45)) ] && grep -q ' ok$' "$D/c2"; }
+	verdict $? "... the tree counts on, on host B, its 32 MiB intact ($c1 -> $(cat "$D/c2"))"
+	kill "$U"
+}
+
+# Only with ONLY=bench (bench/run.sh, full mode), never in the normal tier:
+# migration downtime with 0 (stop-copy), 1 and 3 pre-copy iterations, seen
+# from an observer here while a `load mem 64 8 HB` (bench/load.c: 64 MiB,
+# 8 MiB/s rewritten, a heartbeat every ms) moves into a host B as in
+# migrate (its pid 1 a `load init` that reaps what is killed there). The
+# iterations are forced: --min-pages 0 and --min-shrink 0 stop early only
+# for an iteration that writes nothing or more than the one before.
+# Three rounds of the three (about 50 s a round under TCG; all kept: the
+# budget of make bench allows no warm-up round), one
+# "# bench: precopy_downtime_ms_N=GAP pair=R status=RC cr_...=" line per
+# migration (GAP: the observer's longest heartbeat gap, ms; cr_*: cr's
+# --json summary). The newest CRIU only.
+scenario_bench() {
+	case $V in
+	3.1[0-9]*) echo "# [$tag] bench: skipped with CRIU $V (the newest CRIU only)"; return ;;
+	esac
+	unshare -p -f -m -n --mount-proc /bin/load init sleep 600 &
+	U=$!
+	_w=0
+	while [ -z "$(cat /proc/$U/task/$U/children 2>/dev/null)" ] && [ $_w -lt 50 ]; do sleep 0.1; _w=$((_w + 1)); done
+	HB=$(tr -d ' ' </proc/$U/task/$U/children)
+	via="nsenter -t $HB -p -m -n /bin/cr -c none --criu $CRIU receive --stdio"
+	mkfifo "$D/ready"
+	for r in 0 1 2; do
+		for N in 0 1 3; do
+			opts="--mode stop-copy"
+			[ $N = 0 ] || opts="--mode pre-copy --max-iterations $N --min-pages 0 --min-shrink 0"
+			rm -f "$D/hb"
+			# a pid far above what host B allocates (it starts at 1)
+			echo $((10000 + r * 100 + N * 10 - 1)) >/proc/sys/kernel/ns_last_pid
+			/bin/load mem 64 8 "$D/hb" &
+			P=$!
+			_w=0
+			while [ ! -s "$D/hb" ] && [ $_w -lt 600 ]; do sleep 0.1; _w=$((_w + 1)); done
+			sleep 0.5
+			/bin/load observe "$D/hb" "$D/ready" >"$D/obs" &
+			O=$!
+			read -r _x <"$D/ready"
+			# (-D: the target's CRIU logs stay, for check to show on failure)
+			# shellcheck disable=SC2086
+			cr migrate --json $opts --via "$via -D $D/in" "$P" >"$D/out" 2>"$D/err"
+			rc=$?
+			kill -TERM "$O"
+			wait "$O"
+			check "bench round $r, $N pre-copy iterations: migrate exits 0" [ $rc = 0 ]
+			rm -rf "$D/in"
+			gap=$(sed -n 's/.*gap_ms=\([0-9.]*\).*/\1/p' "$D/obs")
+			j=$(sed -n '/^{/{s/[{}"]//g; s/,/ /g; s/:/=/g; s/\([^ ]*=\)/cr_\1/g; p; q}' "$D/out")
+			echo "# bench: precopy_downtime_ms_$N=${gap:--1} pair=$r status=$rc $j"
+			grep '^cr: iteration' "$D/err" | sed 's/^/# /'
+			reap "$P"
+			nsenter -t "$HB" -p -m kill -KILL "$P" 2>/dev/null
+			_w=0
+			while nsenter -t "$HB" -p -m test -e "/proc/$P" && [ $_w -lt 50 ]; do sleep 0.1; _w=$((_w + 1)); done
+		done
+	done
 	kill "$U"
 }
 
@@ -370,11 +437,14 @@ scenario_refuse() {
 	rc=$?
 	case $V in
 	3.1[0-8]*)
-		check "--network-lock skip with CRIU $V: refused (exit 1), naming the version it needs" [ $rc = 1 ] &&
-			grep -q "network-lock skip needs CRIU 3.19" "$D/err"
-		check "... nothing written, the tree runs" [ ! -e "$D/ck" ] && running "$P" ;;
+		{ [ $rc = 1 ] &&
+			grep -q "network-lock skip needs CRIU 3.19" "$D/err"; }
+		verdict $? "--network-lock skip with CRIU $V: refused (exit 1), naming the version it needs"
+		{ [ ! -e "$D/ck" ] && running "$P"; }
+		verdict $? "... nothing written, the tree runs" ;;
 	*)
-		check "--network-lock skip with CRIU $V: works" [ $rc = 0 ] && running "$P" ;;
+		{ [ $rc = 0 ] && running "$P"; }
+		verdict $? "--network-lock skip with CRIU $V: works" ;;
 	esac
 	reap "$P"
 }
@@ -405,14 +475,18 @@ for CRIU in $CRIUS; do
 	[ -n "$V" ] || { sed 's/^/# /' "$T/criu-err"; continue; }
 	# The other CRIU's kernel probe cache is "stale" to this one.
 	rm -f /run/criu.kdat
-	for s in check counter chain dedup cgroup tcp refuse migrate; do
+	for s in check counter chain dedup cgroup tcp refuse migrate bench; do
 		want "$s" || continue
+		# bench only when asked for by name (bench/run.sh)
+		[ "$s" != bench ] || [ "$ONLY" = bench ] || continue
+		lim=$LIMIT
+		[ "$s" = bench ] && lim=400
 		t0=$(uptime_cs)
 		# A hung scenario is killed; what it started is left to init.
-		timeout -s KILL $LIMIT sh "$0" one "$CRIU" "$V" "$s"
+		timeout -s KILL $lim sh "$0" one "$CRIU" "$V" "$s"
 		rc=$?
 		t1=$(uptime_cs)
-		[ $rc = 0 ] || fail "[$tag] scenario $s ended with status $rc (killed after $LIMIT s?)"
+		[ $rc = 0 ] || fail "[$tag] scenario $s ended with status $rc (killed after $lim s?)"
 		echo "# [$tag] $s: $(((t1 - t0) / 100)).$(((t1 - t0) % 100 / 10)) s"
 	done
 done

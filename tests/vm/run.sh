@@ -183,9 +183,11 @@ B=$(mktemp -d "$VM/build.XXXXXX")
 # qemu runs in the background under timeout (its own process group): an
 # interrupted run must stop it too.
 qpid=""
-trap 'rm -rf "$B"; [ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
+# the last run's console stays in $VM/console.log for a look afterwards
+trap 'cp "$B/console.log" "$VM/console.log" 2>/dev/null; rm -rf "$B"; [ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
 trap 'exit 130' INT TERM
 musl-gcc -static -O2 -o "$B/workload" "$top/tests/workload.c"
+musl-gcc -static -O2 -o "$B/benchload" "$top/bench/load.c"	# bench/run.sh's VM part (CR_VM_ONLY=bench)
 
 # ----------------------------------------------------------------- initramfs
 S=$B/root
@@ -204,7 +206,8 @@ cp "$top/tests/vm/init" "$S/init"
 cp "$top/tests/vm/guest.sh" "$S/guest.sh"
 cp "$CR" "$S/bin/cr"
 cp "$B/workload" "$S/bin/workload"
-chmod 755 "$S/init" "$S/guest.sh" "$S/bin/cr" "$S/bin/workload"
+cp "$B/benchload" "$S/bin/load"
+chmod 755 "$S/init" "$S/guest.sh" "$S/bin/cr" "$S/bin/workload" "$S/bin/load"
 
 # Each CRIU and everything its loader maps, at the same absolute paths as on
 # the host: the binaries carry an absolute interpreter and rpath (criu-root.sh
@@ -273,7 +276,9 @@ KVER='$KVER'
 ONLY='${CR_VM_ONLY:-}'
 EOF
 
-INITRD=$VM/initrd.gz
+# in this run's own directory: a make bench and a make check at the same
+# time must not boot each other's initramfs or read each other's console
+INITRD=$B/initrd.gz
 (cd "$S" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 >"$INITRD.tmp"
 mv "$INITRD.tmp" "$INITRD"
 log "initramfs $(du -k "$INITRD" | cut -f1) KiB; kernel $KPKG; criu $v_old and $v_new; accel $ACCEL"
@@ -282,7 +287,7 @@ log "initramfs $(du -k "$INITRD" | cut -f1) KiB; kernel $KPKG; criu $v_old and $
 # -nic none: no network device, so no option ROM to look for either.
 # -no-reboot with panic=-1: a guest that dies (init exiting, a panic) ends
 # qemu at once instead of rebooting into the tests again.
-LOGF=$VM/console.log
+LOGF=$B/console.log
 # Once in about 60 boots here, qemu sat for the full timeout without printing
 # a byte (not even SeaBIOS's banner). /init's first line normally comes
 # within 10 s, so a boot that has not shown it after BOOT_LIMIT seconds is
