@@ -618,7 +618,7 @@ print('#', j)" "$D/json.out"
 	sleep 0.3
 	BURN=0 SETPID=$T source_run --via "$VIA_B $CR -c none --criu $CRIU receive --stdio -D $D/in3" >"$D/src.out"
 	{ [ "$(field rc "$D/src.out")" = 1 ] &&
-		grep -q "pid $T is taken on the target" "$D/err"; }
+		grep -q "pid $T of the tree is taken on the target" "$D/err"; }
 	verdict $? "pid taken on B: refused, exit 1 ($(cat "$D/src.out"))"
 	check "... the tree still runs on A" [ "$(field alive "$D/src.out")" = yes ]
 	echo wrong >"$D/tok2"
