@@ -427,6 +427,36 @@ scenario_bench() {
 	kill "$U"
 }
 
+# The fault matrix's pre-dump column (this kernel can pre-dump): CRIU
+# killing itself after seizing (1), a failing page dump (3), a parasite
+# that cannot connect (5). Each: exit 1, the tree runs on untraced, no
+# image directory and no temporary one, an earlier pre-dump unchanged.
+scenario_prefault() {
+	/bin/workload counter "$D/c" 8 &
+	P=$!
+	wait_above "$D/c" 21 600
+	cr pre-dump -D "$D/p1" "$P" >"$D/out" 2>"$D/err"
+	check "a first pre-dump" [ $? = 0 ]
+	fp=$(find "$D/p1" -type f | sort | xargs md5sum | md5sum)
+	for f in 1 3 5; do
+		rm -rf "$D/p2"
+		CRIU_FAULT=$f cr pre-dump --parent-path ../p1 -D "$D/p2" "$P" >"$D/out" 2>"$D/err"
+		rc=$?
+		if [ $f = 1 ] && [ $rc = 0 ]; then
+			# CRIU injects fault 1 in dumps only: the pre-dump just worked
+			check "pre-dump with CRIU_FAULT=1 (a dump-only fault): a good pre-dump" [ -f "$D/p2/inventory.img" ]
+			rm -rf "$D/p2"
+			continue
+		fi
+		{ [ $rc = 1 ] && grep -q "pre-dump of pid $P failed" "$D/err"; }
+		verdict $? "pre-dump with CRIU_FAULT=$f: exit 1 ($rc), says the pre-dump failed"
+		check "... the tree runs on, untraced" eval 'running "$P" && c0=$(count "$D/c") && wait_above "$D/c" $((c0 + 2))'
+		check "... no image directory, no temporary one" eval '[ ! -e "$D/p2" ] && [ -z "$(ls -a "$D" | grep "^\.p2\.cr-")" ]'
+		check "... the earlier pre-dump is unchanged" [ "$(find "$D/p1" -type f | sort | xargs md5sum | md5sum)" = "$fp" ]
+	done
+	reap "$P"
+}
+
 # What CRIU 3.17 cannot do is refused, not dropped: a network lock it
 # does not know, and migrate (leave_stopped is 3.19's).
 scenario_refuse() {
@@ -475,7 +505,7 @@ for CRIU in $CRIUS; do
 	[ -n "$V" ] || { sed 's/^/# /' "$T/criu-err"; continue; }
 	# The other CRIU's kernel probe cache is "stale" to this one.
 	rm -f /run/criu.kdat
-	for s in check counter chain dedup cgroup tcp refuse migrate bench; do
+	for s in check counter chain prefault dedup cgroup tcp refuse migrate bench; do
 		want "$s" || continue
 		# bench only when asked for by name (bench/run.sh)
 		[ "$s" != bench ] || [ "$ONLY" = bench ] || continue
