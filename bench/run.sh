@@ -146,9 +146,17 @@ sizes() {	# NAME BIN: NAME_size_bytes, NAME_libs, NAME_total_bytes
 	echo "kdamonds=$(cat /sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds 2>/dev/null || echo 0)"
 	sizes cr "$B/cr"	# the copy measured, not a later rebuild
 	sizes criu "$CRIU"
-	if command -v runc >/dev/null 2>&1; then
-		sizes runc "$(command -v runc)"
-		echo "runc_version=$(runc --version | sed -n 's/^runc version //p')"
+	# runc for its size only: the installed one, else Debian's package
+	# unpacked into the scratch directory (downloaded, not installed)
+	rbin=$(command -v runc 2>/dev/null || true)
+	if [ -z "$rbin" ] && (cd "$S" && apt-get download -q -o APT::Sandbox::User=root runc >/dev/null 2>&1) &&
+		dpkg-deb -x "$S"/runc_*.deb "$S/runc-pkg" 2>/dev/null; then
+		rbin=$S/runc-pkg/usr/sbin/runc
+		echo "runc_from=debian package $(basename "$S"/runc_*.deb), unpacked"
+	fi
+	if [ -n "$rbin" ] && [ -x "$rbin" ]; then
+		sizes runc "$rbin"
+		echo "runc_version=$("$rbin" --version 2>/dev/null | sed -n 's/^runc version //p')"
 	fi
 } >"$S/facts"
 
