@@ -32,7 +32,9 @@ WERROR   = -Werror
 INI_DEFS = -DINI_HANDLER_LINENO=1 -DINI_ALLOW_MULTILINE=0 -DINI_MAX_LINE=8192 \
            -DINI_STOP_ON_FIRST_ERROR=1 -DINI_CALL_HANDLER_ON_NEW_SECTION=1 \
            -DINI_ALLOW_INLINE_COMMENTS=0
-CPPFLAGS_CR = -DCR_VERSION=\"$(VERSION)\" $(INI_DEFS) -DPB_BUFFER_ONLY=1 \
+# PB_NO_ERRMSG: nanopb's own error strings cost 1.4 KB; cr says what failed
+# to decode, and how big it was, itself.
+CPPFLAGS_CR = -DCR_VERSION=\"$(VERSION)\" $(INI_DEFS) -DPB_BUFFER_ONLY=1 -DPB_NO_ERRMSG=1 \
            -Inanopb -I$(INIH_SRC)
 # No -fstack-protector-strong: its canaries cost 3.5 KB of the 100 KB
 # budget. cr's buffers are all written through bounded calls (its own

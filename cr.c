@@ -211,6 +211,8 @@ struct cfg {
 	pid_t restored;		/* cmd_restore's result */
 	pid_t lazyd;		/* cmd_restore's criu lazy-pages, still fetching; 0 */
 	pid_t pump;		/* receive's stream pump, not a restore's leftover */
+	unsigned long long *moved;	/* the pump's byte count: the stream is busy */
+	void (*cleanup)(void);	/* run by quit() (die, usage_die) */
 	const char *cmd_name;
 	int nargs;
 	char **args;
@@ -463,6 +465,16 @@ __attribute__((format(printf, 1, 2))) static void info(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* exit(), after cfg.cleanup: migrate and receive set it, since the
+ * checkpoint and restore code they reuse may die after their own first
+ * side effects (musl's atexit would bring malloc: 5 KB). */
+__attribute__((noreturn)) static void quit(int code)
+{
+	if (cfg.cleanup)
+		cfg.cleanup();
+	exit(code);
+}
+
 /* Before the first side effect only (rule: die freely, then unwind). */
 __attribute__((format(printf, 2, 3), noreturn)) static void die_code(int code, const char *fmt, ...)
 {
@@ -471,7 +483,7 @@ __attribute__((format(printf, 2, 3), noreturn)) static void die_code(int code, c
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
-	exit(code);
+	quit(code);
 }
 
 #define die(...) die_code(EXIT_FAIL, __VA_ARGS__)
@@ -1861,7 +1873,7 @@ static int rpc_send(struct rpc *r, const criu_req *req)
 	pb_ostream_t os = pb_ostream_from_buffer(buf, sizeof(buf));
 
 	if (!pb_encode(&os, criu_req_fields, req)) {
-		warn("cannot encode the %s request: %s", rpc_type_name(req->type), PB_GET_ERROR(&os));
+		warn("cannot encode the %s request (a value over its bound in rpc.options?)", rpc_type_name(req->type));
 		return -1;
 	}
 	for (;;) {
@@ -1887,7 +1899,7 @@ static int rpc_decode(const uint8_t *buf, size_t n, criu_resp *resp)
 
 	memset(resp, 0, sizeof(*resp));
 	if (!pb_decode(&is, criu_resp_fields, resp)) {
-		warn("malformed reply from criu (%zu bytes): %s", n, PB_GET_ERROR(&is));
+		warn("malformed reply from criu (%zu bytes that do not decode as a criu_resp)", n);
 		return -1;
 	}
 	return 1;
@@ -1962,8 +1974,13 @@ static int rpc_notify(struct rpc *r, const criu_resp *resp, int fd)
 	/* migrate/receive: the images go over and the target restores while
 	 * CRIU waits here (post-dump), or the restored tree waits for the
 	 * source to let go (post-restore); -1 makes CRIU undo its work */
-	if (ok && cfg.hold && cfg.hold(cfg.hold_arg, script, resp->notify.has_pid ? resp->notify.pid : 0, r->hook.img))
-		ok = false;
+	if (ok && cfg.hold) {
+		int64_t t = now_ms();
+
+		ok = !cfg.hold(cfg.hold_arg, script, resp->notify.has_pid ? resp->notify.pid : 0, r->hook.img);
+		if (r->deadline)	/* the hold's waits have --timeout of their own */
+			r->deadline += now_ms() - t;
+	}
 	if (r->hook.sig && !r->interrupted) {
 		/* the signal the hook's wait consumed is the operation's */
 		r->interrupted = r->hook.sig;
@@ -2741,7 +2758,9 @@ static int cg_check_member(const struct cg_dir *c, pid_t pid)
 	char rel[PATH_MAX], first[64];
 
 	snprintf(first, sizeof(first), "%.*s", (int)strcspn(c->ctrl, ","), c->ctrl);
-	if (proc_cgroup(pid, c->v2 ? NULL : first, rel, sizeof(rel)) || !str_eq(rel, c->rel))
+	/* the cgroup itself or one below it (CRIU's soft mode recreates the
+	 * tree's own sub-cgroups there) */
+	if (proc_cgroup(pid, c->v2 ? NULL : first, rel, sizeof(rel)) || !path_under(rel, c->rel))
 		return -1;
 	return 0;
 }
@@ -2820,7 +2839,7 @@ static int stats_decode(const uint8_t *buf, size_t len, size_t size, const char 
 		memset(e, 0, sizeof(*e));
 		if (pb_decode(&is, stats_entry_fields, e))
 			return 0;
-		warn("%s/%s: corrupt stats entry: %s", dir, name, PB_GET_ERROR(&is));
+		warn("%s/%s: corrupt stats entry (%u bytes that do not decode as a stats_entry)", dir, name, m[2]);
 	}
 	return -1;
 }
@@ -3298,7 +3317,7 @@ static bool cmd_dump_cgroup(pid_t *pid, struct cg_dir *cg)
 		die("read /proc/self/mountinfo:");
 	if (cfg.cgroup[0]) {
 		if (cg_resolve(&l, cfg.cgroup, cg, true, &usage))
-			exit(usage ? EXIT_USAGE : EXIT_FAIL);
+			quit(usage ? EXIT_USAGE : EXIT_FAIL);
 		if (str_eq(cg->rel, "/"))
 			usage_die("--cgroup %s is a hierarchy's root cgroup, which holds every process: give the tree's "
 				  "own cgroup", cg->path);
@@ -3650,6 +3669,7 @@ static int cmd_restore(void)
 	int ret = EXIT_FAIL, img, wd;
 	pid_t lazyd = -1;
 	static struct cg_target t;
+	static struct pidset before, left;
 	struct cg_layout l;
 	struct cg_dir cg;
 	bool usage = false, misplaced = false;
@@ -3673,12 +3693,14 @@ static int cmd_restore(void)
 	if (cfg.cgroup[0] && cg_read_layout(&l))
 		die("read /proc/self/mountinfo:");
 	if (cfg.cgroup[0] && cg_resolve(&l, cfg.cgroup, &cg, false, &usage))
-		exit(usage ? EXIT_USAGE : EXIT_FAIL);
+		quit(usage ? EXIT_USAGE : EXIT_FAIL);
 	wd = img;
 	snprintf(wd_shown, sizeof(wd_shown), "%s", img_shown);
 
 	/* side effects from here on. A subreaper: whatever criu forked and
-	 * left behind when a restore fails comes to cr, which ends it */
+	 * left behind when a restore fails comes to cr, which ends it (what
+	 * cr had before is not its to end) */
+	proc_tree(getpid(), &before);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	r.sigfd = sig_setup(cfg.wait);
 	if (cfg.timeout)
@@ -3724,7 +3746,7 @@ static int cmd_restore(void)
 		if (r.interrupted && !r.killed)
 			warn("restore interrupted by %s", sig_name(r.interrupted));
 		rpc_report_failure(title, req.type, rp, wd, log, faccessat_(wd, log, F_OK, 0) ? NULL : log_shown);
-		if (!rp && proc_alive(r.restored) && r.resumed)
+		if (proc_alive(r.restored) && r.resumed)
 			warn("CRIU failed after it had let the restored tree run: pid %d is there; check it (and kill it "
 			     "if it must not run)", (int)r.restored);
 		else if (proc_alive(r.restored)) {
@@ -3741,6 +3763,7 @@ static int cmd_restore(void)
 	}
 	root = rp->restore.pid;
 	rpc_close(&r);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);	/* the tree's own orphans go to init again */
 	if (cfg.cgroup[0]) {
 		/* every restored task, in every cgroup it was meant to be in */
 		static struct pidset tree, stray;
@@ -3799,13 +3822,13 @@ out:
 		waitpid(lazyd, NULL, 0);
 	}
 	rpc_close(&r);
-	if (!rp || !rp->success) {
-		/* a half-restored task criu left (criu killed, --timeout) */
-		static struct pidset left;
-
+	if (!rp || !rp->success || !rp->has_restore) {
+		/* a half-restored task criu left (criu killed, --timeout); not
+		 * receive's pump, not what cr had before, not a tree CRIU let run */
 		proc_tree(getpid(), &left);
 		for (int i = 1; i < left.n; i++)
-			if (left.v[i] != cfg.pump)	/* receive's stream */
+			if (left.v[i] != cfg.pump && !pidset_has(&before, left.v[i]) &&
+			    !(r.resumed && proc_in_tree(left.v[i], r.restored)))
 				kill(left.v[i], SIGKILL);
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
@@ -4021,6 +4044,7 @@ static int mig_recv_watch(int fd, char *buf, size_t size, uint32_t *len, pid_t w
 	size_t got = 0, want = sizeof(h);
 	char *p = (char *)h;
 	int64_t idle = now_ms() + (int64_t)(cfg.timeout ? cfg.timeout : 300) * 1000;
+	unsigned long long seen = cfg.moved ? *cfg.moved : 0;
 
 	for (int part = 0; part < 2; part++) {
 		while (got < want) {
@@ -4031,6 +4055,8 @@ static int mig_recv_watch(int fd, char *buf, size_t size, uint32_t *len, pid_t w
 			n = poll(pfd, cfg.sigfd > 0 ? 2 : 1, 1000);
 			if (n == 0 && watch && !proc_alive(watch) && !got && !part)
 				return -3;	/* the process watched ended */
+			if (n == 0 && cfg.moved && *cfg.moved != seen)	/* pages flow: not idle */
+				seen = *cfg.moved, idle = now_ms() + (int64_t)(cfg.timeout ? cfg.timeout : 300) * 1000;
 			if (n == 0 && now_ms() >= idle) {
 				warn("the other side sent nothing for %u s", cfg.timeout ? cfg.timeout : 300);
 				return -1;
@@ -4365,10 +4391,15 @@ static int mig_tcp(const char *hostport, bool server)
 	socklen_t len = sizeof(a.in4);
 
 	parse_hostport(hostport, host, &port);
-	if (ip_parse(host, (uint8_t *)&a.in4.sin_addr) == AF_INET) {
+	uint8_t ip[16];
+	int af = ip_parse(host, ip);
+
+	if (af == AF_INET) {
 		a.in4.sin_family = AF_INET;
+		memcpy(&a.in4.sin_addr, ip, 4);
 		a.in4.sin_port = htons((uint16_t)port);
-	} else if (ip_parse(host, (uint8_t *)&a.in6.sin6_addr) == AF_INET6) {
+	} else if (af == AF_INET6) {
+		memcpy(&a.in6.sin6_addr, ip, 16);
 		a.in6.sin6_family = AF_INET6;
 		a.in6.sin6_port = htons((uint16_t)port);
 		len = sizeof(a.in6);
@@ -4387,7 +4418,12 @@ static int mig_tcp(const char *hostport, bool server)
 			return -1;
 		}
 		info("listening on %s", hostport);
-		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		/* SIGINT and friends are blocked (read from the signalfd): wait
+		 * for a peer or a signal, not in accept(2) alone */
+		struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { cfg.sigfd, POLLIN, 0 } };
+
+		c = poll(pfd, cfg.sigfd > 0 ? 2 : 1, -1) > 0 && (pfd[0].revents & POLLIN) ?
+			    accept4(fd, NULL, NULL, SOCK_CLOEXEC) : (errno = EINTR, -1);
 		close(fd);
 		fd = c;
 	} else if (fd >= 0 && connect(fd, &a.sa, len)) {
@@ -4576,6 +4612,26 @@ static void mig_signal(const struct pidset *t, int sig)
 		kill(t->v[i], sig);
 }
 
+/*
+ * The safety net for a die() after migrate's or receive's first side
+ * effect (cfg.cleanup, run by quit()) (in the checkpoint and restore code they reuse, whose own checks
+ * may die): a stopped source tree runs on, temporary images go. Their own
+ * out: paths do the same and then clear it.
+ */
+static struct {
+	const char *dir;
+	struct pidset *tree;
+	bool *stopped;
+} mig_left;
+
+static void mig_cleanup(void)
+{
+	if (mig_left.stopped && *mig_left.stopped)
+		mig_signal(mig_left.tree, SIGCONT);
+	if (mig_left.dir)
+		rm_rf_at(AT_FDCWD, mig_left.dir);
+}
+
 /* MiB with two decimals. */
 static const char *mib(unsigned long long bytes, char *buf)
 {
@@ -4587,7 +4643,8 @@ static int cmd_migrate(void)
 {
 	static struct pidset tree;
 	static struct mig m;
-	static char hello[MAX_CG_PIDS * 8 + 512], pids[MAX_CG_PIDS * 8];
+	static char hello[MAX_CG_PIDS * 8 + 512], pids[MAX_CG_PIDS * 8], pidarg[16];
+	static char *argp[1] = { pidarg };
 	char tok[256], criu[PATH_MAX], dir[] = "/tmp/cr-migrate.XXXXXX", img[64], par[16], st[64], b1[24], b2[24];
 	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0, via = 0, pump = 0;
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
@@ -4600,6 +4657,7 @@ static int cmd_migrate(void)
 	const char *mname;
 	char *p;
 
+	m.ctl = -1;	/* (static, for its size: not 0, which is stdin) */
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
@@ -4636,12 +4694,18 @@ static int cmd_migrate(void)
 			snprintf(pids, sizeof(pids), "-");
 	}
 	cfg.sigfd = sig_setup(false);
+	/* cmd_dump takes the root found here, not a fresh look at --cgroup */
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)pid);
+	cfg.args = argp;
+	cfg.nargs = 1;
 
 	/* side effects from here on */
 	if (!mkdtemp_(dir)) {
 		warn("create %s:", dir);
 		return EXIT_FAIL;
 	}
+	mig_left.dir = dir, mig_left.tree = &tree, mig_left.stopped = &stopped;
+	cfg.cleanup = mig_cleanup;
 	if ((ch = cfg.via[0] ? mig_via(&via) : mig_tcp(cfg.to, false)) < 0)
 		goto out;
 	snprintf(hello, sizeof(hello), "cr-migrate 2 criu=%d pid=%d pids=%s token=%s", r.ver, (int)pid, pids, tok[0] ? tok : "-");
@@ -4661,6 +4725,7 @@ static int cmd_migrate(void)
 		     f.mem_track ? "this kernel tracks dirty memory" : "no pre-copy: this kernel has no soft-dirty tracking");
 	if ((m.ctl = mig_pump_start(ch, ch, &pg, &pump, &m.moved)) < 0)
 		goto out;
+	cfg.moved = m.moved;
 	ch = -1;
 	cfg.migrating = true;
 	cfg.ps_fd = pg;
@@ -4679,6 +4744,7 @@ static int cmd_migrate(void)
 		cfg.cmd = C_PRE;
 		cfg.image_path = img;
 		cfg.parent_path = i > 1 ? par : "";
+		memset(&cfg.last, 0, sizeof(cfg.last));
 		if (cmd_dump() != EXIT_OK) {
 			warn("pre-dump %d failed: the tree runs on here", i);
 			goto out;
@@ -4735,6 +4801,8 @@ static int cmd_migrate(void)
 	cfg.hold = mig_src_hold;
 	cfg.hold_arg = &m;
 	proc_tree(pid, &tree);
+	memset(&cfg.last, 0, sizeof(cfg.last));
+	stopped = !post;	/* until COMMIT: a failed dump may have left it stopped */
 	if (cmd_dump() != EXIT_OK) {
 		if (m.committed)
 			warn("post-copy failed after the target started: the target kills its copy (its memory is not "
@@ -4752,19 +4820,18 @@ static int cmd_migrate(void)
 			goto out;
 		}
 	} else {
-		stopped = true;
 		proc_tree(pid, &tree);	/* stopped now: the tasks as they were dumped */
-		if (mig_send(m.ctl, MIG_COMMIT, "", 0, NULL, 0) ||
-		    (t = mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf))) == -1) {
-			/* COMMIT may or may not have arrived */
-			warn("the connection broke after the go-ahead: the target may run the tree (pid %d) or may have "
-			     "killed it. The source tree (pid %d) stays stopped: if it runs on the target, kill it here "
-			     "(kill -KILL %s), else resume it (kill -CONT %s)", (int)m.pid, (int)pid, pids, pids);
+		if (mig_send(m.ctl, MIG_COMMIT, "", 0, NULL, 0) || mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf))) {
+			/* COMMIT may or may not have arrived, or been acted on */
+			pids[0] = '\0';
+			for (int i = 0; i < tree.n; i++)
+				snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), " %d", (int)tree.v[i]);
+			warn("no confirmation after the go-ahead: the target may run the tree (pid %d) or may not. The "
+			     "source tree stays stopped: if it runs on the target, kill it here (kill -KILL%s), else "
+			     "resume it (kill -CONT%s)", (int)m.pid, pids, pids);
 			stopped = false;
 			goto out;
 		}
-		if (t == -2)
-			goto out;	/* the target says it did not resume it */
 		m.t_commit = now_us();	/* RESUMED: the tree runs on the target */
 		mig_signal(&tree, SIGKILL);
 		stopped = false;
@@ -4794,6 +4861,7 @@ out:
 	mig_reap(pump);
 	mig_reap(via);
 	rm_rf_at(AT_FDCWD, dir);
+	mig_left.dir = NULL, mig_left.stopped = NULL;
 	return ret;
 }
 
@@ -4875,8 +4943,10 @@ static int mig_page_server(struct rpc *r, const char *criu, int dirfd, const cha
 	req.opts.ps.fd = cfg.ps_fd;
 	r->sigfd = cfg.sigfd;
 	ok = !rpc_open(r, criu, false) && !rpc_version(r) && !rpc_call(r, &req, &resp) && resp.success && resp.has_ps;
-	if (!ok)
+	if (!ok) {
 		warn("the page server for %s did not start (its log: page-server-%s.log)", name, name);
+		rpc_close(r);
+	}
 	close(fd);
 	return ok ? resp.ps.pid : -1;
 }
@@ -4908,6 +4978,7 @@ static int cmd_receive(void)
 	struct cg_dir cg;
 	uint32_t len;
 
+	m.ctl = -1;	/* (static, for its size: not 0, which is stdin) */
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
@@ -4944,6 +5015,10 @@ static int cmd_receive(void)
 		mig_sendf(cout, MIG_ERROR, "the target cannot create an image directory");
 		return EXIT_FAIL;
 	}
+	if (tmp) {
+		mig_left.dir = dir;
+		cfg.cleanup = mig_cleanup;
+	}
 	cfg.image_path = tmp ? dir : cfg.image_path;
 	if ((!tmp && mkdir(cfg.image_path, 0700) && errno != EEXIST) ||
 	    (dfd = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_is_empty(AT_FDCWD, cfg.image_path) != 1) {
@@ -4958,6 +5033,7 @@ static int cmd_receive(void)
 	    (m.ctl = mig_pump_start(cin, cout, &pg, &pump, &m.moved)) < 0)
 		goto out;
 	cfg.pump = pump;
+	cfg.moved = m.moved;
 	cfg.ps_fd = pg;
 	cfg.migrating = true;
 	/* the page servers of the pre-copy iterations, then the images */
@@ -4967,6 +5043,7 @@ static int cmd_receive(void)
 	while ((t = mig_recv_watch(m.ctl, m.buf, sizeof(m.buf), &len, psp > 0 ? psp : 0)) == MIG_PS || t == MIG_PSEND ||
 	       t == -3) {
 		if (t == MIG_PS) {
+			rpc_close(&ps);	/* one at a time */
 			if ((psp = mig_page_server(&ps, criu, dfd, m.buf)) < 0 || mig_send(m.ctl, MIG_PSREADY, "", 0, NULL, 0)) {
 				mig_sendf(m.ctl, MIG_ERROR, "the target's page server did not start");
 				goto out;
@@ -5047,14 +5124,14 @@ static int cmd_receive(void)
 	}
 	ret = EXIT_OK;
 out:
-	if (psp > 0)
-		rpc_close(&ps);
+	rpc_close(&ps);
 	close_keep(ifd);
 	close_keep(dfd);
 	close_keep(m.ctl);
 	mig_reap(pump);
 	if (tmp)
 		rm_rf_at(AT_FDCWD, dir);
+	mig_left.dir = NULL;
 	return ret;
 }
 
