@@ -4421,10 +4421,15 @@ static int mig_tcp(const char *hostport, bool server)
 		/* SIGINT and friends are blocked (read from the signalfd): wait
 		 * for a peer or a signal, not in accept(2) alone */
 		struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { cfg.sigfd, POLLIN, 0 } };
+		struct signalfd_siginfo si = { 0 };
 
 		c = poll(pfd, cfg.sigfd > 0 ? 2 : 1, -1) > 0 && (pfd[0].revents & POLLIN) ?
-			    accept4(fd, NULL, NULL, SOCK_CLOEXEC) : (errno = EINTR, -1);
+			    accept4(fd, NULL, NULL, SOCK_CLOEXEC) : -2;
 		close(fd);
+		if (c == -2 && read(cfg.sigfd, &si, sizeof(si)) > 0) {
+			warn("interrupted by %s while waiting for a peer on %s", sig_name((int)si.ssi_signo), hostport);
+			return -1;
+		}
 		fd = c;
 	} else if (fd >= 0 && connect(fd, &a.sa, len)) {
 		close_keep(fd);

@@ -372,6 +372,15 @@ tier1() {
 		done <"$T/$s.out"
 		if [ $st != 0 ]; then notok "$1$s: scenario exited with status $st"; fi
 	done
+	# what every scenario must have cleaned up: its scratch cgroups (in
+	# every hierarchy, sub-cgroups too), and migrate's and receive's
+	# temporary image directories
+	_tag=$(basename "$T" | tr -dc 'a-zA-Z0-9')
+	_left=$(ls -d /sys/fs/cgroup/cr-test-"$_tag"-* /sys/fs/cgroup/*/cr-test-"$_tag"-* 2>/dev/null)
+	ls -d /tmp/cr-migrate.* /tmp/cr-receive.* 2>/dev/null | sort >"$T/tmp.after"
+	_left="$_left$(comm -13 "$T/tmp.before" "$T/tmp.after")"
+	if [ -z "$_left" ]; then ok "${1}tier 1 left no scratch cgroup and no temporary image directory"
+	else notok "${1}tier 1 left no scratch cgroup and no temporary image directory: left $(echo $_left)"; fi
 }
 
 if [ "$(id -u)" != 0 ]; then
@@ -382,6 +391,7 @@ elif ! { mkdir -p "$top/tests/bin" && ${CC_TEST:-$(command -v musl-gcc || echo c
 	notok "build tests/workload.c" "$T/cc.log"
 else
 	echo "# tier 1 with $("$CRIU" --version 2>&1 | head -1) ($CRIU)"
+	ls -d /tmp/cr-migrate.* /tmp/cr-receive.* 2>/dev/null | sort >"$T/tmp.before"
 	export CRIU CR T
 	W=$top/tests/bin/workload
 	export W

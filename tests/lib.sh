@@ -62,18 +62,18 @@ FZ=/sys/fs/cgroup/freezer
 # Scratch cgroups are named after the scenario's directory, removed at exit.
 CGN=cr-test-$(basename "$(dirname "$D")" | tr -dc 'a-zA-Z0-9')-$name
 cg_cleanup() {
-	for h in "$V2" /sys/fs/cgroup/*; do
-		for c in "$h/$CGN"*; do
-			[ -d "$c" ] || continue
-			for p in $(cat "$c/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-			[ -f "$c/cgroup.freeze" ] && echo 0 >"$c/cgroup.freeze"
-			[ -f "$c/freezer.state" ] && echo THAWED >"$c/freezer.state"
-		done
+	# the scratch cgroups and any below them (CRIU's soft mode recreates a
+	# tree's sub-cgroups, in every hierarchy), deepest first
+	_cgs=$(for h in "$V2" /sys/fs/cgroup/*; do
+		for c in "$h/$CGN"*; do [ -d "$c" ] && find "$c" -depth -type d; done
+	done)
+	for c in $_cgs; do
+		for p in $(cat "$c/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+		[ -f "$c/cgroup.freeze" ] && echo 0 >"$c/cgroup.freeze"
+		[ -f "$c/freezer.state" ] && echo THAWED >"$c/freezer.state"
 	done
 	sleep 0.2
-	for h in "$V2" /sys/fs/cgroup/*; do
-		for c in "$h/$CGN"*; do [ -d "$c" ] && rmdir "$c" 2>/dev/null; done
-	done
+	for c in $_cgs; do rmdir "$c" 2>/dev/null; done
 	return 0
 }
 # v2: "0"/"1" from cgroup.freeze and "frozen N" from cgroup.events agree

@@ -656,6 +656,26 @@ EOF
 	check "the network is cut mid-transfer: both exit 1, the tree runs on A again" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
 	check "... and nothing runs on B" not b_runs_workload
 	ip -n "$NA" link set "v$NA" up
+	# a receiver interrupted while it waits for its peer: it says so
+	ls -d /tmp/cr-receive.* >"$D/tmp.before" 2>/dev/null
+	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4448 --token-file "$D/tok" >/dev/null 2>"$D/rcv.err" &
+	sleep 0.5
+	on_b pkill -INT -x cr
+	wait $!
+	{ [ $? = 1 ] && grep -q "interrupted by SIGINT while waiting for a peer on 10.77.0.2:4448" "$D/rcv.err"; }
+	verdict $? "receive --listen interrupted by SIGINT before a peer came: exit 1, says so"
+	# ... and once the images flow into its temporary directory
+	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4449 --token-file "$D/tok" >/dev/null 2>"$D/rcv.err" &
+	R=$!
+	sleep 0.5
+	( i=0; while ! ls /tmp/cr-receive.*/img >/dev/null 2>&1 && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+	  on_b pkill -INT -x cr ) &
+	MIB=256 BURN=1100 source_run --to 10.77.0.2:4449 --token-file "$D/tok" >"$D/src.out"
+	wait "$R"
+	check "receive interrupted mid-transfer: both exit 1, the tree runs on A again" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
+	check "... and nothing runs on B" not b_runs_workload
+	ls -d /tmp/cr-receive.* >"$D/tmp.after" 2>/dev/null
+	check "... no temporary image directory left" cmp -s "$D/tmp.before" "$D/tmp.after"
 }
 
 # ============================ cgroups ===================================
@@ -702,6 +722,21 @@ scenario_cgroup_v2() {
 		check "v2: ... the tree runs, untraced" running "$P"
 		check "v2: ... no image directory" [ ! -e "$D/ckf$f" ]
 	done
+
+	# a tree that uses a sub-cgroup of its own: soft mode recreates it
+	# below the new cgroup, which restore's check must accept
+	C=$V2/$CGN-c E=$V2/$CGN-e
+	mkdir -p "$C/sub"
+	start_in "$C" -- "$W" tree 2 "$D/s"
+	Q=$!
+	wait_above "$D/s.1" 3
+	K=$(echo $(cat /proc/"$Q"/task/*/children))
+	echo "$K" >"$C/sub/cgroup.procs"
+	cr checkpoint --manage-cgroups-mode soft --cgroup "$C" -D "$D/cks" 2>"$D/err"
+	check "v2: checkpoint of a tree with a sub-cgroup of its own (soft mode)" [ $? = 0 ]
+	cr restore --manage-cgroups-mode soft --cgroup "$E" -D "$D/cks" >/dev/null 2>"$D/err"
+	{ [ $? = 0 ] && in_cgroup "$Q" "" "/$CGN-e" && in_cgroup "$K" "" "/$CGN-e/sub"; }
+	verdict $? "v2: ... restored into a new cgroup: the sub-cgroup is recreated below it, exit 0"
 }
 
 # Kill criu, or interrupt cr, while it dumps 256 MiB: the cgroup must end
