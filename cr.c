@@ -566,17 +566,20 @@ static int faccessat_(int dirfd, const char *path, int mode, int flags)
 	return (int)syscall(SYS_faccessat, dirfd, path, mode);
 }
 
-/* mkdtemp_(3) without musl's clock-seeded name generator: TEMPLATE's last
- * six characters become the pid and a counter, and mkdir(2) (atomic, 0700)
- * takes the first name nobody has. */
-static char *mkdtemp_(char *tmpl)
+/* A new directory cr-NAME.XXXXXX in $TMPDIR (else /tmp): mkdtemp(3)
+ * without musl's clock-seeded name generator. The last six characters
+ * become the pid and a counter, and mkdir(2) (atomic, 0700) takes the
+ * first name nobody has. */
+static char *mkdtemp_(char *buf, size_t size, const char *name)
 {
-	size_t n = strlen(tmpl) - 6;
+	const char *t = getenv("TMPDIR");
+	size_t n = (size_t)snprintf(buf, size, "%s/cr-%s.", t && *t ? t : "/tmp", name);
 
-	for (unsigned i = 0; i < 100000; i++) {
-		snprintf(tmpl + n, 7, "%06x", ((unsigned)getpid() * 4099u + i + (unsigned)now_us()) & 0xffffff);
-		if (!mkdir(tmpl, 0700))
-			return tmpl;
+	errno = ENAMETOOLONG;
+	for (unsigned i = 0; n + 7 <= size && i < 100000; i++) {
+		snprintf(buf + n, 7, "%06x", ((unsigned)getpid() * 4099u + i + (unsigned)now_us()) & 0xffffff);
+		if (!mkdir(buf, 0700))
+			return buf;
 		if (errno != EEXIST)
 			return NULL;
 	}
@@ -1160,7 +1163,7 @@ static void usage_options(int f, unsigned bit)
 			 o->shrt ? ',' : ' ', o->s, *meta ? " " : "", meta);
 		out(f, "  %-32s %s", flag, opt_f(i, F_HELP));
 		if (o->type != T_BOOL && o->type != T_LIST && def[0] && !(bit == C_RCV && i == O_image_path))
-			out(f, " [%s]", def);	/* receive: a new /tmp/cr-receive.* by default */
+			out(f, " [%s]", def);	/* receive: a new $TMPDIR/cr-receive.* by default */
 		out(f, "\n");
 	}
 }
@@ -3874,7 +3877,7 @@ static int cmd_check(void)
 	criu_req req;
 	criu_resp resp = { 0 };
 	criu_features f = { 0 };
-	char criu[PATH_MAX], dir[] = "/tmp/cr-check.XXXXXX", buf[256], path[PATH_MAX + 32];
+	char criu[PATH_MAX], dir[PATH_MAX], buf[256], path[PATH_MAX + 32];
 	bool ok = false, have_f = false;
 	long long pipe_max = lazy_pipe_short();
 	int dfd = -1;
@@ -3916,7 +3919,7 @@ static int cmd_check(void)
 	out(1, "features     mem_track=%s lazy_pages=%s pidfd_store=%s\n", f.mem_track ? "yes" : "no",
 	    f.lazy_pages ? "yes" : "no", f.pidfd_store ? "yes" : "no");
 	/* CHECK: CRIU up to 4.1 wants an images dir even here */
-	if (!mkdtemp_(dir) || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	if (!mkdtemp_(dir, sizeof(dir), "check") || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		warn("create %s:", dir);
 		goto out;
 	}
@@ -4650,7 +4653,7 @@ static int cmd_migrate(void)
 	static struct mig m;
 	static char hello[MAX_CG_PIDS * 8 + 512], pids[MAX_CG_PIDS * 8], pidarg[16];
 	static char *argp[1] = { pidarg };
-	char tok[256], criu[PATH_MAX], dir[] = "/tmp/cr-migrate.XXXXXX", img[64], par[16], st[64], b1[24], b2[24];
+	char tok[256], criu[PATH_MAX], dir[PATH_MAX], img[PATH_MAX], par[16], st[64], b1[24], b2[24];
 	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0, via = 0, pump = 0;
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	criu_features f;
@@ -4705,7 +4708,7 @@ static int cmd_migrate(void)
 	cfg.nargs = 1;
 
 	/* side effects from here on */
-	if (!mkdtemp_(dir)) {
+	if (!mkdtemp_(dir, sizeof(dir), "migrate")) {
 		warn("create %s:", dir);
 		return EXIT_FAIL;
 	}
@@ -4790,7 +4793,7 @@ static int cmd_migrate(void)
 	cfg.parent_path = iters ? par : "";
 	cfg.lazy_pages = post;
 	if (post) {
-		static char conf[64];
+		static char conf[PATH_MAX];
 		int fd;
 
 		snprintf(conf, sizeof(conf), "%s/criu.conf", dir);
@@ -4973,7 +4976,7 @@ static int cmd_receive(void)
 {
 	static struct mig m;
 	static char hello[MAX_CG_PIDS * 8 + 512];
-	char tok[256], got[256], criu[PATH_MAX], dir[] = "/tmp/cr-receive.XXXXXX", img[PATH_MAX], why[128] = "";
+	char tok[256], got[256], criu[PATH_MAX], dir[PATH_MAX] = "", img[PATH_MAX], why[128] = "";
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, pst = -1, lazy;
 	bool usage, tmp = !cfg.set[O_image_path];
@@ -5016,7 +5019,7 @@ static int cmd_receive(void)
 		mig_sendf(cout, MIG_ERROR, "pid %d of the tree is taken on the target", (int)q);
 		return EXIT_FAIL;
 	}
-	if (tmp && !mkdtemp_(dir)) {
+	if (tmp && !mkdtemp_(dir, sizeof(dir), "receive")) {
 		mig_sendf(cout, MIG_ERROR, "the target cannot create an image directory");
 		return EXIT_FAIL;
 	}
@@ -5028,8 +5031,7 @@ static int cmd_receive(void)
 	if ((!tmp && mkdir(cfg.image_path, 0700) && errno != EEXIST) ||
 	    (dfd = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_is_empty(AT_FDCWD, cfg.image_path) != 1) {
 		mig_sendf(cout, MIG_ERROR, "the target's image directory %s is not an empty directory", cfg.image_path);
-		close_keep(dfd);
-		return EXIT_FAIL;
+		goto out;
 	}
 	lazy = f.lazy_pages && !lazy_pipe_short();
 	if (!lazy)

@@ -354,13 +354,14 @@ tier1_skip() {
 # tier1 PREFIX: every scenario of tests/scenarios.sh and tests/faults.sh,
 # each as pid 1 of its own pid namespace, its results counted as PREFIX...
 tier1() {
+	_left=
 	for s in $(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/scenarios:\1/p' "$top/tests/scenarios.sh") \
 		$(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/faults:\1/p' "$top/tests/faults.sh" 2>/dev/null); do
 		file=${s%%:*} s=${s#*:}
 		case $s in ${CR_TEST_ONLY:-*}) ;; *) continue ;; esac
-		rm -rf "$T/$s"
-		mkdir -p "$T/$s"
-		timeout -s KILL 180 unshare --pid --fork --mount-proc \
+		rm -rf "$T/$s" "$T/$s.tmp"
+		mkdir -p "$T/$s" "$T/$s.tmp"
+		TMPDIR=$T/$s.tmp timeout -s KILL 180 unshare --pid --fork --mount-proc \
 			sh "$top/tests/$file.sh" "$s" "$T/$s" >"$T/$s.out" 2>&1 </dev/null
 		st=$?
 		while IFS= read -r line; do
@@ -371,16 +372,14 @@ tier1() {
 			esac
 		done <"$T/$s.out"
 		if [ $st != 0 ]; then notok "$1$s: scenario exited with status $st"; fi
+		[ -z "$(ls "$T/$s.tmp")" ] || _left="$_left $(ls -d "$T/$s.tmp"/*)"
 	done
 	# what every scenario must have cleaned up: its scratch cgroups (in
-	# every hierarchy, sub-cgroups too), and migrate's and receive's
-	# temporary image directories
+	# every hierarchy, sub-cgroups too) and cr's temporary directories
 	_tag=$(basename "$T" | tr -dc 'a-zA-Z0-9')
-	_left=$(ls -d /sys/fs/cgroup/cr-test-"$_tag"-* /sys/fs/cgroup/*/cr-test-"$_tag"-* 2>/dev/null)
-	ls -d /tmp/cr-migrate.* /tmp/cr-receive.* 2>/dev/null | sort >"$T/tmp.after"
-	_left="$_left$(comm -13 "$T/tmp.before" "$T/tmp.after")"
-	if [ -z "$_left" ]; then ok "${1}tier 1 left no scratch cgroup and no temporary image directory"
-	else notok "${1}tier 1 left no scratch cgroup and no temporary image directory: left $(echo $_left)"; fi
+	_left="$(ls -d /sys/fs/cgroup/cr-test-"$_tag"-* /sys/fs/cgroup/*/cr-test-"$_tag"-* 2>/dev/null)$_left"
+	if [ -z "$_left" ]; then ok "${1}tier 1 left no scratch cgroup and no temporary directory"
+	else notok "${1}tier 1 left no scratch cgroup and no temporary directory: left $(echo $_left)"; fi
 }
 
 if [ "$(id -u)" != 0 ]; then
@@ -391,7 +390,6 @@ elif ! { mkdir -p "$top/tests/bin" && ${CC_TEST:-$(command -v musl-gcc || echo c
 	notok "build tests/workload.c" "$T/cc.log"
 else
 	echo "# tier 1 with $("$CRIU" --version 2>&1 | head -1) ($CRIU)"
-	ls -d /tmp/cr-migrate.* /tmp/cr-receive.* 2>/dev/null | sort >"$T/tmp.before"
 	export CRIU CR T
 	W=$top/tests/bin/workload
 	export W

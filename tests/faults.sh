@@ -269,11 +269,27 @@ after_cr_killed() {
 	rm -rf "$D/.ck.cr-$C"
 }
 
-# after SIGKILL to criu: cr reports it and cleans up
-after_criu_killed() {
+# after SIGKILL to criu: cr reports it and cleans up. Early, criu may die
+# while it runs a syscall inside the process: compel writes that code (a
+# syscall and an int3) over the process's own for a moment, and with criu
+# gone the process runs into the int3 and dies of SIGTRAP. cr cannot undo
+# that (about 1 in 40 here; README: Reliability); then this returns 1 and
+# the scenario starts a new process.
+after_criu_killed() { # after_criu_killed POINT
 	check "... exit 1 ($st)" [ "$st" = 1 ]
 	check "... says criu was killed (killed by signal 9) and that the tree is running" \
 		eval 'says "criu.*killed by signal 9" && says "the tree is running"'
+	if [ "$1" = early ] && ! { eventually 20 running "$P" && counting "$D/c"; }; then
+		kill -9 "$P" 2>/dev/null
+		wait "$P" 2>/dev/null
+		_ps=$?
+		check "... the process died of SIGTRAP ($_ps): criu was killed inside its syscall injection (CRIU's window)" \
+			[ "$_ps" = 133 ]
+		check "... the earlier checkpoint is byte-for-byte unchanged" old_intact
+		check "... no temporary directory is left" no_temp_dirs
+		check "... no criu or cr is left" no_strays
+		return 1
+	fi
 	check "... the process runs, untraced" eventually 20 running "$P"
 	check "... and counts on" counting "$D/c"
 	check "... the earlier checkpoint is byte-for-byte unchanged" old_intact
@@ -302,7 +318,7 @@ scenario_fault_sig_dump_kill() {
 		sig_dump cr KILL "$pt" || return
 		after_cr_killed
 		sig_dump criu KILL "$pt" || return
-		after_criu_killed
+		after_criu_killed "$pt" || { rm -rf "$D/c" "$D/ck"; start_counter "$D/c" 384; first_checkpoint; }
 	done
 	check "the 384 MiB of the process are intact after six killed dumps ($(cat "$D/c"))" \
 		eval 'counting "$D/c" && grep -q " ok$" "$D/c"'

@@ -6,7 +6,9 @@
 # lines, among them CRIU's log when something failed.
 #
 # Environment from test.sh: CR (the binary), CRIU (the CRIU to use), W (the
-# workload helper, tests/workload.c).
+# workload helper, tests/workload.c), TMPDIR (the scenario's own, empty: cr
+# makes its temporary directories there, and test.sh checks it is empty
+# afterwards).
 set -u
 name=$1
 D=$2
@@ -62,7 +64,7 @@ scenario_check() {
 		{ grep -q "^  v1 .*(freezer): freezer yes, create yes" "$D/out" &&
 		grep -q "^  v1 .*(memory): freezer -, create yes" "$D/out"; }
 		verdict $? "... the v1 freezer: freezer yes; the memory hierarchy: freezer -"
-	check "... leaves no temporary directory" [ -z "$(find /tmp -maxdepth 1 -name 'cr-check.*' -newer "$D/out")" ]
+	check "... leaves no temporary directory (in \$TMPDIR, $TMPDIR)" [ -z "$(ls "$TMPDIR")" ]
 }
 
 scenario_tree() {
@@ -656,26 +658,26 @@ EOF
 	check "the network is cut mid-transfer: both exit 1, the tree runs on A again" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
 	check "... and nothing runs on B" not b_runs_workload
 	ip -n "$NA" link set "v$NA" up
-	# a receiver interrupted while it waits for its peer: it says so
-	ls -d /tmp/cr-receive.* >"$D/tmp.before" 2>/dev/null
-	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4448 --token-file "$D/tok" >/dev/null 2>"$D/rcv.err" &
-	sleep 0.5
-	on_b pkill -INT -x cr
-	wait $!
+	# a receiver interrupted while it waits for its peer (it says so, and
+	# exits 1), and once the images flow into its temporary directory in
+	# $TMPDIR (test.sh gives each scenario its own): nothing is left
+	on_b "$CR" -v -c none --criu "$CRIU" receive --listen 10.77.0.2:4448 --token-file "$D/tok" >/dev/null 2>"$D/rcv.err" &
+	R=$!
+	i=0; while ! grep -q "listening on" "$D/rcv.err" && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+	on_b pkill -INT -f "receive --listen 10.77.0.2:4448"
+	wait "$R"
 	{ [ $? = 1 ] && grep -q "interrupted by SIGINT while waiting for a peer on 10.77.0.2:4448" "$D/rcv.err"; }
 	verdict $? "receive --listen interrupted by SIGINT before a peer came: exit 1, says so"
-	# ... and once the images flow into its temporary directory
 	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4449 --token-file "$D/tok" >/dev/null 2>"$D/rcv.err" &
 	R=$!
 	sleep 0.5
-	( i=0; while ! ls /tmp/cr-receive.*/img >/dev/null 2>&1 && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
-	  on_b pkill -INT -x cr ) &
+	( i=0; while ! ls "$TMPDIR"/cr-receive.*/img >/dev/null 2>&1 && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+	  on_b pkill -INT -f "receive --listen 10.77.0.2:4449" ) &
 	MIB=256 BURN=1100 source_run --to 10.77.0.2:4449 --token-file "$D/tok" >"$D/src.out"
 	wait "$R"
 	check "receive interrupted mid-transfer: both exit 1, the tree runs on A again" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
 	check "... and nothing runs on B" not b_runs_workload
-	ls -d /tmp/cr-receive.* >"$D/tmp.after" 2>/dev/null
-	check "... no temporary image directory left" cmp -s "$D/tmp.before" "$D/tmp.after"
+	check "... no temporary image directory left on either side (\$TMPDIR: $(echo $(ls "$TMPDIR")))" [ -z "$(ls "$TMPDIR")" ]
 }
 
 # ============================ cgroups ===================================
@@ -734,6 +736,7 @@ scenario_cgroup_v2() {
 	echo "$K" >"$C/sub/cgroup.procs"
 	cr checkpoint --manage-cgroups-mode soft --cgroup "$C" -D "$D/cks" 2>"$D/err"
 	check "v2: checkpoint of a tree with a sub-cgroup of its own (soft mode)" [ $? = 0 ]
+	wait "$Q" 2>/dev/null
 	cr restore --manage-cgroups-mode soft --cgroup "$E" -D "$D/cks" >/dev/null 2>"$D/err"
 	{ [ $? = 0 ] && in_cgroup "$Q" "" "/$CGN-e" && in_cgroup "$K" "" "/$CGN-e/sub"; }
 	verdict $? "v2: ... restored into a new cgroup: the sub-cgroup is recreated below it, exit 0"
