@@ -247,6 +247,13 @@ if mkdir -p "$top/tests/bin" && cc -O2 -I"$top/nanopb" -o "$FAKE" "$top/tests/fa
 		sh "$T" "$CR" "$FAKE" $S
 	if [ -f "$T/fk/inventory.img" ] && [ ! -e "$T/fk/stale-1.img" ]; then ok "... the stale temporary directory's files are gone"
 	else notok "... the stale temporary directory's files are gone"; fi
+	# $TMPDIR: where check (and migrate, receive) make their directories
+	mkdir -p "$T/tmpdir"
+	expect "check with \$TMPDIR: exit 0" 0 "" env TMPDIR="$T/tmpdir" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" check
+	if [ -z "$(ls -A "$T/tmpdir")" ]; then ok "... its temporary directory is gone afterwards"
+	else notok "... its temporary directory is gone afterwards: $(ls -A "$T/tmpdir")"; fi
+	expect "check with a \$TMPDIR that does not exist: exit 1, named" 1 "create $T/nonexistent/cr-check\.[0-9a-f]*: No such file" \
+		env TMPDIR="$T/nonexistent" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" check
 	fk parent-path 1 "--parent-path ../nope: no such directory relative to the image directory" \
 		fkrun mem-track pre-dump --parent-path ../nope -D "$T/fk" $S
 	rm -f "$T/rec"
