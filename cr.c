@@ -4429,7 +4429,7 @@ static int mig_tcp(const char *hostport, bool server)
 		c = poll(pfd, cfg.sigfd > 0 ? 2 : 1, -1) > 0 && (pfd[0].revents & POLLIN) ?
 			    accept4(fd, NULL, NULL, SOCK_CLOEXEC) : -2;
 		close(fd);
-		if (c == -2 && read(cfg.sigfd, &si, sizeof(si)) > 0) {
+		if (c == -2 && (pfd[1].revents & POLLIN) && read(cfg.sigfd, &si, sizeof(si)) > 0) {
 			warn("interrupted by %s while waiting for a peer on %s", sig_name((int)si.ssi_signo), hostport);
 			return -1;
 		}
