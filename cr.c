@@ -149,7 +149,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(detach, "detach", 'd', T_BOOL, C_RST, "", "", "false", "", "", "restore and exit, printing the pid (the default)") \
 	X(wait, "wait", 'w', T_BOOL, C_RST, "", "", "false", "", "", "restore as cr's child and exit with its status") \
 	X(pid_file, "pid-file", 0, T_STR, C_RST, "", "", "", "", "FILE", "write the restored root's pid to FILE") \
-	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK | C_MIG | C_RCV, "", "", "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30); also CRIU's freeze timeout") \
+	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK | C_MIG | C_RCV, "", "", "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30; migrate, receive: 300 for each wait on the peer); also CRIU's freeze timeout") \
 	X(log_file, "log-file", 0, T_STR, C_DPRS, "", "", "", "", "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log, page-server.log)") \
 	X(page_server, "page-server", 0, T_STR, C_DP | C_RST, "", "", "", "", "HOST:PORT", "send pages to this page server; --lazy-pages: serve them on PORT, or fetch them from HOST:PORT") \
 	X(lazy_pages, "lazy-pages", 0, T_BOOL, C_DUMP | C_RST, "", "", "false", "", "", "post-copy: pages move after the tree runs again (with --page-server)") \
@@ -774,6 +774,8 @@ static unsigned long long scan_num(const char *s, int base)
 	}
 }
 
+static int ip_parse(const char *s, uint8_t *a);
+
 /* Split "HOST:PORT" or "[V6]:PORT" into host (if wanted) and port. */
 static int parse_hostport(const char *s, char *host, int *port)
 {
@@ -918,8 +920,14 @@ static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
 	/* the syntax of values whose form is fixed, checked here so that an
 	 * ini file's mistakes are reported at their FILE:LINE, whichever
 	 * command's section they are in */
-	if ((id == O_page_server || id == O_to || id == O_listen) && *val && parse_hostport(val, NULL, NULL)) {
-		warn("%s: \"%s\": expected HOST:PORT (PORT 1-65535; [v6addr]:PORT)", where, val);
+	char host[64];
+	uint8_t ip[16];
+
+	/* migrate's and receive's HOST is numeric: cr has no resolver */
+	if ((id == O_page_server || id == O_to || id == O_listen) && *val &&
+	    (parse_hostport(val, host, NULL) || (id != O_page_server && !ip_parse(host, ip)))) {
+		warn("%s: \"%s\": expected HOST:PORT (PORT 1-65535; [v6addr]:PORT%s)", where, val,
+		     id != O_page_server ? "; HOST a numeric IPv4 or IPv6 address" : "");
 		return -1;
 	}
 	if (id == O_image_path && !*val) {
@@ -940,7 +948,7 @@ static int cfg_set(enum opt_id id, const char *val, const char *where, bool cli)
 		else if (in_choices(val, "false|no|off|0"))
 			*(bool *)field = false;
 		else {
-			warn("%s: \"%s\" is not a boolean (true or false)", where, val);
+			warn("%s: \"%s\" is not a boolean (true/false, yes/no, on/off, 1/0)", where, val);
 			return -1;
 		}
 	} else if (o->type == T_UINT) {
@@ -3514,10 +3522,14 @@ static int cmd_dump(void)
 			if (cg_rmdir_tree(AT_FDCWD, cg.path))
 				warn("--remove-cgroup: remove %s:", cg.path);
 		}
-		if ((cfg.print_stats || cfg.migrating) && !stats_read(wd, wd == d.fd ? d.name : wd_shown, "stats-dump", &st_e)) {
+		snprintf(img_tmp, sizeof(img_tmp), "%s/%s", d.shown, d.name);	/* where it is now */
+		if ((cfg.print_stats || cfg.migrating) && !stats_read(wd, wd == d.fd ? img_tmp : wd_shown, "stats-dump", &st_e)) {
 			cfg.last = st_e;
 			if (cfg.print_stats && !cfg.migrating)
 				stats_print(what, pid, (uint64_t)(now_us() - t0), &st_e, cfg.lazy_pages);
+		} else if (cfg.print_stats && !cfg.migrating) {
+			warn("the %s itself is complete, in %s; only its statistics are missing", what, img_tmp);
+			ret = EXIT_FAIL;	/* what was asked for is not all done */
 		}
 		goto out;
 	}
@@ -3791,6 +3803,10 @@ static int cmd_restore(void)
 	}
 	if (cfg.print_stats && !stats_read(wd, wd_shown, "stats-restore", &st_e))
 		stats_print("restore", root, (uint64_t)(now_us() - t0), &st_e, false);
+	else if (cfg.print_stats) {
+		warn("the restore itself is complete (pid %d); only its statistics are missing", (int)root);
+		misplaced = true;
+	}
 	if (cfg.wait) {
 		info("restored pid %d; waiting for it", (int)root);
 		ret = cmd_wait_tree(root, r.sigfd, r.interrupted);

@@ -108,6 +108,8 @@ expect "--wait with --criu-socket: exit 2" 2 "needs criu swrk" "$CR" -c none res
 expect "migrate without a transport: exit 2" 2 "exactly one of --via" "$CR" -c none migrate 2
 expect "migrate --to without a token: exit 2" 2 "needs --token-file" "$CR" -c none migrate --to 127.0.0.1:1 2
 expect "migrate --to without a port: exit 2" 2 "expected HOST:PORT" "$CR" -c none migrate --to host:x --token-file /x 2
+expect "migrate --to a host name: exit 2 (cr has no resolver)" 2 "HOST a numeric IPv4 or IPv6 address" "$CR" -c none migrate --to localhost:4444 --token-file /x 2
+expect "receive --listen a host name: exit 2" 2 "HOST a numeric IPv4 or IPv6 address" "$CR" -c none receive --listen localhost:4444 --token-file /x
 expect "receive without --stdio or --listen: exit 2" 2 "exactly one of --stdio" "$CR" -c none receive
 expect "--lazy-pages without --page-server: exit 2" 2 "needs --page-server" "$CR" -c none checkpoint --lazy-pages 2
 long=$(head -c 4096 /dev/zero | tr '\0' a)
@@ -298,6 +300,14 @@ if mkdir -p "$top/tests/bin" && cc -O2 -I"$top/nanopb" -o "$FAKE" "$top/tests/fa
 	fk oversized 1 "larger than 4096 bytes: not a CRIU reply" fkrun oversized checkpoint -D "$T/fk" $S
 	fk wrongtype 1 "unexpected response type DUMP to the VERSION request" fkrun wrongtype checkpoint -D "$T/fk" $S
 	fk flood 0 "" fkrun flood checkpoint -D "$T/fk" $S
+	# the fake writes no stats files: --print-stats and --json cannot be
+	# honoured, though the operation itself succeeded
+	fk no-stats 1 "the checkpoint itself is complete, in $T/fk; only its statistics are missing" \
+		fkrun ok checkpoint --print-stats -D "$T/fk" $S
+	if [ -f "$T/fk/inventory.img" ] && grep -q "$T/fk/stats-dump:" "$T/err"; then ok "... the images are in place; the missing file is named"
+	else notok "... the images are in place; the missing file is named" "$T/err"; fi
+	expect "restore --json without stats: exit 1, the pid named" 1 "the restore itself is complete (pid [0-9]*); only its statistics are missing" \
+		env FAKE_CRIU_CHILD=1 FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" restore --json -D "$T/fk"
 	fk fd 0 "" fkrun fd checkpoint -D "$T/fk" $S
 	if [ -s "$T/err" ]; then notok "fake criu (fd): cr closed the fd it did not ask for" "$T/err"
 	else ok "fake criu (fd): cr closed the fd it did not ask for"; fi
