@@ -2088,7 +2088,7 @@ static int rpc_version(struct rpc *r)
 		warn("criu did not answer the VERSION request (CRIU older than 3.0?)");
 		return -1;
 	}
-	/* found by fuzz/rpc.c: a huge major overflowed the arithmetic below */
+	/* found by fuzz/fz_rpc.c: a huge major overflowed the arithmetic below */
 	if (resp.version.major_number < 0 || resp.version.major_number > 999 || resp.version.minor_number < 0 ||
 	    resp.version.minor_number > 99 || (resp.version.has_sublevel && (resp.version.sublevel < 0 || resp.version.sublevel > 99))) {
 		warn("criu answered VERSION with %d.%d, which is no CRIU version", resp.version.major_number,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 #
-# fuzz/run.sh: build cr's libFuzzer harnesses (fuzz/*.c, clang with
+# fuzz/run.sh: build cr's libFuzzer harnesses (fuzz/fz_*.c, clang with
 # libFuzzer, ASan and UBSan) into fuzz/bin/, replay fuzz/regress/NAME/*,
 # then fuzz each harness for SECS seconds (default $FUZZ_SECS, else 60) on a
 # scratch copy of fuzz/corpus/NAME (the committed corpus never grows).
@@ -45,9 +45,9 @@ build() {
 		objs="$objs $o"
 	done
 	for h in $harnesses; do
-		echo "$CC $CFLAGS_FZ $SAN -fsanitize=fuzzer $DEFS -o $bin/$h fuzz/$h.c$objs"
+		echo "$CC $CFLAGS_FZ $SAN -fsanitize=fuzzer $DEFS -o $bin/$h fuzz/fz_$h.c$objs"
 		# shellcheck disable=SC2086
-		$CC $CFLAGS_FZ $SAN -fsanitize=fuzzer $DEFS -o "$bin/$h" "fuzz/$h.c" $objs || return 1
+		$CC $CFLAGS_FZ $SAN -fsanitize=fuzzer $DEFS -o "$bin/$h" "fuzz/fz_$h.c" $objs || return 1
 	done
 	# the seed generator (fuzz/bin/mkseeds fuzz/corpus rewrites the seeds)
 	echo "$CC -g -O1 -DPB_BUFFER_ONLY=1 -Inanopb -o $bin/mkseeds fuzz/mkseeds.c nanopb/rpc.pb.c nanopb/pb_common.c nanopb/pb_encode.c"
