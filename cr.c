@@ -210,7 +210,6 @@ struct cfg {
 	stats_entry last;	/* cmd_dump's statistics */
 	pid_t restored;		/* cmd_restore's result */
 	pid_t lazyd;		/* cmd_restore's criu lazy-pages, still fetching; 0 */
-	pid_t pump;		/* receive's stream pump, not a restore's leftover */
 	unsigned long long *moved;	/* the pump's byte count: the stream is busy */
 	void (*cleanup)(void);	/* run by quit() (die, usage_die) */
 	const char *cmd_name;
@@ -560,9 +559,8 @@ static const char *sig_name(int sig)
 
 /* faccessat(2) without flags: the system call itself (musl's wrapper
  * brings its AT_EACCESS emulation, a clone()d child, which cr never needs). */
-static int faccessat_(int dirfd, const char *path, int mode, int flags)
+static int faccessat_(int dirfd, const char *path, int mode)
 {
-	(void)flags;
 	return (int)syscall(SYS_faccessat, dirfd, path, mode);
 }
 
@@ -799,20 +797,18 @@ static int parse_hostport(const char *s, char *host, int *port)
 
 /* Strings that outlive the line inih handed them in: a bump arena as big
  * as the largest config file, so it cannot run out and needs no malloc. */
+static size_t str_used;	/* (the ini fuzz harness resets it per input) */
+
 static const char *str_keep(const char *s)
 {
 	static char arena[MAX_CONFIG_SIZE + 1];
-	static size_t used;
-	size_t len;
-	char *p = arena + used;
+	size_t len = strlen(s) + 1;
+	char *p = arena + str_used;
 
-	if (!s)	/* forget everything (only tests parse more than one file) */
-		return used = 0, NULL;
-	len = strlen(s) + 1;
-	if (len > sizeof(arena) - used)
+	if (len > sizeof(arena) - str_used)
 		return NULL;
 	memcpy(p, s, len);
-	used += len;
+	str_used += len;
 	return p;
 }
 
@@ -1397,7 +1393,6 @@ static void cfg_check(void)
 	if ((cfg.to[0] || cfg.listen[0]) && !cfg.token_file[0])
 		usage_die("--%s needs --token-file: a plain TCP peer must prove it knows the shared secret",
 			  cfg.to[0] ? "to" : "listen");
-
 	if ((cfg.cmd & (C_DUMP | C_PRE | C_MIG)) && (cfg.nargs > 1 || (!cfg.nargs && !cfg.cgroup[0])))
 		usage_die("%s needs exactly one PID, or --cgroup PATH (%s %s PID)", cfg.cmd_name, prog, cfg.cmd_name);
 	if (cfg.remove_cgroup && !cfg.cgroup[0])
@@ -1431,7 +1426,6 @@ static void cfg_check(void)
 			  "checkpoint's page server)");
 	if (cfg.page_server[0] && cfg.cmd == C_RST && !cfg.lazy_pages)
 		usage_die("restore --page-server only makes sense with --lazy-pages");
-
 	if (cfg.lazy_pages && cfg.criu_socket[0] && cfg.cmd == C_RST)
 		usage_die("restore --lazy-pages starts criu lazy-pages itself: drop --criu-socket");
 	if ((cfg.cmd & (C_RST | C_CHK | C_G | C_PS | C_RCV)) && cfg.nargs)
@@ -1443,7 +1437,6 @@ static void cfg_check(void)
 	if (cfg.parent_path[0] == '/')
 		usage_die("--parent-path must be relative to the image directory (e.g. ../pre1), not \"%s\"",
 			  cfg.parent_path);
-
 	if (strchr(cfg.log_file, '/') || str_eq(cfg.log_file, ".") || str_eq(cfg.log_file, ".."))
 		usage_die("--log-file is a file name in the work directory, not a path: \"%s\"", cfg.log_file);
 	if (strlen(cfg.log_file) > 63)
@@ -1558,12 +1551,13 @@ static int hook_run(struct hook_ctx *h, const char *event, int criu_pid)
 	for (;;) {
 		struct signalfd_siginfo si;
 		const char *why = NULL;
+		int64_t t;
 
 		if (waitpid(child, &st, WNOHANG) == child)
 			break;
-		if (now_ms() >= end)
+		if ((t = now_ms()) >= end)
 			why = "timed out (--hook-timeout)";
-		else if (h->deadline && now_ms() >= h->deadline)
+		else if (h->deadline && t >= h->deadline)
 			why = "outlived --timeout";
 		else if (h->sigfd >= 0 && read(h->sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
 			why = "interrupted", h->sig = (int)si.ssi_signo;
@@ -1617,18 +1611,16 @@ static const char *rpc_type_name(criu_req_type t)
 	return (unsigned)t < ARRAY_LEN(names) ? names[t] : "UNKNOWN";
 }
 
-/*
- * Find the criu binary: --criu, else [criu] binary, else $CR_CRIU, else
- * criu on $PATH. A value without '/' is looked up on $PATH too. The path is
- * written to out; on failure the message names everything that was tried.
- */
 /* An executable NAME on $PATH (or the usual directories) into out; the
- * paths tried go into tried. 0, or -1. */
+ * paths tried go into tried. A NAME with a '/' is taken as it is. 0, or -1
+ * (errno from the last access(2)). */
 static int path_search(const char *name, char *out, size_t size, char *tried, size_t tsize)
 {
 	const char *path = getenv("PATH");
 
 	tried[0] = '\0';
+	if (strchr(name, '/'))	/* a path, not a name to look for */
+		return snprintf(out, size, "%s", name), access(out, X_OK);
 	if (!path || !*path)
 		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 	for (const char *p = path; *p;) {
@@ -1643,6 +1635,11 @@ static int path_search(const char *name, char *out, size_t size, char *tried, si
 	return -1;
 }
 
+/*
+ * Find the criu binary: --criu, else [criu] binary, else $CR_CRIU, else
+ * criu on $PATH. A value without '/' is looked up on $PATH too. The path is
+ * written to out; on failure the message names everything that was tried.
+ */
 static int rpc_find_criu(char *out, size_t size)
 {
 	const char *want = cfg.criu[0] ? cfg.criu : getenv("CR_CRIU");
@@ -1656,17 +1653,13 @@ static int rpc_find_criu(char *out, size_t size)
 	}
 	if (!want || !*want)
 		want = "criu", from = "PATH";
-	if (strchr(want, '/')) {
-		snprintf(out, size, "%s", want);
-		if (!access(out, X_OK))
-			return 0;
-		warn("criu %s (from %s):", want, from);
-		return -1;
-	}
 	if (!path_search(want, out, size, tried, sizeof(tried)))
 		return 0;
-	warn("criu not found or not executable; tried: %s. Install CRIU, or name it with --criu PATH, "
-	     "[criu] binary in the ini file, or $CR_CRIU", tried);
+	if (strchr(want, '/'))
+		warn("criu %s (from %s):", want, from);
+	else
+		warn("criu not found or not executable; tried: %s. Install CRIU, or name it with --criu PATH, "
+		     "[criu] binary in the ini file, or $CR_CRIU", tried);
 	return -1;
 }
 
@@ -2365,14 +2358,15 @@ static int cg_resolve(const struct cg_layout *l, const char *path, struct cg_dir
 
 		if (fd < 0 && !split_path(path, dir, sizeof(dir), base, sizeof(base)))
 			fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0 && !fd_path(fd, real, sizeof(real) - NAME_MAX - 2)) {
-			close(fd);
+		int named = fd >= 0 && !fd_path(fd, real, sizeof(real) - NAME_MAX - 2);
+
+		close_keep(fd);
+		if (named) {
 			if (!whole)
 				snprintf(real + strlen(real), NAME_MAX + 2, "/%s", base);
 			if (!str_eq(real, path))
 				return cg_resolve(l, real, c, must_exist, usage);
 		}
-		close_keep(fd);
 		warn("--cgroup %s is not on cgroupfs (cgroup mounts here: %s%s%d v1)", path, l->v2[0] ? l->v2 : "",
 		     l->v2[0] ? ", " : "", l->nv1);
 		return -1;
@@ -2392,6 +2386,18 @@ static int cg_resolve(const struct cg_layout *l, const char *path, struct cg_dir
 		return -1;
 	}
 	return 0;
+}
+
+/* The layout, and --cgroup resolved in it when given; on failure, exit (2
+ * for a usage error) before any side effect. */
+static void cg_layout_resolve(struct cg_layout *l, struct cg_dir *c, bool must_exist)
+{
+	bool usage = false;
+
+	if (cg_read_layout(l))
+		die("read /proc/self/mountinfo:");
+	if (cfg.cgroup[0] && cg_resolve(l, cfg.cgroup, c, must_exist, &usage))
+		quit(usage ? EXIT_USAGE : EXIT_FAIL);
 }
 
 struct pidset {
@@ -2486,9 +2492,12 @@ static int proc_children(int fd, const char *tid, void *arg)
 	snprintf(path, sizeof(path), "%.16s/children", tid);
 	if (read_file_at(fd, path, buf, sizeof(buf)) < 0)
 		return 0;	/* the thread exited meanwhile */
-	for (char *t = strtok_r(buf, " \n", &save); t && s->n < MAX_CG_PIDS; t = strtok_r(NULL, " \n", &save))
-		if (!pidset_has(s, (pid_t)scan_num(t, 10)))
-			s->v[s->n++] = (pid_t)scan_num(t, 10);
+	for (char *t = strtok_r(buf, " \n", &save); t && s->n < MAX_CG_PIDS; t = strtok_r(NULL, " \n", &save)) {
+		pid_t p = (pid_t)scan_num(t, 10);
+
+		if (!pidset_has(s, p))
+			s->v[s->n++] = p;
+	}
 	return 0;
 }
 
@@ -2509,6 +2518,13 @@ static void proc_tree(pid_t root, struct pidset *s)
 		dir_each(fd, proc_children, s);
 		close(fd);
 	}
+}
+
+/* Send sig to every task of a tree. */
+static void pids_signal(const struct pidset *t, int sig)
+{
+	for (int i = 0; i < t->n; i++)
+		kill(t->v[i], sig);
 }
 
 /* Print a list of pids after a message prefix, on one line. */
@@ -2957,7 +2973,7 @@ static int cmd_stats(void)
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "stats-restore" : "stats-dump";
 
-		if (faccessat_(fd, name, F_OK, 0))
+		if (faccessat_(fd, name, F_OK))
 			continue;
 		found++;
 		if (stats_read(fd, dir, name, &e))
@@ -3024,7 +3040,7 @@ static void img_check(struct imgdir *d, const char *path)
 	/* --force swaps the old directory out and deletes it: only ever a
 	 * checkpoint, never a directory that merely happens to be there */
 	snprintf(inv, sizeof(inv), "%s/inventory.img", path);
-	if (faccessat_(AT_FDCWD, inv, F_OK, 0))
+	if (faccessat_(AT_FDCWD, inv, F_OK))
 		die("image path %s holds no checkpoint (no inventory.img), so --force will not replace it: choose "
 		    "another path", path);
 	d->replace = true;
@@ -3050,6 +3066,7 @@ static int img_create(struct imgdir *d)
 	snprintf(d->tmp, sizeof(d->tmp), ".%.200s.cr-%d", d->name, (int)getpid());
 	if (mkdirat(d->pfd, d->tmp, 0700) && (errno != EEXIST || rm_rf_at(d->pfd, d->tmp) || mkdirat(d->pfd, d->tmp, 0700))) {
 		warn("create %s/%s:", d->shown, d->tmp);
+		d->tmp[0] = '\0';	/* not ours to remove */
 		return -1;
 	}
 	d->fd = openat(d->pfd, d->tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -3094,14 +3111,16 @@ static void img_discard(struct imgdir *d, const char *log, char *kept, size_t si
 {
 	char dst[NAME_MAX + 1];
 
-	if (d->fd < 0 || !d->tmp[0])
-		return;
-	snprintf(dst, sizeof(dst), "%.*s.%s", NAME_MAX - 66, d->name, log ? log : "");
-	if (log && !renameat(d->fd, log, d->pfd, dst))
-		snprintf(kept, size, "%s/%s", d->shown, dst);
-	if (rm_rf_at(d->pfd, d->tmp))
-		warn("remove %s/%s:", d->shown, d->tmp);
-	d->tmp[0] = '\0';
+	if (d->pfd < 0)
+		return;	/* nothing was created */
+	if (d->tmp[0]) {
+		snprintf(dst, sizeof(dst), "%.*s.%s", NAME_MAX - 66, d->name, log ? log : "");
+		if (log && !renameat(d->fd, log, d->pfd, dst))
+			snprintf(kept, size, "%s/%s", d->shown, dst);
+		if (rm_rf_at(d->pfd, d->tmp))
+			warn("remove %s/%s:", d->shown, d->tmp);
+		d->tmp[0] = '\0';
+	}
 	/* and the parents cr created for it (rmdir: only while empty; CRIU's
 	 * log may have been kept there) */
 	if (d->made[0]) {
@@ -3110,6 +3129,7 @@ static void img_discard(struct imgdir *d, const char *log, char *kept, size_t si
 		snprintf(p, sizeof(p), "%s", d->parent);
 		while (!rmdir(p) && strcmp(p, d->made) && strrchr(p, '/'))
 			*strrchr(p, '/') = '\0';
+		d->made[0] = '\0';
 	}
 }
 
@@ -3241,7 +3261,7 @@ static int cmd_page_server(void)
 	if (r.status_fd >= 0)
 		close(r.status_fd), r.status_fd = -1;
 	if (!resp.success || !resp.has_ps) {
-		rpc_report_failure("page server", req.type, &resp, img, log, faccessat_(img, log, F_OK, 0) ? NULL : log);
+		rpc_report_failure("page server", req.type, &resp, img, log, faccessat_(img, log, F_OK) ? NULL : log);
 		goto out;
 	}
 	info("page server (pid %d) listens on %s:%d, writing into %s", resp.ps.pid, cfg.address, resp.ps.port, img_shown);
@@ -3318,17 +3338,14 @@ static void lazy_precheck(void)
 static bool cmd_dump_cgroup(pid_t *pid, struct cg_dir *cg)
 {
 	static struct pidset all, foreign;
-	bool freeze = cfg.set[O_freeze] ? cfg.freeze : cfg.cgroup[0] != 0, usage;
+	bool freeze = cfg.set[O_freeze] ? cfg.freeze : cfg.cgroup[0] != 0;
 	struct cg_layout l;
 	char rel[PATH_MAX];
 
 	if (!cfg.cgroup[0] && !freeze)
 		return false;
-	if (cg_read_layout(&l))
-		die("read /proc/self/mountinfo:");
+	cg_layout_resolve(&l, cg, true);
 	if (cfg.cgroup[0]) {
-		if (cg_resolve(&l, cfg.cgroup, cg, true, &usage))
-			quit(usage ? EXIT_USAGE : EXIT_FAIL);
 		if (str_eq(cg->rel, "/"))
 			usage_die("--cgroup %s is a hierarchy's root cgroup, which holds every process: give the tree's "
 				  "own cgroup", cg->path);
@@ -3502,7 +3519,7 @@ static int cmd_dump(void)
 	unlinkat(wd, log, 0);	/* never quote an earlier run's log as this one's */
 	if (!rpc_call(&r, &req, &resp))
 		rp = &resp;
-	if (rp && rp->success && faccessat_(d.fd, "inventory.img", F_OK, 0)) {
+	if (rp && rp->success && faccessat_(d.fd, "inventory.img", F_OK)) {
 		warn("CRIU reported success but wrote no inventory.img: this is not a checkpoint");
 		rp->success = false;
 	}
@@ -3545,7 +3562,7 @@ static int cmd_dump(void)
 		img_discard(&d, log, log_shown, sizeof(log_shown));
 	else
 		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd == d.fd ? img_tmp : wd_shown, log);
-	if (log_shown[0] && faccessat_(AT_FDCWD, log_shown, F_OK, 0))
+	if (log_shown[0] && faccessat_(AT_FDCWD, log_shown, F_OK))
 		log_shown[0] = '\0';	/* CRIU wrote none */
 	rpc_report_failure(title, req.type, rp, AT_FDCWD, log_shown, log_shown[0] ? log_shown : NULL);
 	if (!pre && !d.keep)
@@ -3658,7 +3675,7 @@ static pid_t lazy_daemon_start(const char *criu, const char *img, const char *wd
 	for (int i = 0; i < 1000; i++) {
 		int st;
 
-		if (!faccessat_(wd, "lazy-pages.socket", F_OK, 0))
+		if (!faccessat_(wd, "lazy-pages.socket", F_OK))
 			return pid;
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			warn("criu lazy-pages exited before it was ready (see %s/lazy-pages.log)", wd_path);
@@ -3687,13 +3704,13 @@ static int cmd_restore(void)
 	static struct pidset before, left;
 	struct cg_layout l;
 	struct cg_dir cg;
-	bool usage = false, misplaced = false;
+	bool misplaced = false;
 	pid_t root;
 
 	img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (img < 0)
 		die("image path %s:", cfg.image_path);
-	if (faccessat_(img, "inventory.img", R_OK, 0))
+	if (faccessat_(img, "inventory.img", R_OK))
 		die("image path %s is not a checkpoint (no inventory.img in it)", cfg.image_path);
 	if (fd_path(img, img_shown, sizeof(img_shown)))
 		die("image path %s:", cfg.image_path);
@@ -3705,10 +3722,8 @@ static int cmd_restore(void)
 	}
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
-	if (cfg.cgroup[0] && cg_read_layout(&l))
-		die("read /proc/self/mountinfo:");
-	if (cfg.cgroup[0] && cg_resolve(&l, cfg.cgroup, &cg, false, &usage))
-		quit(usage ? EXIT_USAGE : EXIT_FAIL);
+	if (cfg.cgroup[0])
+		cg_layout_resolve(&l, &cg, false);
 	wd = img;
 	snprintf(wd_shown, sizeof(wd_shown), "%s", img_shown);
 
@@ -3760,7 +3775,7 @@ static int cmd_restore(void)
 		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
 		if (r.interrupted && !r.killed)
 			warn("restore interrupted by %s", sig_name(r.interrupted));
-		rpc_report_failure(title, req.type, rp, wd, log, faccessat_(wd, log, F_OK, 0) ? NULL : log_shown);
+		rpc_report_failure(title, req.type, rp, wd, log, faccessat_(wd, log, F_OK) ? NULL : log_shown);
 		if (proc_alive(r.restored) && r.resumed)
 			warn("CRIU failed after it had let the restored tree run: pid %d is there; check it (and kill it "
 			     "if it must not run)", (int)r.restored);
@@ -3769,8 +3784,7 @@ static int cmd_restore(void)
 			static struct pidset tree;
 
 			proc_tree(r.restored, &tree);
-			for (int i = 0; i < tree.n; i++)
-				kill(tree.v[i], SIGKILL);
+			pids_signal(&tree, SIGKILL);
 			warn("the restored tree (pid %d) never ran: CRIU failed before it let it go, so cr killed it",
 			     (int)r.restored);
 		}
@@ -3787,8 +3801,10 @@ static int cmd_restore(void)
 		stray.n = 0;
 		for (int i = 0; i < tree.n; i++)
 			for (int k = 0; k < t.n; k++)
-				if (cg_check_member(&t.d[k], tree.v[i]) && !pidset_has(&stray, tree.v[i]))
+				if (cg_check_member(&t.d[k], tree.v[i])) {
 					stray.v[stray.n++] = tree.v[i];
+					break;
+				}
 		if (stray.n) {
 			warn_pids("restored processes outside the --cgroup", &stray);
 			warn("the tree (pid %d) runs, but not all of it in %s (--manage-cgroups-mode %s moved them?)",
@@ -3816,7 +3832,7 @@ static int cmd_restore(void)
 		warn("the restore had already completed when %s arrived", sig_name(r.interrupted));
 	cfg.restored = root;
 	ret = (!cfg.json && !cfg.migrating && out(1, "%d\n", (int)root)) || misplaced ? EXIT_FAIL : EXIT_OK;
-	if (lazyd > 0 && cfg.migrating) {
+	if (lazyd > 0 && cfg.migrating && ret == EXIT_OK) {
 		cfg.lazyd = lazyd;	/* receive waits for it, telling the source */
 		lazyd = -1;
 	}
@@ -3843,10 +3859,10 @@ out:
 	rpc_close(&r);
 	if (!rp || !rp->success || !rp->has_restore) {
 		/* a half-restored task criu left (criu killed, --timeout); not
-		 * receive's pump, not what cr had before, not a tree CRIU let run */
+		 * what cr had before (receive's pump), not a tree CRIU let run */
 		proc_tree(getpid(), &left);
 		for (int i = 1; i < left.n; i++)
-			if (left.v[i] != cfg.pump && !pidset_has(&before, left.v[i]) &&
+			if (!pidset_has(&before, left.v[i]) &&
 			    !(r.resumed && proc_in_tree(left.v[i], r.restored)))
 				kill(left.v[i], SIGKILL);
 		while (waitpid(-1, NULL, WNOHANG) > 0)
@@ -3951,7 +3967,7 @@ static int cmd_check(void)
 		out(1, "criu check   ok\n");
 	} else {
 		char shown[PATH_MAX + 16];
-		bool logged = !faccessat_(dfd, "check.log", F_OK, 0);
+		bool logged = !faccessat_(dfd, "check.log", F_OK);
 
 		snprintf(shown, sizeof(shown), "%s/check.log", dir);
 		why = "CRIU's own check failed (see above)";
@@ -4411,20 +4427,16 @@ static int mig_tcp(const char *hostport, bool server)
 
 	parse_hostport(hostport, host, &port);
 	uint8_t ip[16];
-	int af = ip_parse(host, ip);
 
-	if (af == AF_INET) {
+	if (ip_parse(host, ip) == AF_INET) {
 		a.in4.sin_family = AF_INET;
 		memcpy(&a.in4.sin_addr, ip, 4);
 		a.in4.sin_port = htons((uint16_t)port);
-	} else if (af == AF_INET6) {
+	} else {	/* AF_INET6: cfg_set let nothing else through */
 		memcpy(&a.in6.sin6_addr, ip, 16);
 		a.in6.sin6_family = AF_INET6;
 		a.in6.sin6_port = htons((uint16_t)port);
 		len = sizeof(a.in6);
-	} else {
-		warn("%s: not a numeric IPv4 or IPv6 address", host);
-		return -1;
 	}
 	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && server) {
@@ -4474,8 +4486,7 @@ static int mig_via(pid_t *child)
 		argv[n++] = w;
 	}
 	argv[n] = NULL;
-	if (!n || (strchr(argv[0], '/') ? snprintf(bin, sizeof(bin), "%s", argv[0]) < 0 || access(bin, X_OK) :
-		   path_search(argv[0], bin, sizeof(bin), tried, sizeof(tried)))) {
+	if (!n || path_search(argv[0], bin, sizeof(bin), tried, sizeof(tried))) {
 		warn("--via: %s is not an executable (nor on $PATH)", n ? argv[0] : "\"\"");
 		return -1;
 	}
@@ -4629,13 +4640,6 @@ static void mig_reap(pid_t pid)
 	}
 }
 
-/* Send sig to every task of a tree. */
-static void mig_signal(const struct pidset *t, int sig)
-{
-	for (int i = 0; i < t->n; i++)
-		kill(t->v[i], sig);
-}
-
 /*
  * The safety net for a die() after migrate's or receive's first side
  * effect (cfg.cleanup, run by quit()) (in the checkpoint and restore code they reuse, whose own checks
@@ -4651,7 +4655,7 @@ static struct {
 static void mig_cleanup(void)
 {
 	if (mig_left.stopped && *mig_left.stopped)
-		mig_signal(mig_left.tree, SIGCONT);
+		pids_signal(mig_left.tree, SIGCONT);
 	if (mig_left.dir)
 		rm_rf_at(AT_FDCWD, mig_left.dir);
 }
@@ -4717,7 +4721,7 @@ static int cmd_migrate(void)
 		if (strrchr(p, '\t') != strchr(p, '\t') && str_eq(strrchr(p, '\t') + 1, "1"))
 			snprintf(pids, sizeof(pids), "-");
 	}
-	cfg.sigfd = sig_setup(false);
+	sig_setup(false);
 	/* cmd_dump takes the root found here, not a fresh look at --cgroup */
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)pid);
 	cfg.args = argp;
@@ -4857,7 +4861,7 @@ static int cmd_migrate(void)
 			goto out;
 		}
 		m.t_commit = now_us();	/* RESUMED: the tree runs on the target */
-		mig_signal(&tree, SIGKILL);
+		pids_signal(&tree, SIGKILL);
 		stopped = false;
 	}
 	ret = EXIT_OK;
@@ -4876,7 +4880,7 @@ static int cmd_migrate(void)
 		     (int)m.pid);
 out:
 	if (stopped) {
-		mig_signal(&tree, SIGCONT);
+		pids_signal(&tree, SIGCONT);
 		warn("the tree (pid %d) runs on here", (int)pid);
 	}
 	close_keep(ch);
@@ -4928,7 +4932,7 @@ static int mig_recv_files(struct mig *m, int dirfd, int t, uint32_t len)
 	if (t != MIG_DONE)
 		return -1;
 	if (n != mig_num(m->buf, "files") || bytes != (unsigned long long)mig_num(m->buf, "bytes") ||
-	    faccessat_(dirfd, "inventory.img", F_OK, 0)) {
+	    faccessat_(dirfd, "inventory.img", F_OK)) {
 		warn("the image set is incomplete: %u files, %llu bytes arrived (%s)", n, bytes, m->buf);
 		return -1;
 	}
@@ -4995,7 +4999,7 @@ static int cmd_receive(void)
 	char tok[256], got[256], criu[PATH_MAX], dir[PATH_MAX] = "", img[PATH_MAX], why[128] = "";
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, pst = -1, lazy;
-	bool usage, tmp = !cfg.set[O_image_path];
+	bool tmp = !cfg.set[O_image_path], lazy_left = false;
 	pid_t pump = 0, q;
 	criu_features f;
 	struct cg_layout l;
@@ -5006,9 +5010,9 @@ static int cmd_receive(void)
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
-	if (cfg.cgroup[0] && (cg_read_layout(&l) || cg_resolve(&l, cfg.cgroup, &cg, false, &usage)))
-		return EXIT_USAGE;
-	cfg.sigfd = sig_setup(false);
+	if (cfg.cgroup[0])	/* the target cgroup is checked before a peer is accepted */
+		cg_layout_resolve(&l, &cg, false);
+	sig_setup(false);
 	if (!cfg.use_stdio && (cin = cout = mig_tcp(cfg.listen, true)) < 0)
 		return EXIT_FAIL;
 	if (mig_recv(cin, hello, sizeof(hello), &len) != MIG_HELLO || strncmp(hello, "cr-migrate 2 ", 13)) {
@@ -5055,7 +5059,6 @@ static int cmd_receive(void)
 	if (mig_sendf(cout, MIG_READY, "criu=%d lazy=%d%s", r.ver, lazy, why) ||
 	    (m.ctl = mig_pump_start(cin, cout, &pg, &pump, &m.moved)) < 0)
 		goto out;
-	cfg.pump = pump;
 	cfg.moved = m.moved;
 	cfg.ps_fd = pg;
 	cfg.migrating = true;
@@ -5131,15 +5134,11 @@ static int cmd_receive(void)
 
 		while (waitpid(cfg.lazyd, &st, 0) < 0 && errno == EINTR)
 			;
+		cfg.lazyd = -1;
 		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
-			/* its memory is incomplete: it must not run on */
-			static struct pidset tree;
-
-			proc_tree(cfg.restored, &tree);
-			mig_signal(&tree, SIGKILL);
-			warn("criu lazy-pages failed (see %s/lazy-pages.log): the restored tree is killed, its memory "
-			     "would be incomplete", img);
+			warn("criu lazy-pages failed (see %s/lazy-pages.log)", img);
 			mig_sendf(m.ctl, MIG_END, "status=%d", st);
+			lazy_left = true;
 			goto out;
 		}
 		if (mig_sendf(m.ctl, MIG_END, "status=0"))
@@ -5147,6 +5146,17 @@ static int cmd_receive(void)
 	}
 	ret = EXIT_OK;
 out:
+	if (lazy_left || (cfg.lazyd > 0 && ret != EXIT_OK)) {
+		/* post-copy broke off: the tree's memory is incomplete, it
+		 * must not run on */
+		static struct pidset tree;
+
+		proc_tree(cfg.restored, &tree);
+		pids_signal(&tree, SIGKILL);
+		warn("the restored tree (pid %d) is killed: its memory would be incomplete", (int)cfg.restored);
+		if (cfg.lazyd > 0)
+			kill(cfg.lazyd, SIGKILL), mig_reap(cfg.lazyd);
+	}
 	rpc_close(&ps);
 	close_keep(ifd);
 	close_keep(dfd);

@@ -46,6 +46,16 @@ static void fz_quiet_stdout(void)
 	}
 }
 
+/* The harnesses' start: cfg as main leaves it for command CMD (NAME). */
+static void fz_init(unsigned cmd, const char *name)
+{
+	fz_quiet_stdout();
+	cfg_defaults();
+	cfg.ps_fd = -1;
+	cfg.cmd = cmd;
+	cfg.cmd_name = name;
+}
+
 /* An input the harness owns, exactly len bytes long (heap, so ASan sees an
  * over-read past the end). */
 static uint8_t *fz_dup(const uint8_t *data, size_t len)

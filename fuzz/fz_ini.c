@@ -73,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t c = 0; c < ARRAY_LEN(cmds); c++) {
 		memset(&cfg, 0, sizeof(cfg));
 		cfg_defaults();
-		str_keep(NULL);
+		str_used = 0;
 		cfg.ps_fd = -1;
 		cfg.cmd = cmds[c];
 		cfg.cmd_name = names[c];

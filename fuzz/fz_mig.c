@@ -29,12 +29,8 @@ static void fz_cleanup(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	fz_quiet_stdout();
-	cfg_defaults();
-	cfg.ps_fd = -1;
+	fz_init(C_RCV, "receive");
 	cfg.sigfd = 0;
-	cfg.cmd = C_RCV;
-	cfg.cmd_name = "receive";
 	if ((fz_fd = memfd_create("cr-fuzz-mig", MFD_CLOEXEC)) < 0 || !mkdtemp(fz_dir) ||
 	    (fz_root = open(fz_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || !(fz_hello = malloc(FZ_HELLO_SIZE)))
 		abort();

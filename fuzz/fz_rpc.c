@@ -27,11 +27,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	fz_quiet_stdout();
-	cfg_defaults();
-	cfg.ps_fd = -1;
-	cfg.cmd = C_DUMP;
-	cfg.cmd_name = "checkpoint";
+	fz_init(C_DUMP, "checkpoint");
 	return 0;
 }
 

@@ -11,11 +11,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
-	fz_quiet_stdout();
-	cfg_defaults();
-	cfg.ps_fd = -1;
-	cfg.cmd = C_STATS;
-	cfg.cmd_name = "stats";
+	fz_init(C_STATS, "stats");
 	return 0;
 }
 

@@ -68,6 +68,13 @@ start_counter() {
 	P=$!
 	wait_above "$1" 0 300
 }
+# a 16 MiB counter checkpointed into $D/ck (which ends it): restore's input
+checkpointed_counter() {
+	start_counter "$D/c" 16
+	cr checkpoint -D "$D/ck" "$P" >"$D/out" 2>"$D/err"
+	check "checkpoint" [ $? = 0 ]
+	wait "$P" 2>/dev/null
+}
 # the first checkpoint, kept at $D/ck, fingerprinted in $fp
 first_checkpoint() {
 	cr checkpoint --leave-running "$@" -D "$D/ck" "$P" >"$D/out" 2>"$D/err"
@@ -170,10 +177,7 @@ pid_is() {
 
 scenario_fault_restore_criu() {
 	mkdir -p "$D/wd"
-	start_counter "$D/c" 16
-	cr checkpoint -D "$D/ck" "$P" >"$D/out" 2>"$D/err"
-	check "checkpoint" [ $? = 0 ]
-	wait "$P" 2>/dev/null
+	checkpointed_counter
 	keep=
 	RENV=CRIU_FAULT=2; restore_fails "CRIU_FAULT=2 (restore fails while forking the tree)" \
 		"Error (.*$P killed by signal 9" "$D/ck"
@@ -377,10 +381,7 @@ images_unchanged() {
 
 scenario_fault_sig_restore() {
 	mkdir -p "$D/wd"
-	start_counter "$D/c" 16
-	cr checkpoint -D "$D/ck" "$P" >"$D/out" 2>"$D/err"
-	check "checkpoint" [ $? = 0 ]
-	wait "$P" 2>/dev/null
+	checkpointed_counter
 	fp=$(fingerprint "$D/ck")
 
 	sig_restore cr INT post-restore
