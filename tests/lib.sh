@@ -30,8 +30,8 @@ verdict() {
 	shift
 	if [ "$_v" = 0 ]; then pass "$1"; else fail "$1" "$D/err" $(find "$D" -name '*.log' 2>/dev/null); fi
 }
-# The first number in a status file (0 if none yet).
-count() { c=$(cut -d' ' -f1 "$1" 2>/dev/null); echo "${c:-0}"; }
+# The first number in a status file's first line (0 if none yet).
+count() { c=; read -r c _ 2>/dev/null <"$1"; echo "${c:-0}"; }
 # wait_above FILE N [TENTHS]: until the count in FILE exceeds N
 wait_above() {
 	_w=0
