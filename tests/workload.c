@@ -12,7 +12,7 @@
  * size of. So a checkpoint taken while it was open can be restored after
  * the original went on writing (--leave-running): the path still exists,
  * whatever its size now. (A rename of the temporary file itself took the
- * path away, and about 1 in 1,000 such checkpoints failed to restore.)
+ * path away, and 1 in about 700 such checkpoints failed to restore.)
  *
  *   workload counter FILE [MIB [DIRTY]]
  *                                 count every 50 ms into FILE; with MIB,
