@@ -4066,6 +4066,12 @@ static int mig_sendf(int fd, unsigned type, const char *fmt, ...)
 	return mig_send(fd, type, buf, strlen(buf), NULL, 0);
 }
 
+/* How long one wait on the peer may last: --timeout, else 300 s. */
+static unsigned mig_wait_s(void)
+{
+	return cfg.timeout ? cfg.timeout : 300;
+}
+
 /*
  * Read one frame into buf (NUL-terminated; payloads longer than size-1 are
  * refused). Returns the type, 0 at a clean EOF, -1 on error. A peer that
@@ -4078,7 +4084,7 @@ static int mig_recv_watch(int fd, char *buf, size_t size, uint32_t *len, pid_t w
 	uint32_t h[2];
 	size_t got = 0, want = sizeof(h);
 	char *p = (char *)h;
-	int64_t idle = now_ms() + (int64_t)(cfg.timeout ? cfg.timeout : 300) * 1000;
+	int64_t idle = now_ms() + (int64_t)mig_wait_s() * 1000;
 	unsigned long long seen = cfg.moved ? *cfg.moved : 0;
 
 	for (int part = 0; part < 2; part++) {
@@ -4091,9 +4097,9 @@ static int mig_recv_watch(int fd, char *buf, size_t size, uint32_t *len, pid_t w
 			if (n == 0 && watch && !proc_alive(watch) && !got && !part)
 				return -3;	/* the process watched ended */
 			if (n == 0 && cfg.moved && *cfg.moved != seen)	/* pages flow: not idle */
-				seen = *cfg.moved, idle = now_ms() + (int64_t)(cfg.timeout ? cfg.timeout : 300) * 1000;
+				seen = *cfg.moved, idle = now_ms() + (int64_t)mig_wait_s() * 1000;
 			if (n == 0 && now_ms() >= idle) {
-				warn("the other side sent nothing for %u s", cfg.timeout ? cfg.timeout : 300);
+				warn("the other side sent nothing for %u s", mig_wait_s());
 				return -1;
 			}
 			if (n > 0 && (pfd[1].revents & POLLIN) && read(cfg.sigfd, &si, sizeof(si)) == sizeof(si) &&
@@ -4322,7 +4328,7 @@ static int mig_pump_start(int cin, int cout, int *pg, pid_t *pump, unsigned long
 	}
 	/* a stream that stalls (a cut network) must not block cr forever: a
 	 * write to the pump gives up after --timeout (default 300 s) */
-	setsockopt(c[0], SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ cfg.timeout ? cfg.timeout : 300, 0 },
+	setsockopt(c[0], SOL_SOCKET, SO_SNDTIMEO, &(struct timeval){ mig_wait_s(), 0 },
 		   sizeof(struct timeval));
 	*pg = s[0];
 	return c[0];
@@ -4642,9 +4648,9 @@ static void mig_reap(pid_t pid)
 
 /*
  * The safety net for a die() after migrate's or receive's first side
- * effect (cfg.cleanup, run by quit()) (in the checkpoint and restore code they reuse, whose own checks
- * may die): a stopped source tree runs on, temporary images go. Their own
- * out: paths do the same and then clear it.
+ * effect, in the checkpoint and restore code they reuse (cfg.cleanup, run
+ * by quit()): a stopped source tree runs on, temporary images go. Their
+ * own out: paths do the same and then clear it.
  */
 static struct {
 	const char *dir;

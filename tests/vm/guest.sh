@@ -49,7 +49,7 @@ verdict() {
 want() { [ -z "$ONLY" ] || case $1 in *$ONLY*) ;; *) return 1 ;; esac; }
 cr() { timeout 120 /bin/cr -c none --criu "$CRIU" "$@"; }
 
-# The first number in a status file (0 if none yet).
+# The first number in a status file's first line (0 if none yet).
 count() { c=; read -r c _ 2>/dev/null <"$1"; echo "${c:-0}"; }
 # wait_above FILE N [TENTHS]: until the count in FILE exceeds N. TCG runs
 # several times slower than the host: the default allows 30 s.
