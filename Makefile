@@ -21,7 +21,7 @@ NANOPB_VER = 0.4.7
 INIH_VER   = 59
 NANOPB_SRC = $(DEPS)/nanopb-$(NANOPB_VER)
 INIH_SRC   = $(DEPS)/inih-r$(INIH_VER)
-BUDGET     = 102400
+BUDGET     = 131072
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wformat-security -Wno-missing-field-initializers

@@ -149,7 +149,8 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(detach, "detach", 'd', T_BOOL, C_RST, "", "", "false", "", "", "restore and exit, printing the pid (the default)") \
 	X(wait, "wait", 'w', T_BOOL, C_RST, "", "", "false", "", "", "restore as cr's child and exit with its status") \
 	X(pid_file, "pid-file", 0, T_STR, C_RST, "", "", "", "", "FILE", "write the restored root's pid to FILE") \
-	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK | C_MIG | C_RCV, "", "", "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30; migrate, receive: 300 for each wait on the peer); also CRIU's freeze timeout") \
+	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK | C_MIG | C_RCV, "", "", "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30; migrate, receive: each wait, see --stall-timeout); also CRIU's freeze timeout") \
+	X(stall, "stall-timeout", 0, T_UINT, C_MIG | C_RCV, "migrate", "", "60", "86400", "SEC", "without --timeout: a migration step that makes no progress this long (plus 1 s per 8 MiB of the tree) ends; waits on the peer get 30 s more") \
 	X(log_file, "log-file", 0, T_STR, C_DPRS, "", "", "", "", "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log, page-server.log)") \
 	X(page_server, "page-server", 0, T_STR, C_DP | C_RST, "", "", "", "", "HOST:PORT", "send pages to this page server; --lazy-pages: serve them on PORT, or fetch them from HOST:PORT") \
 	X(lazy_pages, "lazy-pages", 0, T_BOOL, C_DUMP | C_RST, "", "", "false", "", "", "post-copy: pages move after the tree runs again (with --page-server)") \
@@ -207,6 +208,13 @@ struct cfg {
 	const char *criu_conf;	/* a CRIU config file with options RPC cannot send, or NULL */
 	int (*hold)(void *arg, const char *event, int pid, const char *img);	/* at CRIU's events; -1 aborts */
 	void *hold_arg;
+	/* while cr waits for CRIU: called when watch_fd is readable (ready)
+	 * or once a second (not); -1 ends the watch */
+	int (*watch)(void *arg, bool ready);
+	int watch_fd;
+	const char *phase;	/* what a migration is doing, for a stall's message */
+	unsigned stall_s;	/* a migration's bound on a wait without progress (mig_stall) */
+	bool abandoned;		/* cr itself made CRIU give up (migrate: the target failed) */
 	stats_entry last;	/* cmd_dump's statistics */
 	pid_t restored;		/* cmd_restore's result */
 	pid_t lazyd;		/* cmd_restore's criu lazy-pages, still fetching; 0 */
@@ -1587,6 +1595,8 @@ struct rpc {
 	int ver;		/* major*10000 + minor*100 + sublevel */
 	int sigfd;		/* signalfd for SIGINT, SIGTERM, SIGHUP (and SIGCHLD) */
 	int64_t deadline;	/* --timeout, in now_ms() time; 0: none */
+	int stall_ms;		/* migration without --timeout: the deadline moves on while the stream moves */
+	unsigned long long seen;	/* *cfg.moved when it last moved */
 	int64_t grace;		/* after an interrupt: when to stop waiting */
 	int interrupted;	/* the signal that interrupted cr, 0 if none */
 	bool timed_out;
@@ -1802,6 +1812,17 @@ static void rpc_kill(struct rpc *r)
 		shutdown(r->sk, SHUT_RDWR);
 }
 
+/* --timeout bounds a conversation with CRIU as a whole. In a migration
+ * without it, CRIU may take as long as it takes while the stream moves,
+ * and is stopped after cfg.stall_s seconds without progress. */
+static void rpc_deadline(struct rpc *r)
+{
+	if (cfg.timeout)
+		r->deadline = now_ms() + (int64_t)cfg.timeout * 1000;
+	else if (cfg.stall_s)
+		r->stall_ms = (int)cfg.stall_s * 1000, r->deadline = now_ms() + r->stall_ms;
+}
+
 /*
  * A request with nothing set but its type. Not nanopb's
  * criu_req_init_default: that initialiser is a 33 KB constant (the bounded
@@ -1824,19 +1845,23 @@ static void rpc_req_init(criu_req *req, criu_req_type type)
  */
 static int rpc_wait(struct rpc *r, short events)
 {
-	struct pollfd pfd[2] = { { r->sk, events, 0 }, { r->sigfd, POLLIN, 0 } };
-
 	for (;;) {
+		struct pollfd pfd[3] = { { r->sk, events, 0 }, { r->sigfd, POLLIN, 0 }, { cfg.watch ? cfg.watch_fd : -1, POLLIN, 0 } };
 		int64_t t = now_ms(), until = r->deadline;
 		int wait_ms = -1, n;
 
+		/* the stream moves, or a watch owns the wait: no stall */
+		if (r->stall_ms && ((cfg.moved && *cfg.moved != r->seen) || cfg.watch))
+			r->seen = cfg.moved ? *cfg.moved : 0, r->deadline = t + r->stall_ms, until = r->deadline;
 		if (r->grace && (!until || r->grace < until))
 			until = r->grace;
 		if (until)
 			wait_ms = until > t ? (int)(until - t) : 0;
+		if ((cfg.watch || r->stall_ms) && (wait_ms < 0 || wait_ms > 1000))
+			wait_ms = 1000;
 		if (r->killed)
 			wait_ms = 5000;
-		n = poll(pfd, r->sigfd >= 0 ? 2 : 1, wait_ms);
+		n = poll(pfd, 3, wait_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -1847,15 +1872,23 @@ static int rpc_wait(struct rpc *r, short events)
 			warn("criu did not exit after SIGKILL");
 			return -1;
 		}
-		if (n == 0) {
+		if (cfg.watch && !r->killed && (pfd[2].revents || n == 0) && cfg.watch(cfg.hold_arg, pfd[2].revents != 0) < 0)
+			cfg.watch = NULL;
+		if (n == 0 && !r->killed && ((r->deadline && now_ms() >= r->deadline) || (r->grace && now_ms() >= r->grace))) {
 			if (r->deadline && now_ms() >= r->deadline) {
 				r->timed_out = true;
-				warn("timed out after %u s (--timeout): killing criu", cfg.timeout ? cfg.timeout : 30);
+				if (r->stall_ms)
+					warn("%s made no progress for %d s: killing criu", cfg.phase ? cfg.phase : "CRIU",
+					     r->stall_ms / 1000);
+				else
+					warn("timed out after %u s (--timeout): killing criu", cfg.timeout ? cfg.timeout : 30);
 			} else
 				warn("criu did not wind down within %d s of the interrupt: killing it", GRACE_MS / 1000);
 			rpc_kill(r);
 			continue;
 		}
+		if (n == 0 || (!(pfd[0].revents | pfd[1].revents)))
+			continue;
 		if (pfd[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
@@ -1990,7 +2023,7 @@ static int rpc_notify(struct rpc *r, const criu_resp *resp, int fd)
 		r->interrupted = r->hook.sig;
 		r->grace = now_ms() + GRACE_MS;
 	}
-	if (ok && str_eq(script, "status-ready"))
+	if (ok && str_eq(script, "status-ready") && !cfg.migrating)
 		warn("page server ready; the images are in %s until the pages are served", r->hook.img);
 	if (ok && str_eq(script, "status-ready") && r->status_fd >= 0) {
 		/* runc's --status-fd: one NUL byte when the page server listens */
@@ -2525,6 +2558,20 @@ static void pids_signal(const struct pidset *t, int sig)
 {
 	for (int i = 0; i < t->n; i++)
 		kill(t->v[i], sig);
+}
+
+/* The resident memory of a tree, in MiB (statm's second field). */
+static unsigned long long pids_rss_mib(const struct pidset *t)
+{
+	unsigned long long pages = 0;
+	char path[32], buf[128];
+
+	for (int i = 0; i < t->n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/statm", (int)t->v[i]);
+		if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) > 0)
+			pages += scan_num(buf + strcspn(buf, " "), 10);
+	}
+	return pages * (unsigned long long)getpagesize() >> 20;
 }
 
 /* Print a list of pids after a message prefix, on one line. */
@@ -3221,8 +3268,7 @@ static int cmd_page_server(void)
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
 	r.sigfd = sig_setup(false);
-	if (cfg.timeout)
-		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
+	rpc_deadline(&r);
 	r.status_fd = cfg.set[O_status_fd] ? (int)cfg.status_fd : -1;
 	if (rpc_open(&r, criu, false) || rpc_version(&r))
 		goto out;
@@ -3427,8 +3473,7 @@ static int cmd_dump(void)
 
 	/* side effects from here on */
 	r.sigfd = sig_setup(false);
-	if (cfg.timeout)
-		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
+	rpc_deadline(&r);
 	if (img_create(&d))
 		goto out;
 	if (cfg.parent_path[0] && (fstatat(d.fd, cfg.parent_path, &st, 0) || !S_ISDIR(st.st_mode))) {
@@ -3499,9 +3544,9 @@ static int cmd_dump(void)
 	}
 	if (!pre) {
 		BOOL_OPT(&req.opts, leave_running);
-		/* migrate: the tree waits, stopped, until the target has it (a
-		 * lazy dump keeps it frozen until its memory has moved) */
-		if (cfg.migrating && !cfg.lazy_pages)
+		/* migrate: the tree waits, stopped, until the target has it
+		 * (after a lazy dump, until its memory has moved) */
+		if (cfg.migrating)
 			req.opts.has_leave_stopped = req.opts.leave_stopped = true;
 		BOOL_OPT(&req.opts, tcp_skip_in_flight);
 		BOOL_OPT(&req.opts, link_remap);
@@ -3564,8 +3609,11 @@ static int cmd_dump(void)
 		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd == d.fd ? img_tmp : wd_shown, log);
 	if (log_shown[0] && faccessat_(AT_FDCWD, log_shown, F_OK))
 		log_shown[0] = '\0';	/* CRIU wrote none */
-	rpc_report_failure(title, req.type, rp, AT_FDCWD, log_shown, log_shown[0] ? log_shown : NULL);
-	if (!pre && !d.keep)
+	if (cfg.abandoned)	/* cr's own doing: the caller says why */
+		info("%s abandoned (CRIU's log: %s)", title, log_shown);
+	else
+		rpc_report_failure(title, req.type, rp, AT_FDCWD, log_shown, log_shown[0] ? log_shown : NULL);
+	if (!pre && !d.keep && !cfg.abandoned)
 		warn("%s: the tree %s", title, proc_alive(pid) ? "is running" : "is not running any more");
 out:
 	/* the freezer ends as it was found, whatever happened to CRIU */
@@ -3689,6 +3737,46 @@ static pid_t lazy_daemon_start(const char *criu, const char *img, const char *wd
 	return -1;
 }
 
+/*
+ * Wait for criu lazy-pages to end, as long as it makes progress: the bytes
+ * it reads and writes (/proc/PID/io) or the migration stream's. After
+ * --timeout, or the stall bound without progress (migration; else 300 s),
+ * or at SIGINT/SIGTERM/SIGHUP, it is killed. 0 with its wait status, -1
+ * when it was stopped (said why).
+ */
+static int lazy_wait(pid_t pid, int *st)
+{
+	unsigned quiet_s = cfg.timeout ? cfg.timeout : cfg.stall_s ? cfg.stall_s : 300;
+	unsigned long long last = 0, now;
+	int64_t quiet = now_ms();
+	char path[32], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/io", (int)pid);
+	for (int ms = 1;; ms = ms < 100 ? ms * 2 : ms) {
+		struct signalfd_siginfo si;
+		pid_t w = waitpid(pid, st, WNOHANG);
+
+		if (w == pid)
+			return 0;
+		now = cfg.moved ? *cfg.moved : 0;
+		if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) > 0)
+			for (p = buf; (p = strchr(p, ':')); p++)
+				now += scan_num(p + 1 + strspn(p + 1, " "), 10);
+		if (now != last)
+			last = now, quiet = now_ms();
+		if (cfg.sigfd > 0 && read(cfg.sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_signo != SIGCHLD)
+			warn("got %s while criu lazy-pages fetched the pages: stopping it", sig_name((int)si.ssi_signo));
+		else if (now_ms() - quiet < (int64_t)quiet_s * 1000) {
+			usleep((useconds_t)ms * 1000);
+			continue;
+		} else
+			warn("criu lazy-pages made no progress for %u s: stopping it", quiet_s);
+		kill(pid, SIGKILL);
+		waitpid(pid, st, 0);
+		return -1;
+	}
+}
+
 static int cmd_restore(void)
 {
 	const char *log = cfg.log_file[0] ? cfg.log_file : "restore.log";
@@ -3733,8 +3821,7 @@ static int cmd_restore(void)
 	proc_tree(getpid(), &before);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	r.sigfd = sig_setup(cfg.wait);
-	if (cfg.timeout)
-		r.deadline = now_ms() + (int64_t)cfg.timeout * 1000;
+	rpc_deadline(&r);
 	if (cfg.work_path[0] && (wd = work_open(wd_shown, sizeof(wd_shown))) < 0)
 		goto out;
 	if (rpc_open(&r, criu, cfg.shell_job) || rpc_version(&r))
@@ -3842,10 +3929,10 @@ static int cmd_restore(void)
 		int st = -1;
 
 		info("restored pid %d; waiting for criu lazy-pages to fetch the remaining pages", (int)root);
-		while (waitpid(lazyd, &st, 0) < 0 && errno == EINTR)
-			;
+		if (lazy_wait(lazyd, &st))
+			st = -1;
 		lazyd = -1;
-		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 			warn("criu lazy-pages failed (%s; see %s/lazy-pages.log): the restored tree (pid %d) may be "
 			     "missing memory", rpc_status_str(st, title, sizeof(title)), wd_shown, (int)root);
 			ret = EXIT_FAIL;
@@ -4066,10 +4153,24 @@ static int mig_sendf(int fd, unsigned type, const char *fmt, ...)
 	return mig_send(fd, type, buf, strlen(buf), NULL, 0);
 }
 
-/* How long one wait on the peer may last: --timeout, else 300 s. */
+/*
+ * Without --timeout, nothing in a migration waits forever, and nothing
+ * that makes progress is cut short. CRIU's work (a dump, a restore) ends
+ * when the stream has not moved for cfg.stall_s: --stall-timeout (a
+ * minute), plus a second per 8 MiB of the tree (a restore from a slow disk
+ * reads that fast at least). A wait on the peer, which may be doing that
+ * work, gets 30 s more.
+ */
+#define MIG_STALL_MIB_PER_S 8
+
+static void mig_stall(unsigned long long mib)
+{
+	cfg.stall_s = (cfg.stall ? cfg.stall : 1) + (unsigned)(mib / MIG_STALL_MIB_PER_S);
+}
+
 static unsigned mig_wait_s(void)
 {
-	return cfg.timeout ? cfg.timeout : 300;
+	return cfg.timeout ? cfg.timeout : (cfg.stall_s ? cfg.stall_s : cfg.stall) + 30;
 }
 
 /*
@@ -4205,6 +4306,93 @@ static int pump_get(int fd, uint8_t *buf, size_t *len)
 }
 
 /*
+ * The post-copy guard, in the source's pump. A lazy dump's page server
+ * (CRIU's page-xfer.c, page_server_serve) takes a clean end, the target's
+ * PS_IOV_FORCE_CLOSE or even a bare EOF between two requests, as success:
+ * CRIU then ends the source tree. But criu lazy-pages sends that close
+ * whenever it stops, also when the target's restore failed (uffd.c:
+ * handle_requests fails, disconnect_from_page_server still runs), and a cut
+ * stream is an EOF. Either would lose the tree on both hosts. So the pump
+ * passes the target's requests (each a struct page_server_iov, PSZ bytes)
+ * to CRIU only whole, holds back a close until cr releases it (the target
+ * said RESUMED: its tree runs), and otherwise ends the page server the way
+ * cr decides:
+ *   ABORT   a request cut short, then EOF: the page server fails, and
+ *           CRIU resumes the source tree (cr_dump_finish: TASK_ALIVE);
+ *   FINISH  a close of the pump's own: the page server succeeds, and the
+ *           tree is left stopped (the lazy dump has leave_stopped) for cr.
+ * When the stream or cr goes away first, the pump decides alone: ABORT
+ * before COMMIT (the target's tree never ran), FINISH after (it may run).
+ * After a verdict whatever CRIU still sends is read and dropped, so CRIU
+ * never blocks on a write on its way to the verdict.
+ */
+enum { PUMP_GUARD = 0x100, PUMP_COMMIT, PUMP_RELEASE, PUMP_ABORT, PUMP_FINISH };
+#define PS_IOV_CLOSE 0x1023
+#define PS_IOV_FORCE_CLOSE 0x1024
+
+static struct {
+	unsigned psz;		/* sizeof(struct page_server_iov) of this CRIU; 0: no guard */
+	unsigned plen;		/* bytes of the request being put together */
+	uint8_t part[32], held[32];
+	bool has_held, committed, released, ended, shut;
+	uint8_t out[MIG_MAX_FRAME + 64];	/* for pg: whole requests */
+	size_t off, len;
+} pg_g;
+
+static void guard_put(const void *b, size_t n)
+{
+	memcpy(pg_g.out + pg_g.len, b, n);
+	pg_g.len += n;
+}
+
+/* Stream bytes for CRIU's page server: whole requests out, a close held. */
+static void guard_feed(const uint8_t *b, size_t n)
+{
+	while (n) {
+		size_t k = pg_g.psz - pg_g.plen < n ? pg_g.psz - pg_g.plen : n;
+		uint32_t cmd;
+
+		memcpy(pg_g.part + pg_g.plen, b, k);
+		pg_g.plen += (unsigned)k, b += k, n -= k;
+		if (pg_g.plen < pg_g.psz)
+			break;
+		pg_g.plen = 0;
+		memcpy(&cmd, pg_g.part, 4);
+		cmd &= 0xffff;
+		if (pg_g.ended)
+			continue;
+		if ((cmd == PS_IOV_CLOSE || cmd == PS_IOV_FORCE_CLOSE) && !pg_g.released)
+			memcpy(pg_g.held, pg_g.part, pg_g.psz), pg_g.has_held = true;
+		else
+			guard_put(pg_g.part, pg_g.psz);
+	}
+}
+
+static void guard_verdict(int v)
+{
+	if (v == PUMP_COMMIT)
+		pg_g.committed = true;
+	if (pg_g.released || pg_g.ended || v == PUMP_COMMIT)
+		return;
+	if (v == PUMP_RELEASE) {
+		pg_g.released = true;
+		if (pg_g.has_held)
+			guard_put(pg_g.held, pg_g.psz);
+		return;
+	}
+	pg_g.ended = true;
+	pg_g.plen = 0;
+	if (v == PUMP_ABORT) {
+		guard_put("", 1);	/* a request cut short... */
+		pg_g.shut = true;		/* ...and then EOF */
+	} else {
+		memset(pg_g.held, 0, sizeof(pg_g.held));
+		memcpy(pg_g.held, &(uint32_t){ PS_IOV_FORCE_CLOSE }, 4);
+		guard_put(pg_g.held, pg_g.psz);
+	}
+}
+
+/*
  * The pump, in a child process: the stream (cin/cout) on one side; on the
  * other cr's frames (ctl) and the page-server bytes CRIU reads and writes
  * (pg), which travel as PAGES frames. Every fd is non-blocking and each
@@ -4212,23 +4400,26 @@ static int pump_get(int fd, uint8_t *buf, size_t *len)
  * direction. Frames from the stream go to ctl or pg in order; the protocol
  * is lock-step, so a frame for cr is never stuck behind pages nobody reads.
  * It ends when the stream ends (after handing cr what arrived) or when cr
- * closes ctl (after sending what cr sent).
+ * closes ctl (after sending what cr sent); with the post-copy guard on and
+ * no release, only once CRIU and cr have both let go of pg.
  */
 static void mig_pump(int cin, int cout, int ctl, int pg, unsigned long long *moved)
 {
 	static uint8_t in[MIG_MAX_FRAME + 8], out[MIG_MAX_FRAME + 8];
 	size_t inlen = 0, ioff = 0, outlen = 0, outoff = 0, doff = 0, dlen = 0;
-	bool in_eof = false, ctl_eof = false;
+	bool in_eof = false, ctl_eof = false, pg_eof = false, told = false;
 	int dfd = -1;
 
 	for (int fd = 0; fd < 4; fd++)
 		fcntl((int[]){ cin, cout, ctl, pg }[fd], F_SETFL, O_NONBLOCK);
 	for (;;) {
 		struct pollfd p[4] = { { cin, 0, 0 }, { cout, 0, 0 }, { ctl, 0, 0 }, { pg, 0, 0 } };
-		uint32_t h[2];
+		bool guarding = pg_g.psz && !pg_g.released;
+		uint32_t h[2] = { 0, 0 };
 		ssize_t n;
 
-		/* a whole frame in `in`, and nothing being handed over: route it */
+		/* a whole frame in `in`, and nothing being handed over: route
+		 * it (pages for a guarded page server through the guard) */
 		if (dfd < 0 && inlen - ioff >= 8) {
 			memcpy(h, in + ioff, 8);
 			if (le32toh(h[1]) > MIG_MAX_FRAME)
@@ -4236,23 +4427,47 @@ static void mig_pump(int cin, int cout, int ctl, int pg, unsigned long long *mov
 			if (inlen - ioff >= 8 + le32toh(h[1])) {
 				bool pages = le32toh(h[0]) == MIG_PAGES;
 
-				dfd = pages ? pg : ctl;
-				doff = ioff + (pages ? 8 : 0);
-				dlen = ioff + 8 + le32toh(h[1]);
+				if (pages && pg_g.psz && pg_g.off == pg_g.len) {
+					pg_g.off = pg_g.len = 0;
+					guard_feed(in + ioff + 8, le32toh(h[1]));
+					ioff += 8 + le32toh(h[1]);
+					continue;
+				}
+				if (!pages || !pg_g.psz) {
+					dfd = pages ? pg : ctl;
+					doff = ioff + (pages ? 8 : 0);
+					dlen = ioff + 8 + le32toh(h[1]);
+				}
 			}
 		}
-		if (dfd < 0 && in_eof)
+		if (dfd < 0 && in_eof && !told && !(inlen - ioff >= 8 && inlen - ioff >= 8 + le32toh(h[1]))) {
+			if (!guarding)
+				_exit(0);
+			/* the stream is gone: the guard decides, cr is told */
+			guard_verdict(pg_g.committed ? PUMP_FINISH : PUMP_ABORT);
+			shutdown(ctl, SHUT_WR);
+			told = true;
+		}
+		if (ctl_eof && outoff == outlen && !guarding)
 			_exit(0);
-		if (ctl_eof && outoff == outlen)
+		if (ctl_eof && guarding && !pg_g.ended)
+			guard_verdict(pg_g.committed ? PUMP_FINISH : PUMP_ABORT);
+		if (pg_eof && (pg_g.ended || ctl_eof))
 			_exit(0);
+		if (pg_g.shut && pg_g.off == pg_g.len)
+			shutdown(pg, SHUT_WR), pg_g.shut = false;
 		if (dfd < 0 && !in_eof)
 			p[0].events = POLLIN;
 		if (outoff < outlen)
 			p[1].events = POLLOUT;
 		else if (!ctl_eof)
-			p[2].events = p[3].events = POLLIN;
+			p[2].events = POLLIN;
+		if (!pg_eof && (outoff == outlen || pg_g.ended))
+			p[3].events = POLLIN;
 		if (dfd >= 0)
 			p[dfd == ctl ? 2 : 3].events |= POLLOUT;
+		if (pg_g.off < pg_g.len)
+			p[3].events |= POLLOUT;
 		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -4270,28 +4485,56 @@ static void mig_pump(int cin, int cout, int ctl, int pg, unsigned long long *mov
 		}
 		if (dfd >= 0 && (p[dfd == ctl ? 2 : 3].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			n = write(dfd, in + doff, dlen - doff);
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				_exit(1);
+			if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				if (!pg_g.psz)
+					_exit(1);
+				n = (ssize_t)(dlen - doff);	/* cr is gone: drop it */
+				ctl_eof = true;
+			}
 			if (n > 0 && (doff += (size_t)n) == dlen)
 				ioff = dlen, dfd = -1;
 		}
+		if (pg_g.off < pg_g.len && (p[3].revents & (POLLOUT | POLLERR | POLLHUP))) {
+			n = write(pg, pg_g.out + pg_g.off, pg_g.len - pg_g.off);
+			if (n > 0)
+				pg_g.off += (size_t)n;
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				pg_g.off = pg_g.len;	/* CRIU is gone */
+		}
 		if (outoff == outlen && (p[2].revents & (POLLIN | POLLHUP))) {
+			int t;
+
 			outoff = 0;
-			if (pump_get(ctl, out, &outlen) < 0)
+			if ((t = pump_get(ctl, out, &outlen)) < 0)
 				ctl_eof = true, outlen = 0;
-		} else if (outoff == outlen && (p[3].revents & POLLIN)) {
-			n = read(pg, out + 8, 65536);
-			if (n > 0) {
+			else if (t >= PUMP_GUARD && outlen < 64) {	/* for the pump itself */
+				out[outlen] = '\0';
+				if (t == PUMP_GUARD)
+					pg_g.psz = (unsigned)scan_num((char *)out + 8, 10) <= sizeof(pg_g.part) ?
+							(unsigned)scan_num((char *)out + 8, 10) : 0;
+				else
+					guard_verdict(t);
+				outlen = 0;
+			}
+		} else if ((outoff == outlen || pg_g.ended) && (p[3].revents & (POLLIN | POLLHUP))) {
+			static uint8_t drop[65536];
+
+			n = read(pg, pg_g.ended ? drop : out + 8, 65536);
+			if (n > 0 && !pg_g.ended) {
 				memcpy(out, (uint32_t[]){ htole32(MIG_PAGES), htole32((uint32_t)n) }, 8);
 				outoff = 0, outlen = 8 + (size_t)n;
-			}
+			} else if (!n || (n < 0 && errno != EAGAIN && errno != EINTR))
+				pg_eof = true;
 		}
 		if (outoff < outlen && (p[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
 			n = write(cout, out + outoff, outlen - outoff);
 			if (n > 0)
 				outoff += (size_t)n, *moved += (unsigned long long)n;
-			else if (n < 0 && errno != EAGAIN && errno != EINTR)
-				_exit(1);
+			else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				if (!guarding)
+					_exit(1);
+				in_eof = true, outoff = outlen;	/* the stream is gone */
+			}
 		}
 	}
 }
@@ -4559,8 +4802,79 @@ struct mig {
 	int64_t t_restore, t_commit, t_freeze;
 	long long resume_ms;		/* the target: from COMMIT to the tree running */
 	unsigned long long *moved;	/* by the pump */
+	/* post-copy, the source: what the target said while CRIU served */
+	int psz;			/* sizeof(struct page_server_iov) of the source's CRIU */
+	bool resumed;			/* RESUMED: the tree runs on the target */
+	int end;			/* END: 1 every page arrived, -1 not; 0 none yet */
+	int verdict;			/* PUMP_ABORT or PUMP_FINISH when cr ended the page server */
+	int64_t quiet_at;		/* when the target last sent or fetched anything */
+	unsigned long long seen;
 	char buf[MIG_MAX_FRAME + 1];
 };
+
+/* A frame for the pump itself (PUMP_*): the post-copy guard. */
+static int mig_pump_ctl(struct mig *m, int what)
+{
+	return mig_sendf(m->ctl, (unsigned)what, "%d", m->psz);
+}
+
+/*
+ * Source, post-copy: the target's frames while CRIU serves its pages (a
+ * watch on cr's wait for CRIU's reply). RESULT: the target's tree is
+ * restored and waits; COMMIT lets it run. RESUMED: it runs; the page
+ * server may end when the target's criu lazy-pages has all it needs.
+ * Anything else ends the page server through the pump's guard: ABORT
+ * resumes the tree here, where it was never let go on the target (or the
+ * target killed its copy, which an ERROR says); FINISH keeps it stopped
+ * here when the target's tree may run. A target that neither sends nor
+ * fetches anything for the peer wait (mig_wait_s) counts as gone.
+ */
+static int mig_src_watch(void *arg, bool ready)
+{
+	struct mig *m = arg;
+	uint32_t len;
+	int t = -1;
+
+	if (*m->moved != m->seen)
+		m->seen = *m->moved, m->quiet_at = now_ms();
+	if (!ready && now_ms() - m->quiet_at < (int64_t)mig_wait_s() * 1000)
+		return 0;
+	if (!ready)
+		warn("%s: the target sent nothing and fetched no page for %u s", cfg.phase, mig_wait_s());
+	else
+		t = mig_recv(m->ctl, m->buf, sizeof(m->buf), &len);
+	m->quiet_at = now_ms();
+	if (t == MIG_RESULT && !m->committed) {
+		m->pid = (pid_t)mig_num(m->buf, "pid");
+		m->restore_ms = mig_num(m->buf, "restore_ms");
+		/* the pump first: from COMMIT on, a cut stream may have left
+		 * the tree running there */
+		if (!mig_pump_ctl(m, PUMP_COMMIT) && !mig_send(m->ctl, MIG_COMMIT, "", 0, NULL, 0)) {
+			m->committed = true;
+			m->t_commit = now_us();
+			cfg.phase = "post-copy (the target's tree runs and fetches its memory from here)";
+			warn("post-copy: the tree runs on the target (pid %d) and fetches its memory from here: from now on "
+			     "there is no way back", (int)m->pid);
+			return 0;
+		}
+	} else if (t == MIG_RESUMED && m->committed && !m->resumed) {
+		m->resumed = true;
+		m->resume_ms = mig_num(m->buf, "resume_ms");
+		return mig_pump_ctl(m, PUMP_RELEASE) ? -1 : 0;
+	} else if (t == MIG_END && m->resumed) {
+		m->end = mig_num(m->buf, "status") ? -1 : 1;
+		return -1;
+	} else if (t > 0 && t != MIG_ERROR)
+		warn("the target sent frame %d during post-copy", t);
+	/* ERROR (already shown), the stream's end, a stall: the verdict */
+	if (!m->resumed) {
+		m->verdict = t == MIG_ERROR || !m->committed ? PUMP_ABORT : PUMP_FINISH;
+		cfg.abandoned = m->verdict == PUMP_ABORT;
+		mig_pump_ctl(m, m->verdict);
+	} else if (t == MIG_ERROR)
+		m->end = -1;
+	return -1;
+}
 
 /*
  * Source, at the final dump's post-dump (CRIU waits, the tree frozen, the
@@ -4591,26 +4905,31 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 		return -1;
 	}
 	close(dfd);
+	if (m->lazy && mig_pump_ctl(m, PUMP_GUARD))
+		return -1;
 	if (mig_sendf(m->ctl, MIG_DONE, "files=%u bytes=%llu lazy=%d parent=%s opts=%s%s%s- cgmode=%s", fl.n,
 		      fl.bytes, m->lazy, cfg.parent_path[0] ? cfg.parent_path + 3 : "-",
 		      cfg.tcp_established ? "tcp-established," : "", cfg.ext_unix_sk ? "ext-unix-sk," : "",
 		      cfg.file_locks ? "file-locks," : "", cfg.cg_mode))
 		return -1;
 	warn("images sent (%u files, %llu KiB); the target restores", fl.n, fl.bytes >> 10);
+	if (m->lazy) {
+		/* post-copy: CRIU serves pages only once this returns, and the
+		 * target's restore faults some in before its post-restore
+		 * (glibc's rseq area, registered by CRIU's restorer): nothing
+		 * may wait here. The target's frames are watched instead */
+		cfg.watch = mig_src_watch;
+		cfg.watch_fd = m->ctl;
+		cfg.phase = "the target's restore";
+		m->quiet_at = now_ms();
+		return 0;
+	}
 	if (mig_expect(m->ctl, MIG_RESULT, m->buf, sizeof(m->buf))) {
 		warn("the target did not restore the tree");
 		return -1;
 	}
 	m->pid = (pid_t)mig_num(m->buf, "pid");
 	m->restore_ms = mig_num(m->buf, "restore_ms");
-	if (m->lazy) {
-		if (mig_send(m->ctl, MIG_COMMIT, "", 0, NULL, 0))
-			return -1;
-		m->committed = true;
-		m->t_commit = now_us();
-		warn("post-copy: the tree runs on the target (pid %d) and fetches its memory from here: from now on "
-		     "there is no way back", (int)m->pid);
-	}
 	return 0;
 }
 
@@ -4632,6 +4951,40 @@ static int mig_dst_hold(void *arg, const char *event, int pid, const char *img)
 	m->committed = true;
 	m->t_commit = now_us();
 	return 0;
+}
+
+/*
+ * Source, post-copy, after CRIU's reply: its page server ended with a
+ * close, so the tree waits here, stopped. Every page arrived (END): it
+ * goes. The target killed its copy: it resumes here (stopped stays set).
+ * Unknown (the stream broke once the target's tree could run): it stays
+ * stopped, and cr says how to settle it, as stop-copy does after COMMIT.
+ */
+static int mig_post_end(struct mig *m, const struct pidset *tree, bool *stopped)
+{
+	static char pids[MAX_CG_PIDS * 8];
+
+	cfg.phase = "post-copy's last pages";
+	while (!m->verdict && !m->end && mig_src_watch(m, true) == 0)
+		;
+	if (m->end > 0) {
+		pids_signal(tree, SIGKILL);
+		*stopped = false;
+		return 0;
+	}
+	if (m->end < 0) {
+		warn("the target could not complete its copy's memory and killed it: the tree resumes here, from the "
+		     "checkpoint");
+		return -1;
+	}
+	pids[0] = '\0';
+	for (int i = 0; i < tree->n; i++)
+		snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), " %d", (int)tree->v[i]);
+	warn("post-copy broke off once the target's tree could run (pid %d there): it may run there, with its memory "
+	     "%s. The source tree stays stopped: if the copy runs on the target, kill it here (kill -KILL%s), else "
+	     "resume it here (kill -CONT%s)", (int)m->pid, m->resumed ? "possibly incomplete" : "not yet fetched", pids, pids);
+	*stopped = false;
+	return -1;
 }
 
 /* Reap the pump (or the --via command) once cr closed its end: it exits
@@ -4717,6 +5070,7 @@ static int cmd_migrate(void)
 		    "fs.pipe-max-size is too small for CRIU's page server without CAP_SYS_RESOURCE (sysctl -w "
 		    "fs.pipe-max-size=4194304): post-copy could end in two running copies");
 	proc_tree(pid, &tree);
+	mig_stall(pids_rss_mib(&tree));
 	for (int i = 0; i < tree.n; i++)
 		snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), "%s%d", i ? "," : "", (int)tree.v[i]);
 	snprintf(img, sizeof(img), "/proc/%d/status", (int)pid);
@@ -4742,7 +5096,8 @@ static int cmd_migrate(void)
 	cfg.cleanup = mig_cleanup;
 	if ((ch = cfg.via[0] ? mig_via(&via) : mig_tcp(cfg.to, false)) < 0)
 		goto out;
-	snprintf(hello, sizeof(hello), "cr-migrate 2 criu=%d pid=%d pids=%s token=%s", r.ver, (int)pid, pids, tok[0] ? tok : "-");
+	snprintf(hello, sizeof(hello), "cr-migrate 2 criu=%d pid=%d mib=%llu pids=%s token=%s", r.ver, (int)pid,
+		 pids_rss_mib(&tree), pids, tok[0] ? tok : "-");
 	if (mig_send(ch, MIG_HELLO, hello, strlen(hello), NULL, 0) || (t = mig_expect(ch, MIG_READY, m.buf, sizeof(m.buf)))) {
 		warn("the receiver %s; nothing was done", t == -2 ? "refused" : "did not answer");
 		goto out;
@@ -4836,23 +5191,26 @@ static int cmd_migrate(void)
 	cfg.hold_arg = &m;
 	proc_tree(pid, &tree);
 	memset(&cfg.last, 0, sizeof(cfg.last));
+	m.psz = r.ver >= 40200 ? 32 : 24;	/* 4.2 widened page_server_iov.nr_pages */
 	stopped = !post;	/* until COMMIT: a failed dump may have left it stopped */
-	if (cmd_dump() != EXIT_OK) {
+	cfg.phase = "the final dump";
+	t = cmd_dump();
+	cfg.hold = NULL, cfg.watch = NULL;
+	if (t != EXIT_OK) {
 		if (m.committed)
-			warn("post-copy failed after the target started: the target kills its copy (its memory is not "
+			warn("post-copy broke off after the target's tree ran: the target kills its copy (its memory is not "
 			     "complete) and CRIU resumed the tree here, from the checkpoint");
+		else if (cfg.abandoned)
+			warn("the target did not restore the tree: cr ended CRIU's page server, and CRIU resumed the tree "
+			     "here");
 		else
 			warn("the dump failed: the tree runs on here");
 		goto out;
 	}
-	cfg.hold = NULL;
 	if (post) {
-		t = mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf)) ? -1 :
-		    (m.resume_ms = mig_num(m.buf, "resume_ms"), mig_expect(m.ctl, MIG_END, m.buf, sizeof(m.buf)));
-		if (t || mig_num(m.buf, "status")) {
-			warn("the target did not report every page arrived: check pid %d there", (int)m.pid);
+		stopped = true;	/* leave_stopped: until the target has every page */
+		if (mig_post_end(&m, &tree, &stopped))
 			goto out;
-		}
 	} else {
 		proc_tree(pid, &tree);	/* stopped now: the tasks as they were dumped */
 		if (mig_send(m.ctl, MIG_COMMIT, "", 0, NULL, 0) || mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf))) {
@@ -5037,6 +5395,7 @@ static int cmd_receive(void)
 		return EXIT_FAIL;
 	}
 	rpc_close(&r);
+	mig_stall((unsigned long long)mig_num(hello, "mib"));
 	if (r.ver < mig_num(hello, "criu")) {
 		mig_sendf(cout, MIG_ERROR, "the target's CRIU (%d) is older than the source's (%lld)", r.ver, mig_num(hello, "criu"));
 		return EXIT_FAIL;
@@ -5138,10 +5497,10 @@ static int cmd_receive(void)
 	if (cfg.lazyd > 0) {
 		int st = -1;
 
-		while (waitpid(cfg.lazyd, &st, 0) < 0 && errno == EINTR)
-			;
+		if (lazy_wait(cfg.lazyd, &st))
+			st = -1;
 		cfg.lazyd = -1;
-		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 			warn("criu lazy-pages failed (see %s/lazy-pages.log)", img);
 			mig_sendf(m.ctl, MIG_END, "status=%d", st);
 			lazy_left = true;

@@ -208,8 +208,8 @@ else
 	if file -L "$CR" | grep -q "statically linked"; then ok "cr is statically linked"
 	else notok "cr is statically linked: $(file -L "$CR")"; fi
 	size=$(stat -c %s "$CR")
-	if [ "$size" -le 102400 ]; then ok "cr is $size bytes, within the 102400-byte budget"
-	else notok "cr is $size bytes, over the 102400-byte budget"; fi
+	if [ "$size" -le 131072 ]; then ok "cr is $size bytes, within the 131072-byte budget"
+	else notok "cr is $size bytes, over the 131072-byte budget"; fi
 fi
 
 # ================= hostile input: every flag and ini key =================
