@@ -150,7 +150,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(wait, "wait", 'w', T_BOOL, C_RST, "", "", "false", "", "", "restore as cr's child and exit with its status") \
 	X(pid_file, "pid-file", 0, T_STR, C_RST, "", "", "", "", "FILE", "write the restored root's pid to FILE") \
 	X(timeout, "timeout", 't', T_UINT, C_DPRS | C_CHK | C_MIG | C_RCV, "", "", "0", "86400", "SEC", "bound on the whole operation (0: none; check: 30; migrate, receive: each wait, see --stall-timeout); also CRIU's freeze timeout") \
-	X(stall, "stall-timeout", 0, T_UINT, C_MIG | C_RCV, "migrate", "", "60", "86400", "SEC", "without --timeout: a migration step that makes no progress this long (plus 1 s per 8 MiB of the tree) ends; waits on the peer get 30 s more") \
+	X(stall, "stall-timeout", 0, T_UINT, C_MIG | C_RCV, "migrate", "", "60", "86400", "SEC", "without --timeout: a migration step that makes no progress this long (plus 1 s per 8 MiB of the tree) ends; waits on the peer get as much again") \
 	X(log_file, "log-file", 0, T_STR, C_DPRS, "", "", "", "", "NAME", "CRIU log file name in the work directory (default dump.log, pre-dump.log, restore.log, page-server.log)") \
 	X(page_server, "page-server", 0, T_STR, C_DP | C_RST, "", "", "", "", "HOST:PORT", "send pages to this page server; --lazy-pages: serve them on PORT, or fetch them from HOST:PORT") \
 	X(lazy_pages, "lazy-pages", 0, T_BOOL, C_DUMP | C_RST, "", "", "false", "", "", "post-copy: pages move after the tree runs again (with --page-server)") \
@@ -4159,7 +4159,7 @@ static int mig_sendf(int fd, unsigned type, const char *fmt, ...)
  * when the stream has not moved for cfg.stall_s: --stall-timeout (a
  * minute), plus a second per 8 MiB of the tree (a restore from a slow disk
  * reads that fast at least). A wait on the peer, which may be doing that
- * work, gets 30 s more.
+ * work, gets --stall-timeout more.
  */
 #define MIG_STALL_MIB_PER_S 8
 
@@ -4170,7 +4170,7 @@ static void mig_stall(unsigned long long mib)
 
 static unsigned mig_wait_s(void)
 {
-	return cfg.timeout ? cfg.timeout : (cfg.stall_s ? cfg.stall_s : cfg.stall) + 30;
+	return cfg.timeout ? cfg.timeout : (cfg.stall_s ? cfg.stall_s : cfg.stall) + (cfg.stall ? cfg.stall : 1);
 }
 
 /*
