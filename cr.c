@@ -1595,7 +1595,8 @@ struct rpc {
 	int ver;		/* major*10000 + minor*100 + sublevel */
 	int sigfd;		/* signalfd for SIGINT, SIGTERM, SIGHUP (and SIGCHLD) */
 	int64_t deadline;	/* --timeout, in now_ms() time; 0: none */
-	int stall_ms;		/* migration without --timeout: the deadline moves on while the stream moves */
+	int span_ms;		/* the deadline's length (rpc_deadline) */
+	bool stall;		/* a migration without --timeout: the deadline moves on while the stream moves */
 	unsigned long long seen;	/* *cfg.moved when it last moved */
 	int64_t grace;		/* after an interrupt: when to stop waiting */
 	int interrupted;	/* the signal that interrupted cr, 0 if none */
@@ -1817,10 +1818,10 @@ static void rpc_kill(struct rpc *r)
  * and is stopped after cfg.stall_s seconds without progress. */
 static void rpc_deadline(struct rpc *r)
 {
-	if (cfg.timeout)
-		r->deadline = now_ms() + (int64_t)cfg.timeout * 1000;
-	else if (cfg.stall_s)
-		r->stall_ms = (int)cfg.stall_s * 1000, r->deadline = now_ms() + r->stall_ms;
+	r->stall = !cfg.timeout && cfg.stall_s;
+	r->span_ms = (int)(cfg.timeout ? cfg.timeout : cfg.stall_s) * 1000;
+	if (r->span_ms)
+		r->deadline = now_ms() + r->span_ms;
 }
 
 /*
@@ -1850,14 +1851,16 @@ static int rpc_wait(struct rpc *r, short events)
 		int64_t t = now_ms(), until = r->deadline;
 		int wait_ms = -1, n;
 
-		/* the stream moves, or a watch owns the wait: no stall */
-		if (r->stall_ms && ((cfg.moved && *cfg.moved != r->seen) || cfg.watch))
-			r->seen = cfg.moved ? *cfg.moved : 0, r->deadline = t + r->stall_ms, until = r->deadline;
+		/* the stream moves (no stall), or a watch owns the wait: after
+		 * post-copy's COMMIT, killing CRIU would resume the source tree
+		 * while the target's runs; the watch ends it safely instead */
+		if (r->span_ms && ((r->stall && cfg.moved && *cfg.moved != r->seen) || cfg.watch))
+			r->seen = cfg.moved ? *cfg.moved : 0, r->deadline = t + r->span_ms, until = r->deadline;
 		if (r->grace && (!until || r->grace < until))
 			until = r->grace;
 		if (until)
 			wait_ms = until > t ? (int)(until - t) : 0;
-		if ((cfg.watch || r->stall_ms) && (wait_ms < 0 || wait_ms > 1000))
+		if ((cfg.watch || r->stall) && (wait_ms < 0 || wait_ms > 1000))
 			wait_ms = 1000;
 		if (r->killed)
 			wait_ms = 5000;
@@ -1877,9 +1880,9 @@ static int rpc_wait(struct rpc *r, short events)
 		if (n == 0 && !r->killed && ((r->deadline && now_ms() >= r->deadline) || (r->grace && now_ms() >= r->grace))) {
 			if (r->deadline && now_ms() >= r->deadline) {
 				r->timed_out = true;
-				if (r->stall_ms)
+				if (r->stall)
 					warn("%s made no progress for %d s: killing criu", cfg.phase ? cfg.phase : "CRIU",
-					     r->stall_ms / 1000);
+					     r->span_ms / 1000);
 				else
 					warn("timed out after %u s (--timeout): killing criu", cfg.timeout ? cfg.timeout : 30);
 			} else
@@ -4200,7 +4203,8 @@ static int mig_recv_watch(int fd, char *buf, size_t size, uint32_t *len, pid_t w
 			if (n == 0 && cfg.moved && *cfg.moved != seen)	/* pages flow: not idle */
 				seen = *cfg.moved, idle = now_ms() + (int64_t)mig_wait_s() * 1000;
 			if (n == 0 && now_ms() >= idle) {
-				warn("the other side sent nothing for %u s", mig_wait_s());
+				warn("the other side sent nothing for %u s%s%s", mig_wait_s(), cfg.phase ? " during " : "",
+				     cfg.phase ? cfg.phase : "");
 				return -1;
 			}
 			if (n > 0 && (pfd[1].revents & POLLIN) && read(cfg.sigfd, &si, sizeof(si)) == sizeof(si) &&
@@ -4278,7 +4282,7 @@ static long long mig_num(const char *buf, const char *key)
 /* One whole frame from the non-blocking ctl socket into buf (8-byte header
  * first). Returns its type, or -1 at EOF or on a bad frame. cr writes its
  * frames in one go, so waiting here for the rest never stalls the pump. */
-static int pump_get(int fd, uint8_t *buf, size_t *len)
+static int pump_get(int fd, uint8_t *buf, size_t size, size_t *len)
 {
 	size_t got = 0, want = 8;
 
@@ -4296,7 +4300,7 @@ static int pump_get(int fd, uint8_t *buf, size_t *len)
 			uint32_t l;
 
 			memcpy(&l, buf + 4, 4);
-			if (le32toh(l) > MIG_MAX_FRAME)
+			if (le32toh(l) > size - 8)
 				return -1;
 			want += le32toh(l);
 		}
@@ -4315,8 +4319,8 @@ static int pump_get(int fd, uint8_t *buf, size_t *len)
  * stream is an EOF. Either would lose the tree on both hosts. So the pump
  * passes the target's requests (each a struct page_server_iov, PSZ bytes)
  * to CRIU only whole, holds back a close until cr releases it (the target
- * said RESUMED: its tree runs), and otherwise ends the page server the way
- * cr decides:
+ * said RESUMED: its tree runs), and until the target's close has gone to
+ * CRIU, ends the page server the way cr decides:
  *   ABORT   a request cut short, then EOF: the page server fails, and
  *           CRIU resumes the source tree (cr_dump_finish: TASK_ALIVE);
  *   FINISH  a close of the pump's own: the page server succeeds, and the
@@ -4335,6 +4339,7 @@ static struct {
 	unsigned plen;		/* bytes of the request being put together */
 	uint8_t part[32], held[32];
 	bool has_held, committed, released, ended, shut;
+	bool passed;		/* the target's own close went to CRIU: the guard is done */
 	uint8_t out[MIG_MAX_FRAME + 64];	/* for pg: whole requests */
 	size_t off, len;
 } pg_g;
@@ -4359,12 +4364,12 @@ static void guard_feed(const uint8_t *b, size_t n)
 		pg_g.plen = 0;
 		memcpy(&cmd, pg_g.part, 4);
 		cmd &= 0xffff;
-		if (pg_g.ended)
+		if (pg_g.ended || pg_g.passed)
 			continue;
 		if ((cmd == PS_IOV_CLOSE || cmd == PS_IOV_FORCE_CLOSE) && !pg_g.released)
 			memcpy(pg_g.held, pg_g.part, pg_g.psz), pg_g.has_held = true;
 		else
-			guard_put(pg_g.part, pg_g.psz);
+			guard_put(pg_g.part, pg_g.psz), pg_g.passed |= cmd == PS_IOV_CLOSE || cmd == PS_IOV_FORCE_CLOSE;
 	}
 }
 
@@ -4372,12 +4377,12 @@ static void guard_verdict(int v)
 {
 	if (v == PUMP_COMMIT)
 		pg_g.committed = true;
-	if (pg_g.released || pg_g.ended || v == PUMP_COMMIT)
+	if (pg_g.passed || pg_g.ended || v == PUMP_COMMIT)
 		return;
 	if (v == PUMP_RELEASE) {
 		pg_g.released = true;
 		if (pg_g.has_held)
-			guard_put(pg_g.held, pg_g.psz);
+			guard_put(pg_g.held, pg_g.psz), pg_g.passed = true;
 		return;
 	}
 	pg_g.ended = true;
@@ -4403,18 +4408,18 @@ static void guard_verdict(int v)
  * closes ctl (after sending what cr sent); with the post-copy guard on and
  * no release, only once CRIU and cr have both let go of pg.
  */
-static void mig_pump(int cin, int cout, int ctl, int pg, unsigned long long *moved)
+static void mig_pump(int cin, int cout, int ctl, int pg, int gc, unsigned long long *moved)
 {
 	static uint8_t in[MIG_MAX_FRAME + 8], out[MIG_MAX_FRAME + 8];
 	size_t inlen = 0, ioff = 0, outlen = 0, outoff = 0, doff = 0, dlen = 0;
 	bool in_eof = false, ctl_eof = false, pg_eof = false, told = false;
 	int dfd = -1;
 
-	for (int fd = 0; fd < 4; fd++)
-		fcntl((int[]){ cin, cout, ctl, pg }[fd], F_SETFL, O_NONBLOCK);
+	for (int fd = 0; fd < 5; fd++)
+		fcntl((int[]){ cin, cout, ctl, pg, gc }[fd], F_SETFL, O_NONBLOCK);
 	for (;;) {
-		struct pollfd p[4] = { { cin, 0, 0 }, { cout, 0, 0 }, { ctl, 0, 0 }, { pg, 0, 0 } };
-		bool guarding = pg_g.psz && !pg_g.released;
+		struct pollfd p[5] = { { cin, 0, 0 }, { cout, 0, 0 }, { ctl, 0, 0 }, { pg, 0, 0 }, { gc, POLLIN, 0 } };
+		bool guarding = pg_g.psz && !pg_g.passed;
 		uint32_t h[2] = { 0, 0 };
 		ssize_t n;
 
@@ -4468,7 +4473,7 @@ static void mig_pump(int cin, int cout, int ctl, int pg, unsigned long long *mov
 			p[dfd == ctl ? 2 : 3].events |= POLLOUT;
 		if (pg_g.off < pg_g.len)
 			p[3].events |= POLLOUT;
-		if (poll(p, 4, -1) < 0) {
+		if (poll(p, 5, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			_exit(1);
@@ -4501,21 +4506,23 @@ static void mig_pump(int cin, int cout, int ctl, int pg, unsigned long long *mov
 			else if (n < 0 && errno != EAGAIN && errno != EINTR)
 				pg_g.off = pg_g.len;	/* CRIU is gone */
 		}
-		if (outoff == outlen && (p[2].revents & (POLLIN | POLLHUP))) {
-			int t;
+		if (p[4].revents) {	/* the guard's control: never stuck behind the stream */
+			uint8_t b[64];
+			size_t bl;
+			int t = pump_get(gc, b, sizeof(b) - 1, &bl);
 
+			if (t < 0)
+				gc = -1, ctl_eof = true;	/* cr is gone */
+			else if (t == PUMP_GUARD)
+				b[bl] = '\0', pg_g.psz = scan_num((char *)b + 8, 10) <= sizeof(pg_g.part) ?
+								 (unsigned)scan_num((char *)b + 8, 10) : 0;
+			else
+				guard_verdict(t);
+		}
+		if (outoff == outlen && (p[2].revents & (POLLIN | POLLHUP))) {
 			outoff = 0;
-			if ((t = pump_get(ctl, out, &outlen)) < 0)
+			if (pump_get(ctl, out, sizeof(out), &outlen) < 0)
 				ctl_eof = true, outlen = 0;
-			else if (t >= PUMP_GUARD && outlen < 64) {	/* for the pump itself */
-				out[outlen] = '\0';
-				if (t == PUMP_GUARD)
-					pg_g.psz = (unsigned)scan_num((char *)out + 8, 10) <= sizeof(pg_g.part) ?
-							(unsigned)scan_num((char *)out + 8, 10) : 0;
-				else
-					guard_verdict(t);
-				outlen = 0;
-			}
 		} else if ((outoff == outlen || pg_g.ended) && (p[3].revents & (POLLIN | POLLHUP))) {
 			static uint8_t drop[65536];
 
@@ -4541,23 +4548,26 @@ static void mig_pump(int cin, int cout, int ctl, int pg, unsigned long long *mov
 
 /* Start the pump on the stream. Returns cr's end of ctl, the fd CRIU gets
  * for its page server in *pg (kept open across every (pre-)dump or page
- * server: each CRIU speaks its whole session on it in turn), and in *moved
- * the pump's count of the bytes the stream carried (shared memory). */
-static int mig_pump_start(int cin, int cout, int *pg, pid_t *pump, unsigned long long **moved)
+ * server: each CRIU speaks its whole session on it in turn), cr's end of
+ * the guard's control in *gc, and in *moved the pump's count of the bytes
+ * the stream carried (shared memory). */
+static int mig_pump_start(int cin, int cout, int *pg, int *gc, pid_t *pump, unsigned long long **moved)
 {
-	int c[2], s[2];
+	int c[2], s[2], k[2];
 
 	*moved = mmap(NULL, sizeof(**moved), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (*moved == MAP_FAILED || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) || (*pump = fork()) < 0) {
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, k) || (*pump = fork()) < 0) {
 		warn("start the stream's pump:");
 		return -1;
 	}
 	if (*pump == 0) {
-		close(c[0]), close(s[0]);
-		mig_pump(cin, cout, c[1], s[1], *moved);
+		close(c[0]), close(s[0]), close(k[0]);
+		mig_pump(cin, cout, c[1], s[1], k[1], *moved);
 	}
-	close(c[1]), close(s[1]);
+	close(c[1]), close(s[1]), close(k[1]);
+	*gc = k[0];
 	/* the pump owns the stream now: its exit is the peer's EOF */
 	if (cin > 2)
 		close(cin);
@@ -4794,6 +4804,7 @@ static int mig_send_file(int dirfd, const char *name, void *arg)
 /* What migrate and receive keep between the steps and their holds. */
 struct mig {
 	int ctl;		/* frames, through the pump */
+	int gc;			/* the pump's guard control (PUMP_*) */
 	bool lazy;		/* post-copy */
 	bool remote;		/* the final dump's pages go to a page server on the target */
 	bool committed;		/* COMMIT sent (source) or received (target) */
@@ -4815,7 +4826,7 @@ struct mig {
 /* A frame for the pump itself (PUMP_*): the post-copy guard. */
 static int mig_pump_ctl(struct mig *m, int what)
 {
-	return mig_sendf(m->ctl, (unsigned)what, "%d", m->psz);
+	return mig_sendf(m->gc, (unsigned)what, "%d", m->psz);
 }
 
 /*
@@ -4866,12 +4877,13 @@ static int mig_src_watch(void *arg, bool ready)
 		return -1;
 	} else if (t > 0 && t != MIG_ERROR)
 		warn("the target sent frame %d during post-copy", t);
-	/* ERROR (already shown), the stream's end, a stall: the verdict */
-	if (!m->resumed) {
-		m->verdict = t == MIG_ERROR || !m->committed ? PUMP_ABORT : PUMP_FINISH;
-		cfg.abandoned = m->verdict == PUMP_ABORT;
-		mig_pump_ctl(m, m->verdict);
-	} else if (t == MIG_ERROR)
+	/* ERROR (already shown; the target killed its copy), the stream's
+	 * end, a stall: the verdict, unless the target's close has already
+	 * ended the page server (then mig_post_end settles it) */
+	m->verdict = t == MIG_ERROR || !m->committed ? PUMP_ABORT : PUMP_FINISH;
+	cfg.abandoned = true;
+	mig_pump_ctl(m, m->verdict);
+	if (t == MIG_ERROR && m->resumed)
 		m->end = -1;
 	return -1;
 }
@@ -4924,6 +4936,7 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 		m->quiet_at = now_ms();
 		return 0;
 	}
+	cfg.phase = "the target's restore";
 	if (mig_expect(m->ctl, MIG_RESULT, m->buf, sizeof(m->buf))) {
 		warn("the target did not restore the tree");
 		return -1;
@@ -4943,6 +4956,7 @@ static int mig_dst_hold(void *arg, const char *event, int pid, const char *img)
 	if (!str_eq(event, "post-restore"))
 		return 0;
 	m->pid = pid;
+	cfg.phase = "the source's go-ahead (COMMIT)";
 	if (mig_sendf(m->ctl, MIG_RESULT, "pid=%d restore_ms=%lld", pid, (long long)(now_us() - m->t_restore) / 1000) ||
 	    mig_expect(m->ctl, MIG_COMMIT, m->buf, sizeof(m->buf))) {
 		warn("no go-ahead from the source: CRIU kills the restored tree");
@@ -5044,12 +5058,15 @@ static int cmd_migrate(void)
 	const char *mname;
 	char *p;
 
-	m.ctl = -1;	/* (static, for its size: not 0, which is stdin) */
+	m.ctl = m.gc = -1;	/* (static, for its size: not 0, which is stdin) */
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
 	if (!pid)	/* --cgroup: the root's pid, for the target's checks */
 		cmd_dump_cgroup(&pid, &(struct cg_dir){ 0 });
+	mig_stall(0);
+	cfg.phase = "the CRIU checks";
+	rpc_deadline(&r);
 	if (rpc_open(&r, criu, false) || rpc_version(&r) || (r.last = true, rpc_features(&r, &f))) {
 		rpc_close(&r);
 		return EXIT_FAIL;
@@ -5098,6 +5115,7 @@ static int cmd_migrate(void)
 		goto out;
 	snprintf(hello, sizeof(hello), "cr-migrate 2 criu=%d pid=%d mib=%llu pids=%s token=%s", r.ver, (int)pid,
 		 pids_rss_mib(&tree), pids, tok[0] ? tok : "-");
+	cfg.phase = "the receiver's checks";
 	if (mig_send(ch, MIG_HELLO, hello, strlen(hello), NULL, 0) || (t = mig_expect(ch, MIG_READY, m.buf, sizeof(m.buf)))) {
 		warn("the receiver %s; nothing was done", t == -2 ? "refused" : "did not answer");
 		goto out;
@@ -5107,12 +5125,19 @@ static int cmd_migrate(void)
 		     mig_field(m.buf, "why", st, sizeof(st)));
 		goto out;
 	}
+	if ((pre || post) && (r.ver >= 40200) != (mig_num(m.buf, "criu") >= 40200)) {
+		/* CRIU 4.2 widened page_server_iov: the two would misread each other */
+		warn("--mode %s: the source's CRIU (%d) and the target's (%lld) speak different page-server protocols "
+		     "(changed in CRIU 4.2); use --mode stop-copy, or CRIU 4.2+ on both or neither; nothing was done",
+		     cfg.mode, r.ver, mig_num(m.buf, "criu"));
+		goto out;
+	}
 	mname = pre && post ? "pre-copy+post-copy" : pre ? "pre-copy" : post ? "post-copy" : "stop-copy";
 	warn("mode %s", mname);
 	if (str_eq(cfg.mode, "auto"))
 		warn("(auto: %s; post-copy only when asked for: it gives up the way back)",
 		     f.mem_track ? "this kernel tracks dirty memory" : "no pre-copy: this kernel has no soft-dirty tracking");
-	if ((m.ctl = mig_pump_start(ch, ch, &pg, &pump, &m.moved)) < 0)
+	if ((m.ctl = mig_pump_start(ch, ch, &pg, &m.gc, &pump, &m.moved)) < 0)
 		goto out;
 	cfg.moved = m.moved;
 	ch = -1;
@@ -5125,6 +5150,10 @@ static int cmd_migrate(void)
 		unsigned long long w;
 		int64_t ti = now_us();
 
+		static char phase[32];
+
+		snprintf(phase, sizeof(phase), "pre-dump %d", i);
+		cfg.phase = phase;
 		snprintf(img, sizeof(img), "%s/pre-%d", dir, i);
 		snprintf(par, sizeof(par), "../pre-%d", i - 1);
 		if (mig_sendf(m.ctl, MIG_PS, "dir=pre-%d parent=%s", i, i > 1 ? par + 3 : "-") ||
@@ -5213,6 +5242,7 @@ static int cmd_migrate(void)
 			goto out;
 	} else {
 		proc_tree(pid, &tree);	/* stopped now: the tasks as they were dumped */
+		cfg.phase = "the target's resume (RESUMED)";
 		if (mig_send(m.ctl, MIG_COMMIT, "", 0, NULL, 0) || mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf))) {
 			/* COMMIT may or may not have arrived, or been acted on */
 			pids[0] = '\0';
@@ -5249,6 +5279,7 @@ out:
 	}
 	close_keep(ch);
 	close_keep(m.ctl);
+	close_keep(m.gc);
 	close_keep(pg);
 	mig_reap(pump);
 	mig_reap(via);
@@ -5370,7 +5401,7 @@ static int cmd_receive(void)
 	struct cg_dir cg;
 	uint32_t len;
 
-	m.ctl = -1;	/* (static, for its size: not 0, which is stdin) */
+	m.ctl = m.gc = -1;	/* (static, for its size: not 0, which is stdin) */
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
@@ -5379,6 +5410,7 @@ static int cmd_receive(void)
 	sig_setup(false);
 	if (!cfg.use_stdio && (cin = cout = mig_tcp(cfg.listen, true)) < 0)
 		return EXIT_FAIL;
+	cfg.phase = "the sender's HELLO";
 	if (mig_recv(cin, hello, sizeof(hello), &len) != MIG_HELLO || strncmp(hello, "cr-migrate 2 ", 13)) {
 		warn("the peer did not introduce itself as cr migrate (protocol 2)");
 		return EXIT_FAIL;
@@ -5389,6 +5421,8 @@ static int cmd_receive(void)
 		return EXIT_FAIL;
 	}
 	/* the checks, before anything moves */
+	cfg.phase = "the CRIU checks";
+	rpc_deadline(&r);
 	if (rpc_open(&r, criu, false) || rpc_version(&r) || (r.last = true, rpc_features(&r, &f))) {
 		rpc_close(&r);
 		mig_sendf(cout, MIG_ERROR, "the target's CRIU is not usable");
@@ -5422,12 +5456,13 @@ static int cmd_receive(void)
 	if (!lazy)
 		snprintf(why, sizeof(why), " why=%s", !f.lazy_pages ? "no-userfaultfd" : "fs.pipe-max-size-too-small");
 	if (mig_sendf(cout, MIG_READY, "criu=%d lazy=%d%s", r.ver, lazy, why) ||
-	    (m.ctl = mig_pump_start(cin, cout, &pg, &pump, &m.moved)) < 0)
+	    (m.ctl = mig_pump_start(cin, cout, &pg, &m.gc, &pump, &m.moved)) < 0)
 		goto out;
 	cfg.moved = m.moved;
 	cfg.ps_fd = pg;
 	cfg.migrating = true;
 	/* the page servers of the pre-copy iterations, then the images */
+	cfg.phase = "the sender's dump";
 	/* a page server ends when its dump flushed, usually before PSEND
 	 * arrives: it is waited for then (a failed one ends all at once, so
 	 * the source's CRIU is not left writing into nothing), else at PSEND */
@@ -5483,6 +5518,7 @@ static int cmd_receive(void)
 		cfg.cg_mode = got;
 	cfg.lazy_pages = mig_num(m.buf, "lazy") && lazy;
 	cfg.cmd = C_RST;
+	cfg.phase = "the restore";
 	cfg.hold = mig_dst_hold;
 	cfg.hold_arg = &m;
 	m.t_restore = now_us();
@@ -5526,6 +5562,7 @@ out:
 	close_keep(ifd);
 	close_keep(dfd);
 	close_keep(m.ctl);
+	close_keep(m.gc);
 	mig_reap(pump);
 	if (tmp)
 		rm_rf_at(AT_FDCWD, dir);

@@ -57,7 +57,9 @@ b_runs_workload() {
 }
 # the source side, in a pid namespace of its own: a counter started after
 # 300 pids, so that its pid is free on B
-source_run() { # source_run MIGRATE-ARGS...: prints "P=pid rc=status alive=yes|no"
+# alive: running and not stopped; state: its State letter (- when gone);
+# traced: a tracer holds it (CRIU did not let go)
+source_run() { # source_run MIGRATE-ARGS...: prints "P=pid rc=status alive=yes|no state=S traced=yes|no"
 	on_a sh -c '
 		i=0; while [ $i -lt ${BURN:-300} ]; do /bin/true; i=$((i + 1)); done
 		[ -n "${SETPID:-}" ] && echo $((SETPID - 1)) >/proc/sys/kernel/ns_last_pid
@@ -65,8 +67,10 @@ source_run() { # source_run MIGRATE-ARGS...: prints "P=pid rc=status alive=yes|n
 		while [ "$(cut -d" " -f1 "$D/c" 2>/dev/null)" = "" ]; do sleep 0.05; done
 		"$CR" -c none --criu "$CRIU" migrate "$P" "$@" 2>"$D/err"
 		st=$?; sleep 0.3
-		a=no; [ -d /proc/$P ] && [ "$(sed -n "s/^State:[[:space:]]*\([A-Z]\).*/\1/p" /proc/$P/status)" != T ] && a=yes
-		echo "P=$P rc=$st alive=$a"' sh "$@"
+		s=$(sed -n "s/^State:[[:space:]]*\([A-Z]\).*/\1/p" /proc/$P/status 2>/dev/null)
+		a=no; [ -n "$s" ] && [ "$s" != T ] && [ "$s" != Z ] && a=yes
+		t=no; [ "$(sed -n "s/^TracerPid:[[:space:]]*//p" /proc/$P/status 2>/dev/null)" != 0 ] && [ -n "$s" ] && t=yes
+		echo "P=$P rc=$st alive=$a state=${s:--} traced=$t"' sh "$@"
 }
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" "$2"; }
 

@@ -93,3 +93,17 @@ tree_pids() {
 # in_cgroup PID HIERARCHY-PATTERN REL: /proc/PID/cgroup says so
 in_cgroup() { grep -q "^[0-9]*:$2:$3\$" "/proc/$1/cgroup"; }
 
+
+# The workload built the ordinary way (gcc, dynamically linked against
+# glibc, which registers rseq as every glibc 2.35+ program does), built
+# once for all scenarios next to $W.
+WG=$(dirname "$W")/workload-glibc
+glibc_workload() {
+	[ -x "$WG" ] && return 0
+	gcc -O2 -Wall -o "$WG.$$" "$(dirname "$0")/workload.c" && mv "$WG.$$" "$WG"
+}
+# Is PID stopped (T) and untraced: left stopped by CRIU, not held by it?
+stopped_untraced() {
+	[ "$(sed -n 's/^State:[[:space:]]*\([A-Za-z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" = T ] &&
+		[ "$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$1/status")" = 0 ]
+}

@@ -614,6 +614,115 @@ EOF
 	check "... no temporary image directory left on either side (\$TMPDIR: $(echo $(ls "$TMPDIR")))" [ -z "$(ls "$TMPDIR")" ]
 }
 
+# Post-copy with a program built the ordinary way (gcc, glibc): its rseq
+# area is faulted in by CRIU's restorer before the target's post-restore,
+# so the source's page server must already serve (it used to deadlock).
+# And the ways it can break: the target's restore fails (the source must
+# run on, untraced), the stream breaks after the target's tree ran (the
+# source stays stopped and cr says how to settle it), the target stops
+# answering, and a receiver that never answers at all (bounded without
+# --timeout).
+scenario_migrate_postcopy() {
+	old=$(cat /proc/sys/fs/pipe-max-size)
+	trap 'echo "$old" >/proc/sys/fs/pipe-max-size; net_down' EXIT
+	echo 4194304 >/proc/sys/fs/pipe-max-size
+	net_up && hosts_up || { fail "set up hosts A and B"; return; }
+	glibc_workload || { fail "build the glibc workload (gcc)"; return; }
+	W=$WG
+	export D W CR CRIU
+	echo s3cret >"$D/tok"
+	chmod 600 "$D/tok"
+	RCV="$VIA_B $CR -c none --criu $CRIU receive --stdio"
+	MIB=64 BURN=300 source_run --mode post-copy --via "$RCV" >"$D/src.out"
+	c1=$(count "$D/c")
+	check "post-copy --via of a glibc program, 64 MiB: exit 0, nothing left on A ($(cat "$D/src.out"))" \
+		[ "$(field rc "$D/src.out")" = 0 -a "$(field state "$D/src.out")" = - ]
+	{ wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"; }
+	verdict $? "... it counts on on B ($c1 -> $(count "$D/c")) with its data intact"
+	on_b pkill -x workload-glibc
+	rm -f "$D/c"
+	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4450 --token-file "$D/tok" >/dev/null 2>"$D/rcv.err" &
+	R=$!
+	sleep 0.5
+	MIB=64 BURN=400 source_run --mode post-copy --to 10.77.0.2:4450 --token-file "$D/tok" >"$D/src.out"
+	wait "$R"
+	st=$?
+	c1=$(count "$D/c")
+	{ [ $st = 0 -a "$(field rc "$D/src.out")" = 0 -a "$(field state "$D/src.out")" = - ] &&
+		wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"; }
+	verdict $? "post-copy --to of a glibc program: both exit 0, it counts on on B, data intact"
+	on_b pkill -x workload-glibc
+
+	# the target's restore fails: early (CRIU_FAULT=2), and after the
+	# tree was restored and the restorer had fetched pages (6)
+	for f in 2 6; do
+		rm -f "$D/c"
+		MIB=64 BURN=$((400 + f * 50)) source_run --mode post-copy --via "$VIA_B env CRIU_FAULT=$f $CR -c none --criu $CRIU receive --stdio" >"$D/src.out"
+		{ [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes -a "$(field traced "$D/src.out")" = no ] &&
+			grep -q "the target did not restore the tree: cr ended CRIU's page server, and CRIU resumed the tree here" "$D/err"; }
+		verdict $? "post-copy, the target's restore fails (CRIU_FAULT=$f): exit 1, the tree runs on A untraced, cr says why ($(cat "$D/src.out"))"
+		c1=$(count "$D/c")
+		{ wait_above "$D/c" $((c1 + 3)) && grep -q " ok" "$D/c" && not b_runs_workload; }
+		verdict $? "... it counts on on A with its data intact ($c1 -> $(count "$D/c")), nothing runs on B"
+		on_a pkill -x workload-glibc
+	done
+
+	# the target stops answering before COMMIT (its receiver is stopped
+	# once the images are there): no --timeout, a short --stall-timeout;
+	# the source gives up and runs on, and B is left with nothing
+	rm -rf "$D/c" "$D/in1"
+	( i=0; while [ ! -f "$D/in1/img/inventory.img" ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+	  on_b pkill -STOP -f "receive --stdio -D $D/in1" ) &
+	t0=$(date +%s)
+	MIB=16 BURN=600 source_run --mode post-copy --stall-timeout 2 --via "$RCV -D $D/in1" >"$D/src.out"
+	t1=$(date +%s)
+	{ [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes -a "$(field traced "$D/src.out")" = no ] &&
+		grep -q "the target's restore: the target sent nothing and fetched no page for [0-9]* s" "$D/err"; }
+	verdict $? "post-copy, the target stops answering before COMMIT: without --timeout the source gives up in $((t1 - t0)) s, names the step, runs on"
+	on_b pkill -KILL -f "receive --stdio -D $D/in1"
+	sleep 0.5
+	check "... nothing runs on B" not b_runs_workload
+	on_a pkill -x workload-glibc
+
+	# the stream breaks once the target's tree runs (a slow link, cut):
+	# the source must not resume (two copies) nor kill (none): it stays
+	# stopped, untraced, and cr prints the commands that settle it
+	rm -f "$D/c"
+	tc -n "$NA" qdisc add dev "v$NA" root tbf rate 16mbit burst 64kbit latency 500ms
+	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4451 --token-file "$D/tok" --timeout 5 >/dev/null 2>"$D/rcv.err" &
+	R=$!
+	sleep 0.5
+	( i=0; while ! b_runs_workload && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+	  sleep 0.5; ip -n "$NA" link set "v$NA" down ) &
+	MIB=128 BURN=700 source_run --mode post-copy --timeout 5 --to 10.77.0.2:4451 --token-file "$D/tok" >"$D/src.out"
+	wait "$R"
+	st=$?
+	P=$(field P "$D/src.out")
+	{ [ "$(field rc "$D/src.out")" = 1 -a "$(field state "$D/src.out")" = T -a "$(field traced "$D/src.out")" = no ] &&
+		grep -q "post-copy broke off once the target's tree could run .*kill -KILL $P.*kill -CONT $P" "$D/err"; }
+	verdict $? "post-copy, the stream breaks after the target's tree ran: exit 1, the source stays stopped and untraced, cr prints kill -KILL / kill -CONT ($(cat "$D/src.out"))"
+	check "... the receiver exits 1 and kills its copy (its memory is not complete)" [ $st = 1 ]
+	sleep 0.5
+	check "... nothing runs on B" not b_runs_workload
+	c1=$(count "$D/c")
+	on_a kill -CONT "$P"
+	{ wait_above "$D/c" $((c1 + 3)) && grep -q " ok" "$D/c"; }
+	verdict $? "... resumed as cr said (kill -CONT), it counts on on A with its data intact ($c1 -> $(count "$D/c"))"
+	on_a pkill -x workload-glibc
+	ip -n "$NA" link set "v$NA" up
+
+	# a receiver that never answers: bounded without --timeout
+	t0=$(date +%s)
+	MIB=16 BURN=800 source_run --stall-timeout 2 --via "sleep 60" >"$D/src.out"
+	t1=$(date +%s)
+	{ [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ] &&
+		grep -q "the other side sent nothing for [0-9]* s during the receiver's checks" "$D/err"; }
+	verdict $? "a receiver that never answers: without --timeout, exit 1 after $((t1 - t0)) s, the step named, the tree runs on"
+	on_a pkill -x workload-glibc
+	pkill -f "^sleep 60$"
+	return 0
+}
+
 # ============================ cgroups ===================================
 
 scenario_cgroup_v2() {
