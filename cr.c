@@ -2199,6 +2199,11 @@ static void rpc_report_failure(const char *what, criu_req_type type, const criu_
 	if (size > len && (start = strchr(buf, '\n')))	/* skip the partial first line */
 		start++;
 	warn("CRIU log: %s", log_shown);
+	if (str_find(start ? start : buf, "cpuset.cpu_exclusive: Invalid argument") ||
+	    str_find(start ? start : buf, "cpuset.cpus: Invalid argument"))
+		warn("a sibling cpuset cgroup holds CPUs this tree's cpuset had (exclusively) at checkpoint time, so CRIU "
+		     "cannot recreate it as it was: restore with --manage-cgroups-mode ignore (the tree then stays in "
+		     "the cgroups cr puts CRIU in, --cgroup's), or free those CPUs in the sibling's cpuset.cpus first");
 	for (char *l = strtok_r(start ? start : buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		if (strstr(l, HARMLESS_ERROR))
 			continue;
@@ -2850,33 +2855,53 @@ static void cg_undo_target(struct cg_target *t)
 			warn("remove cgroup %s that cr created:", t->created[i]);
 }
 
-/* The cg_root entries that map the dumped cgroup root onto the target:
- * one unnamed entry on v2; one per controller on v1 (co-mounted cpu,cpuacct
- * gives two, named hierarchies are named "name=..."). */
-static int cg_fill_roots(const struct cg_target *t, criu_opts *o)
+/* One cg_root entry per controller of a v1 hierarchy (co-mounted
+ * cpu,cpuacct gives two; named hierarchies are "name=..."). */
+static int cg_add_roots(criu_opts *o, const char *ctrls, const char *rel)
 {
-	for (int i = 0; i < t->n; i++) {
-		char ctrl[128], *save = NULL;
+	char ctrl[128], *save = NULL;
 
+	snprintf(ctrl, sizeof(ctrl), "%s", ctrls);
+	for (char *w = strtok_r(ctrl, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		cgroup_root *r = &o->cg_root[o->cg_root_count++];
+
+		if (o->cg_root_count == (pb_size_t)ARRAY_LEN(o->cg_root)) {
+			warn("more than %d cgroup controllers: name the ones to use with --cgroup-controllers",
+			     (int)ARRAY_LEN(o->cg_root) - 1);
+			return -1;
+		}
+		r->has_ctrl = true;
+		snprintf(r->ctrl, sizeof(r->ctrl), "%s", w);
+		snprintf(r->path, sizeof(r->path), "%s", rel);
+	}
+	return 0;
+}
+
+/*
+ * The cg_root entries that map the dumped cgroup root onto the target: one
+ * unnamed entry on v2; one per controller on v1. CRIU takes the unnamed
+ * entry as every hierarchy's root, so on a hybrid host a v2 target also
+ * gets one entry per v1 controller naming the cgroup criu is in there
+ * (cr's own): otherwise CRIU's soft mode makes the target's path in every
+ * v1 hierarchy and writes the dumped cpuset's cpu_exclusive into it, which
+ * a sibling cpuset holding the same CPUs (docker's, say) refuses (EINVAL).
+ */
+static int cg_fill_roots(const struct cg_layout *l, const struct cg_target *t, criu_opts *o)
+{
+	char rel[PATH_MAX], first[64];
+
+	for (int i = 0; i < t->n; i++) {
 		if (t->d[i].v2) {
 			cgroup_root *r = &o->cg_root[o->cg_root_count++];
 
 			snprintf(r->path, sizeof(r->path), "%s", t->d[i].rel);
-			continue;
-		}
-		snprintf(ctrl, sizeof(ctrl), "%s", t->d[i].ctrl);
-		for (char *w = strtok_r(ctrl, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
-			cgroup_root *r = &o->cg_root[o->cg_root_count++];
-
-			if (o->cg_root_count == (pb_size_t)ARRAY_LEN(o->cg_root)) {
-				warn("more than %d cgroup controllers: name the ones to use with --cgroup-controllers",
-				     (int)ARRAY_LEN(o->cg_root) - 1);
-				return -1;
+			for (int k = 0; k < l->nv1; k++) {
+				snprintf(first, sizeof(first), "%.*s", (int)strcspn(l->v1[k].ctrl, ","), l->v1[k].ctrl);
+				if (!proc_cgroup(getpid(), first, rel, sizeof(rel)) && cg_add_roots(o, l->v1[k].ctrl, rel))
+					return -1;
 			}
-			r->has_ctrl = true;
-			snprintf(r->ctrl, sizeof(r->ctrl), "%s", w);
-			snprintf(r->path, sizeof(r->path), "%s", t->d[i].rel);
-		}
+		} else if (cg_add_roots(o, t->d[i].ctrl, t->d[i].rel))
+			return -1;
 	}
 	return 0;
 }
@@ -3838,7 +3863,7 @@ static int cmd_restore(void)
 		/* criu's children start where criu is: move it first, and
 		 * never restore when that failed (the tree would land in
 		 * cr's own cgroup) */
-		if (cg_prepare_target(&l, &cg, &t) || cg_fill_roots(&t, &req.opts) || cg_enter(&t, r.pid))
+		if (cg_prepare_target(&l, &cg, &t) || cg_fill_roots(&l, &t, &req.opts) || cg_enter(&t, r.pid))
 			goto out;
 	}
 	BOOL_OPT(&req.opts, tcp_close);

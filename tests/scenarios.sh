@@ -945,6 +945,43 @@ scenario_cgroup_bad() {
 	verdict $? "--cgroup of a hierarchy's root: exit 2, before anything is read"
 }
 
+# A tree in an exclusive v1 cpuset, checkpointed in soft mode; by the
+# restore a sibling cpuset (docker's, say) holds those CPUs, so CRIU cannot
+# make the cpuset exclusive again: cr says what to do, and that works. On a
+# host whose siblings already hold every CPU no cpuset can be exclusive,
+# and there is nothing to test.
+scenario_cgroup_cpuset_sibling() {
+	R=/sys/fs/cgroup/cpuset
+	[ -d "$R" ] || { pass "no v1 cpuset hierarchy here: nothing to test"; return; }
+	trap cg_cleanup EXIT
+	X=$R/$CGN-x S=$R/$CGN-s
+	mkdir "$X" && cat "$R/cpuset.effective_cpus" >"$X/cpuset.cpus" && cat "$R/cpuset.effective_mems" >"$X/cpuset.mems" || {
+		fail "make a v1 cpuset cgroup"; return; }
+	if ! echo 1 2>/dev/null >"$X/cpuset.cpu_exclusive"; then
+		pass "a sibling cpuset holds this host's CPUs already: no cpuset can be exclusive here, nothing to test"
+		return
+	fi
+	start_in "$X" -- "$W" counter "$D/c"
+	P=$!
+	wait_above "$D/c" 3
+	cr checkpoint --manage-cgroups-mode soft -D "$D/ck" "$P" 2>"$D/err"
+	check "checkpoint of a tree in an exclusive cpuset (soft mode)" [ $? = 0 ]
+	wait "$P" 2>/dev/null
+	rmdir "$X"
+	mkdir "$S" && cat "$R/cpuset.effective_cpus" >"$S/cpuset.cpus" && cat "$R/cpuset.effective_mems" >"$S/cpuset.mems"
+	cr restore --manage-cgroups-mode soft -D "$D/ck" >/dev/null 2>"$D/err"
+	{ [ $? = 1 ] && grep -q "cpuset.cpu_exclusive: Invalid argument" "$D/err" &&
+		grep -q "a sibling cpuset cgroup holds CPUs .*--manage-cgroups-mode ignore" "$D/err"; }
+	verdict $? "restore next to a sibling cpuset holding those CPUs: exit 1, CRIU's error quoted, cr says what to do"
+	check "... the tree does not run" gone "$P"
+	cr restore --manage-cgroups-mode ignore -D "$D/ck" >/dev/null 2>"$D/err"
+	check "... restored with --manage-cgroups-mode ignore, as cr said: exit 0" [ $? = 0 ]
+	c1=$(count "$D/c")
+	check "... it counts on ($c1 -> $(sleep 0.5; count "$D/c"))" wait_above "$D/c" $((c1 + 2))
+	kill "$P"
+	wait "$P" 2>/dev/null
+}
+
 # restore --cgroup when criu cannot be moved there: a v1 cpuset cgroup that
 # exists with no cpus refuses tasks (ENOSPC). cr must stop before RESTORE.
 scenario_cgroup_move_fails() {
