@@ -306,7 +306,10 @@ scenario_tcp() {
 # namespace of its own, held by a sleeping init; cr receive enters it
 # through nsenter, the --via command. Pre-copy (this kernel tracks dirty
 # memory) of a 32 MiB counter that rewrites 4 MiB/s, then
-# pre-copy+post-copy. CRIU 3.17 has no leave_stopped: migrate is refused.
+# pre-copy+post-copy, both with the counter built the ordinary way (gcc,
+# dynamically linked against glibc, which registers rseq: its area is
+# faulted in by the lazy restore before the target's post-restore). CRIU
+# 3.17 has no leave_stopped: migrate is refused.
 scenario_migrate() {
 	unshare -p -f -m -n --mount-proc sleep 600 &
 	U=$!
@@ -316,7 +319,7 @@ scenario_migrate() {
 	via="nsenter -t $HB -p -m -n /bin/cr -c none --criu $CRIU receive --stdio"
 	# is pid $1 a live process on host B (its own pid namespace and /proc)?
 	b_runs() { nsenter -t "$HB" -p -m sh -c "grep -q '^State:[[:space:]]*[RSD]' /proc/$1/status"; }
-	/bin/workload counter "$D/c" 32 4 &
+	/opt/workload-glibc counter "$D/c" 32 4 &
 	P=$!
 	wait_above "$D/c" 21 600
 	case $V in
@@ -348,9 +351,9 @@ scenario_migrate() {
 	check "... it counts on, on host B, its 32 MiB intact ($c1 -> $(cat "$D/c"))" intact
 	check "... and runs there" b_runs "$P"
 
-	nsenter -t "$HB" -p -m pkill -x workload
+	nsenter -t "$HB" -p -m pkill -x workload-glibc
 	# pre-copy, then a lazy final dump
-	/bin/workload counter "$D/c2" 32 4 &
+	/opt/workload-glibc counter "$D/c2" 32 4 &
 	Q=$!
 	wait_above "$D/c2" 21 600
 	cr migrate --mode pre-copy+post-copy --json --via "$via" "$Q" >"$D/out" 2>"$D/err"

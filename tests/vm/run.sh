@@ -187,6 +187,10 @@ qpid=""
 trap 'cp "$B/console.log" "$VM/console.log" 2>/dev/null; rm -rf "$B"; [ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
 trap 'exit 130' INT TERM
 musl-gcc -static -O2 -o "$B/workload" "$top/tests/workload.c"
+# ... and the same program built the ordinary way (gcc, glibc, dynamic): it
+# registers rseq, which post-copy's restore faults in (see the migrate
+# scenario); its libraries join the initramfs below.
+gcc -O2 -o "$B/workload-glibc" "$top/tests/workload.c"
 musl-gcc -static -O2 -o "$B/benchload" "$top/bench/load.c"	# bench/run.sh's VM part (CR_VM_ONLY=bench)
 
 # ----------------------------------------------------------------- initramfs
@@ -228,6 +232,9 @@ addelf() {
 }
 addelf "$CRIU_OLD"
 addelf "$CRIU_NEW"
+mkdir -p "$S/opt"
+cp "$B/workload-glibc" "$S/opt/workload-glibc"
+addelf "$S/opt/workload-glibc"
 # iptables, which CRIU runs: 3.17 probes it on every start (without it each
 # cr check logs eight "exited, status=1" errors) and locks TCP connections
 # and network namespaces with it. The host's (bookworm's nft-based one), its
