@@ -173,6 +173,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(min_shrink, "min-shrink", 0, T_UINT, C_MIG, "migrate", "", "10", "100", "PERCENT", "pre-copy: so is one that shrank by less than this from the one before") \
 	X(listen, "listen", 0, T_STR, C_RCV, "migrate", "", "", "", "ADDR:PORT", "receive: accept one sender on this numeric address") \
 	X(use_stdio, "stdio", 0, T_BOOL, C_RCV, "migrate", "", "false", "", "", "receive: talk to the sender on stdin/stdout (for --via)") \
+	X(tmpfs, "tmpfs", 0, T_STR, C_RCV, "migrate", "", "auto", "auto|yes|no", "WHEN", "receive: keep the incoming images in a private tmpfs (auto: when twice the tree fits in MemAvailable)") \
 	X(token_file, "token-file", 0, T_STR, C_MIG | C_RCV, "migrate", "", "", "", "FILE", "the shared secret a --to sender must present") \
 	X(cg_ctrls, "cgroup-controllers", 0, T_STR, C_RST | C_RCV, "cgroup", "controllers", "", "", "LIST", "restore: v1 hierarchies to create the cgroup in, or v2 controllers to enable (a,b)")
 
@@ -3828,7 +3829,9 @@ static int cmd_restore(void)
 		die("image path %s:", cfg.image_path);
 	if (faccessat_(img, "inventory.img", R_OK))
 		die("image path %s is not a checkpoint (no inventory.img in it)", cfg.image_path);
-	if (fd_path(img, img_shown, sizeof(img_shown)))
+	if (!strncmp(cfg.image_path, "/proc/", 6))	/* receive's tmpfs, attached nowhere */
+		snprintf(img_shown, sizeof(img_shown), "%s", cfg.image_path);
+	else if (fd_path(img, img_shown, sizeof(img_shown)))
 		die("image path %s:", cfg.image_path);
 	if (cfg.pid_file[0]) {
 		char dir[PATH_MAX], base[NAME_MAX + 1];
@@ -4836,6 +4839,7 @@ struct mig {
 	pid_t pid;		/* the restored tree's root on the target */
 	long long restore_ms;
 	int64_t t_restore, t_commit, t_freeze;
+	int64_t t_dumped, t_sent;	/* the source: post-dump; the images sent (DONE) */
 	long long resume_ms;		/* the target: from COMMIT to the tree running */
 	unsigned long long *moved;	/* by the pump */
 	/* post-copy, the source: what the target said while CRIU served */
@@ -4931,11 +4935,11 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 		m->t_freeze = now_us();	/* CRIU freezes the tree right after */
 	if (!str_eq(event, "post-dump"))
 		return 0;
-	if (m->remote && (mig_send(m->ctl, MIG_PSEND, "", 0, NULL, 0) || mig_expect(m->ctl, MIG_PSDONE, m->buf, sizeof(m->buf)) ||
-			  mig_num(m->buf, "status"))) {
-		warn("the target's page server failed: %s", m->buf);
+	m->t_dumped = now_us();
+	/* the pages went to the target's page server during the dump: its
+	 * end (PSDONE) is awaited after the images, not before them */
+	if (m->remote && mig_send(m->ctl, MIG_PSEND, "", 0, NULL, 0))
 		return -1;
-	}
 	if ((dfd = open(img, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_each(dfd, mig_send_file, &fl)) {
 		warn("send the images of %s:", img);
 		close_keep(dfd);
@@ -4960,6 +4964,12 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 		cfg.phase = "the target's restore";
 		m->quiet_at = now_ms();
 		return 0;
+	}
+	m->t_sent = now_us();
+	cfg.phase = "the target's page server";
+	if (m->remote && (mig_expect(m->ctl, MIG_PSDONE, m->buf, sizeof(m->buf)) || mig_num(m->buf, "status"))) {
+		warn("the target's page server failed: %s", m->buf);
+		return -1;
 	}
 	cfg.phase = "the target's restore";
 	if (mig_expect(m->ctl, MIG_RESULT, m->buf, sizeof(m->buf))) {
@@ -5219,8 +5229,8 @@ static int cmd_migrate(void)
 	snprintf(img, sizeof(img), "%s/img", dir);
 	snprintf(par, sizeof(par), "../pre-%d", iters);
 	m.lazy = post;
-	m.remote = pre && !post;
-	if (m.remote && (mig_sendf(m.ctl, MIG_PS, "dir=img parent=%s", par + 3) ||
+	m.remote = !post;	/* stop-copy and pre-copy: the pages stream to the target */
+	if (m.remote && (mig_sendf(m.ctl, MIG_PS, "dir=img parent=%s", iters ? par + 3 : "-") ||
 			 mig_expect(m.ctl, MIG_PSREADY, m.buf, sizeof(m.buf))))
 		goto out;
 	cfg.cmd = C_DUMP;
@@ -5240,7 +5250,7 @@ static int cmd_migrate(void)
 		}
 		cfg.criu_conf = conf;
 	}
-	cfg.ps_fd = pre || post ? pg : -1;
+	cfg.ps_fd = pg;
 	cfg.hold = mig_src_hold;
 	cfg.hold_arg = &m;
 	proc_tree(pid, &tree);
@@ -5311,6 +5321,70 @@ out:
 	rm_rf_at(AT_FDCWD, dir);
 	mig_left.dir = NULL, mig_left.stopped = NULL;
 	return ret;
+}
+
+/* MemAvailable of /proc/meminfo in MiB, 0 if unknown. */
+static unsigned long long mem_available_mib(void)
+{
+	char buf[4096], *p;
+
+	if (read_file_at(AT_FDCWD, "/proc/meminfo", buf, sizeof(buf)) < 0 || !(p = strstr(buf, "MemAvailable:")))
+		return 0;
+	return scan_num(p + 13 + strspn(p + 13, " "), 10) >> 10;
+}
+
+/*
+ * A private tmpfs of at most MIB MiB for the target's images: made with the
+ * new mount API and never attached anywhere (fsopen, fsmount), so it is
+ * nobody else's to see and it is gone when the last fd on it closes, cr's,
+ * CRIU's or criu lazy-pages', however cr ends. CRIU gets its directories as
+ * fds, as always. Returns a directory fd on its root, or -1 (kernels before
+ * 5.2, no CAP_SYS_ADMIN).
+ */
+#ifndef SYS_fsopen
+#define SYS_fsopen 430	/* the same on every architecture */
+#define SYS_fsconfig 431
+#define SYS_fsmount 432
+#endif
+static int mig_tmpfs(unsigned long long mib)
+{
+	char size[32];
+	int fs = (int)syscall(SYS_fsopen, "tmpfs", 1 /* FSOPEN_CLOEXEC */), mnt = -1, fd = -1;
+
+	snprintf(size, sizeof(size), "%llum", mib);
+	if (fs >= 0 && !syscall(SYS_fsconfig, fs, 1 /* FSCONFIG_SET_STRING */, "size", size, 0) &&
+	    !syscall(SYS_fsconfig, fs, 1, "mode", "0700", 0) && !syscall(SYS_fsconfig, fs, 6 /* FSCONFIG_CMD_CREATE */, NULL, NULL, 0))
+		mnt = (int)syscall(SYS_fsmount, fs, 1 /* FSMOUNT_CLOEXEC */, 0xe /* MOUNT_ATTR_NOSUID|NODEV|NOEXEC */);
+	if (mnt >= 0)
+		fd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close_keep(mnt);
+	close_keep(fs);
+	return fd;
+}
+
+/*
+ * receive without -D: the images in a private tmpfs (mig_tmpfs) when
+ * --tmpfs says yes, or auto and there is room for them and for the
+ * restored tree beside them (twice the tree's size, plus 256 MiB, within
+ * MemAvailable); else on disk, and cr says why. A dir fd, or -1 (disk).
+ */
+static int mig_images_tmpfs(unsigned long long mib)
+{
+	unsigned long long avail = mem_available_mib();
+	int fd = -1;
+
+	if (str_eq(cfg.tmpfs, "no"))
+		return -1;
+	if (str_eq(cfg.tmpfs, "auto") && mib * 2 + 256 > avail) {
+		warn("the images go to disk: a %llu MiB tree and its images do not fit in the %llu MiB available", mib,
+		     avail);
+		return -1;
+	}
+	if ((fd = mig_tmpfs(mib + mib / 4 + 64)) < 0)
+		warn("the images go to disk: no tmpfs for them:");
+	else
+		info("the images go to a private tmpfs (%llu MiB tree, %llu MiB available)", mib, avail);
+	return fd;
 }
 
 /* Receive FILE frames (the first, of type t and length len, is in m->buf
@@ -5419,7 +5493,7 @@ static int cmd_receive(void)
 	char tok[256], got[256], criu[PATH_MAX], dir[PATH_MAX] = "", img[PATH_MAX], why[128] = "";
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, pst = -1, lazy;
-	bool tmp = !cfg.set[O_image_path], lazy_left = false;
+	bool tmp = !cfg.set[O_image_path], lazy_left = false, inmem = false;
 	pid_t pump = 0, q;
 	criu_features f;
 	struct cg_layout l;
@@ -5463,6 +5537,15 @@ static int cmd_receive(void)
 		mig_sendf(cout, MIG_ERROR, "pid %d of the tree is taken on the target", (int)q);
 		return EXIT_FAIL;
 	}
+	if (tmp && (dfd = mig_images_tmpfs((unsigned long long)mig_num(hello, "mib"))) >= 0) {
+		/* CRIU and criu lazy-pages find it through cr's fd */
+		snprintf(dir, sizeof(dir), "/proc/%d/fd/%d", (int)getpid(), dfd);
+		cfg.image_path = dir;
+		tmp = false, inmem = true;
+	} else if (str_eq(cfg.tmpfs, "yes")) {
+		mig_sendf(cout, MIG_ERROR, "the target cannot make a tmpfs for the images (--tmpfs yes)");
+		return EXIT_FAIL;
+	}
 	if (tmp && !mkdtemp_(dir, sizeof(dir), "receive")) {
 		mig_sendf(cout, MIG_ERROR, "the target cannot create an image directory");
 		return EXIT_FAIL;
@@ -5472,8 +5555,8 @@ static int cmd_receive(void)
 		cfg.cleanup = mig_cleanup;
 	}
 	cfg.image_path = tmp ? dir : cfg.image_path;
-	if ((!tmp && mkdir(cfg.image_path, 0700) && errno != EEXIST) ||
-	    (dfd = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_is_empty(AT_FDCWD, cfg.image_path) != 1) {
+	if (dfd < 0 && ((!tmp && mkdir(cfg.image_path, 0700) && errno != EEXIST) ||
+	    (dfd = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_is_empty(AT_FDCWD, cfg.image_path) != 1)) {
 		mig_sendf(cout, MIG_ERROR, "the target's image directory %s is not an empty directory", cfg.image_path);
 		goto out;
 	}
@@ -5548,7 +5631,8 @@ static int cmd_receive(void)
 	cfg.hold_arg = &m;
 	m.t_restore = now_us();
 	if (cmd_restore() != EXIT_OK) {
-		mig_sendf(m.ctl, MIG_ERROR, "the restore on the target failed (its log: %s/restore.log)", img);
+		mig_sendf(m.ctl, MIG_ERROR, "the restore on the target failed (%s%s)", inmem ? "" : "its log: ",
+			  inmem ? "the target quotes CRIU's log; it was in the tmpfs" : img);
 		goto out;
 	}
 	cfg.hold = NULL;
