@@ -2578,7 +2578,7 @@ static unsigned long long pids_rss_mib(const struct pidset *t)
 	for (int i = 0; i < t->n; i++) {
 		snprintf(path, sizeof(path), "/proc/%d/statm", (int)t->v[i]);
 		if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) > 0)
-			pages += scan_num(buf + strcspn(buf, " "), 10);
+			pages += scan_num(buf + strcspn(buf, " ") + 1, 10);
 	}
 	return pages * (unsigned long long)getpagesize() >> 20;
 }
