@@ -112,13 +112,20 @@ $(NANOPB_SRC)/pb.h $(INIH_SRC)/ini.h $(INIH_SRC)/ini.c $(NANOPB_GEN):
 # mirror the system already uses: the system's apt sources are not touched.
 deps:
 	@test "$$(id -u)" = 0 || { echo "make deps needs root (apt-get)" >&2; exit 1; }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools nanopb protobuf-compiler clang libclang-rt-14-dev
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools nanopb protobuf-compiler clang libclang-rt-14-dev \
+		$(MATRIX_PKGS)
 	sh tests/debfetch.sh source $(DEPS)/apt nanopb=$(NANOPB_VER)-2 libinih=$(INIH_VER)-1
 	cd $(DEPS) && tar xzf apt/src/nanopb_$(NANOPB_VER).orig.tar.gz && tar xzf apt/src/libinih_$(INIH_VER).orig.tar.gz
 	@echo "deps ready: $(NANOPB_SRC) $(INIH_SRC)"
 
+# The programs of tier 1's compatibility matrix (tests/matrix.sh): real
+# programs from Debian's packages, checkpointed and migrated as users run them.
+MATRIX_PKGS = python3 nodejs default-jre-headless sqlite3 tmux curl iproute2 gcc libc6-dev
+MATRIX_CMDS = python3 node java sqlite3 tmux curl ip gcc
+
 # demo and check work on a fresh machine: they fetch what is missing first.
 HAVE_DEPS = test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -x $(NANOPB_GEN) && command -v $(CC) >/dev/null && \
+	test -z "$$(for c in $(MATRIX_CMDS); do command -v $$c >/dev/null || echo $$c; done)" && \
 	command -v $(ASAN_CC) >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
 
 demo:

@@ -1603,6 +1603,7 @@ struct rpc {
 	int interrupted;	/* the signal that interrupted cr, 0 if none */
 	bool timed_out;
 	bool killed;		/* cr killed criu (timeout or grace expired) */
+	int killed_polls;	/* half-second waits for its exit since */
 	const char *criu;	/* the binary, for messages */
 	struct hook_ctx hook;	/* for the hooks run at CRIU's notifications */
 	bool post_dump;		/* cr acked post-dump: the images were complete */
@@ -1864,7 +1865,7 @@ static int rpc_wait(struct rpc *r, short events)
 		if ((cfg.watch || r->stall) && (wait_ms < 0 || wait_ms > 1000))
 			wait_ms = 1000;
 		if (r->killed)
-			wait_ms = 5000;
+			wait_ms = 500;
 		n = poll(pfd, 3, wait_ms);
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1873,11 +1874,29 @@ static int rpc_wait(struct rpc *r, short events)
 			return -1;
 		}
 		if (n == 0 && r->killed) {
-			warn("criu did not exit after SIGKILL");
+			/* dead, but a task it forked (a half-restored one, blocked
+			 * in the kernel) still holds the socket: no EOF comes */
+			if (r->pid > 0 && ++r->killed_polls < 10 && waitpid(r->pid, NULL, WNOHANG) == 0)
+				continue;
+			if (r->pid > 0 && r->killed_polls < 10)
+				r->pid = 0;	/* reaped just now */
+			else
+				warn("criu did not exit after SIGKILL");
 			return -1;
 		}
-		if (cfg.watch && !r->killed && (pfd[2].revents || n == 0) && cfg.watch(cfg.hold_arg, pfd[2].revents != 0) < 0)
-			cfg.watch = NULL;
+		if (cfg.watch && !r->killed && (pfd[2].revents || n == 0)) {
+			int w = cfg.watch(cfg.hold_arg, pfd[2].revents != 0);
+
+			if (w < 0)
+				cfg.watch = NULL;
+			if (w == -2 && !r->interrupted) {
+				/* the peer gave up: CRIU's next step is answered with
+				 * failure, as after SIGTERM */
+				cfg.abandoned = true;
+				r->interrupted = SIGTERM;
+				r->grace = now_ms() + GRACE_MS;
+			}
+		}
 		if (n == 0 && !r->killed && ((r->deadline && now_ms() >= r->deadline) || (r->grace && now_ms() >= r->grace))) {
 			if (r->deadline && now_ms() >= r->deadline) {
 				r->timed_out = true;
@@ -2199,14 +2218,16 @@ static void rpc_report_failure(const char *what, criu_req_type type, const criu_
 	buf[len] = '\0';
 	if (size > len && (start = strchr(buf, '\n')))	/* skip the partial first line */
 		start++;
-	warn("CRIU log: %s", log_shown);
+	/* migrate's temporary directory goes at its end: the errors follow */
+	warn("CRIU log: %s%s", log_shown, cfg.migrating && !cfg.set[O_image_path] ? " (a temporary directory, removed at the end)" : "");
 	if (str_find(start ? start : buf, "cpuset.cpu_exclusive: Invalid argument") ||
 	    str_find(start ? start : buf, "cpuset.cpus: Invalid argument"))
 		warn("a sibling cpuset cgroup holds CPUs this tree's cpuset had (exclusively) at checkpoint time, so CRIU "
 		     "cannot recreate it as it was: restore with --manage-cgroups-mode ignore (the tree then stays in "
 		     "the cgroups cr puts CRIU in, --cgroup's), or free those CPUs in the sibling's cpuset.cpus first");
 	for (char *l = strtok_r(start ? start : buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-		if (strstr(l, HARMLESS_ERROR))
+		/* CRIU sets TCP options on every socket, cr's unix ps socket too */
+		if (strstr(l, HARMLESS_ERROR) || strstr(l, "Unable to set TCP_"))
 			continue;
 		lines[n % 64] = l;
 		if (strstr(l, "Error (") && shown < 40) {
@@ -3642,7 +3663,7 @@ static int cmd_dump(void)
 		info("%s abandoned (CRIU's log: %s)", title, log_shown);
 	else
 		rpc_report_failure(title, req.type, rp, AT_FDCWD, log_shown, log_shown[0] ? log_shown : NULL);
-	if (!pre && !d.keep && !cfg.abandoned)
+	if (!pre && !d.keep && !cfg.abandoned && !cfg.migrating)
 		warn("%s: the tree %s", title, proc_alive(pid) ? "is running" : "is not running any more");
 out:
 	/* the freezer ends as it was found, whatever happened to CRIU */
@@ -3891,7 +3912,7 @@ static int cmd_restore(void)
 		rp = &resp;
 	if (!rp || !rp->success || !rp->has_restore) {
 		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
-		if (r.interrupted && !r.killed)
+		if (r.interrupted && !r.killed && !cfg.abandoned)
 			warn("restore interrupted by %s", sig_name(r.interrupted));
 		rpc_report_failure(title, req.type, rp, wd, log, faccessat_(wd, log, F_OK) ? NULL : log_shown);
 		if (proc_alive(r.restored) && r.resumed)
@@ -4981,6 +5002,24 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 	return 0;
 }
 
+/*
+ * Target, while CRIU restores and before post-restore: the source sends
+ * nothing then, so anything it sends (its ERROR) or its end means it gave
+ * up: the restore is abandoned (-2, rpc_wait), which kills what CRIU made.
+ */
+static int mig_dst_watch(void *arg, bool ready)
+{
+	struct mig *m = arg;
+	uint32_t len;
+	int t;
+
+	if (!ready)
+		return 0;
+	t = mig_recv(m->ctl, m->buf, sizeof(m->buf), &len);
+	warn("the source %s during the restore: abandoning it", t == MIG_ERROR ? "gave up" : t ? "broke the protocol" : "went away");
+	return -2;
+}
+
 /* Target, at post-restore (the tree restored, not running): tell the
  * source, and let the tree run only at its COMMIT. */
 static int mig_dst_hold(void *arg, const char *event, int pid, const char *img)
@@ -4991,6 +5030,7 @@ static int mig_dst_hold(void *arg, const char *event, int pid, const char *img)
 	if (!str_eq(event, "post-restore"))
 		return 0;
 	m->pid = pid;
+	cfg.watch = NULL;	/* the go-ahead is read here */
 	cfg.phase = "the source's go-ahead (COMMIT)";
 	if (mig_sendf(m->ctl, MIG_RESULT, "pid=%d restore_ms=%lld", pid, (long long)(now_us() - m->t_restore) / 1000) ||
 	    mig_expect(m->ctl, MIG_COMMIT, m->buf, sizeof(m->buf))) {
@@ -5088,7 +5128,7 @@ static int cmd_migrate(void)
 	int ret = EXIT_FAIL, ch = -1, pg = -1, t = 0, iters = 0;
 	unsigned long long prev = 0, page = (unsigned long long)getpagesize();
 	int64_t t0 = now_us(), t1 = 0, tp = 0;
-	bool pre, post, stopped = false;
+	bool pre, post, stopped = false, told = false;
 	long long pipe_short;
 	const char *mname;
 	char *p;
@@ -5266,9 +5306,9 @@ static int cmd_migrate(void)
 			     "complete) and CRIU resumed the tree here, from the checkpoint");
 		else if (cfg.abandoned)
 			warn("the target did not restore the tree: cr ended CRIU's page server, and CRIU resumed the tree "
-			     "here");
+			     "here"), told = true;
 		else
-			warn("the dump failed: the tree runs on here");
+			warn("the dump failed: the tree runs on here"), told = true;
 		goto out;
 	}
 	if (post) {
@@ -5310,7 +5350,8 @@ static int cmd_migrate(void)
 out:
 	if (stopped) {
 		pids_signal(&tree, SIGCONT);
-		warn("the tree (pid %d) runs on here", (int)pid);
+		if (!told)
+			warn("the tree (pid %d) runs on here", (int)pid);
 	}
 	close_keep(ch);
 	close_keep(m.ctl);
@@ -5501,6 +5542,7 @@ static int cmd_receive(void)
 	uint32_t len;
 
 	m.ctl = m.gc = -1;	/* (static, for its size: not 0, which is stdin) */
+	prog = "cr: receive";	/* with --via both ends share one stderr: "cr: receive: ..." */
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
@@ -5603,7 +5645,7 @@ static int cmd_receive(void)
 	}
 	if (t != MIG_FILE || (mkdirat(dfd, "img", 0700) && errno != EEXIST) ||
 	    (ifd = openat(dfd, "img", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		warn("the source stopped before sending the images");
+		warn("the sender ended before sending the images");
 		goto out;
 	}
 	if (mig_recv_files(&m, ifd, t, len)) {
@@ -5629,13 +5671,16 @@ static int cmd_receive(void)
 	cfg.phase = "the restore";
 	cfg.hold = mig_dst_hold;
 	cfg.hold_arg = &m;
+	cfg.watch = mig_dst_watch;
+	cfg.watch_fd = m.ctl;
 	m.t_restore = now_us();
 	if (cmd_restore() != EXIT_OK) {
-		mig_sendf(m.ctl, MIG_ERROR, "the restore on the target failed (%s%s)", inmem ? "" : "its log: ",
-			  inmem ? "the target quotes CRIU's log; it was in the tmpfs" : img);
+		cfg.watch = NULL;
+		mig_sendf(m.ctl, MIG_ERROR, "the restore on the target failed (%s%s)", tmp || inmem ? "the target quotes CRIU's log" : "its log: ",
+			  tmp || inmem ? "" : img);
 		goto out;
 	}
-	cfg.hold = NULL;
+	cfg.hold = NULL, cfg.watch = NULL;
 	if (mig_sendf(m.ctl, MIG_RESUMED, "pid=%d resume_ms=%lld", (int)cfg.restored, (long long)(now_us() - m.t_commit) / 1000))
 		goto out;
 	warn("restored pid %d; it runs", (int)cfg.restored);

@@ -269,9 +269,17 @@ if mkdir -p "$top/tests/bin" && cc -O2 -I"$top/nanopb" -o "$FAKE" "$top/tests/fa
 		cgn=cr-t0-$$
 		rm -f "$T/rec"
 		FAKE_CRIU_RECORD="$T/rec" FAKE_CRIU_CHILD=1 "$CR" -c none --criu "$FAKE" restore --cgroup "$V2/$cgn" -D "$T/fk" >/dev/null 2>"$T/err"
-		roots=$(grep -o 'cg_root=[^ ]*' "$T/rec" | tr '\n' ' ')
-		if [ "$roots" = "cg_root=:/$cgn " ]; then ok "restore --cgroup on v2: one unnamed cg_root entry ($roots)"
-		else notok "restore --cgroup on v2: one unnamed cg_root entry ($roots)" "$T/err" "$T/rec"; fi
+		# the unnamed entry first; on a hybrid host also one per mounted
+		# v1 controller, naming the cgroup criu (like this shell) is in
+		# there, so that CRIU does not take the unnamed one for v1 too
+		v1=$(sed -n 's/.* - cgroup [^ ]* //p' /proc/self/mountinfo | tr ',' '\n' |
+			grep -v -E '^(rw|ro|relatime|noatime|nosuid|nodev|noexec|clone_children|noprefix|xattr|cpuset_v2_mode|favordynmods|release_agent=.*)$')
+		want="cg_root=:/$cgn $(for c in $v1; do
+			awk -F: -v c="$c" '{ n = split($2, a, ","); for (i = 1; i <= n; i++) if (a[i] == c) print "cg_root=" c ":" $3 }' /proc/self/cgroup
+		done | sort | tr '\n' ' ')"
+		roots=$(grep -o 'cg_root=[^ ]*' "$T/rec" | head -n 1 | tr '\n' ' ')$(grep -o 'cg_root=[^ ]*' "$T/rec" | tail -n +2 | sort | tr '\n' ' ')
+		if [ "$roots" = "$want" ]; then ok "restore --cgroup on v2: one unnamed cg_root entry, and one per v1 controller naming criu's own cgroup ($(echo $roots | wc -w))"
+		else notok "restore --cgroup on v2: one unnamed cg_root entry, then the v1 ones (got: $roots; want: $want)" "$T/err" "$T/rec"; fi
 		if [ -d /sys/fs/cgroup/freezer ] && [ "$V2" != /sys/fs/cgroup ]; then
 			rm -f "$T/rec"
 			FAKE_CRIU_RECORD="$T/rec" FAKE_CRIU_CHILD=1 "$CR" -c none --criu "$FAKE" restore --cgroup "/sys/fs/cgroup/freezer/$cgn" -D "$T/fk" >/dev/null 2>"$T/err"
@@ -368,16 +376,44 @@ tier1_skip() {
 	else echo "# tier 1 skipped: $1"; fi
 }
 
-# tier1 PREFIX: every scenario of tests/scenarios.sh and tests/faults.sh,
-# each as pid 1 of its own pid namespace, its results counted as PREFIX...
+# tier1 PREFIX: every scenario of tests/scenarios.sh, tests/faults.sh and
+# tests/matrix.sh, each as pid 1 of its own pid namespace, its results counted
+# as PREFIX...; then the compatibility matrix of tests/matrix.sh as a table
+# sweep_cgroups NAME-GLOB: scratch cgroups of that name in every hierarchy,
+# sub-cgroups first: processes killed, freezers thawed, directories removed.
+# For a scenario its timeout killed (its own traps never ran) and for what
+# an earlier, killed run of the suite left behind.
+sweep_cgroups() {
+	for _c in $(for _h in /sys/fs/cgroup /sys/fs/cgroup/*; do
+		for _d in "$_h"/$1; do [ -d "$_d" ] && find "$_d" -depth -type d; done
+	done); do
+		for _p in $(cat "$_c/cgroup.procs" 2>/dev/null); do kill -9 "$_p" 2>/dev/null; done
+		[ -f "$_c/cgroup.freeze" ] && echo 0 >"$_c/cgroup.freeze" 2>/dev/null
+		[ -f "$_c/freezer.state" ] && echo THAWED >"$_c/freezer.state" 2>/dev/null
+		sleep 0.1
+		rmdir "$_c" 2>/dev/null
+	done
+	return 0
+}
+
 tier1() {
 	_left=
+	: >"$T/matrix"
+	# an earlier run of the suite that was killed left its scratch
+	# cgroups (its directory is gone): they must not get in the way
+	for _stale in $(ls -d /sys/fs/cgroup/cr-test-* /sys/fs/cgroup/*/cr-test-* 2>/dev/null); do
+		_o=$(basename "$_stale" | sed -n 's/^cr-test-crtest\([a-zA-Z0-9]*\)-.*/\1/p')
+		[ -n "$_o" ] && [ -d "$_stale" ] && [ ! -d "/tmp/cr-test.$_o" ] && sweep_cgroups "$(basename "$_stale")" &&
+			echo "# removed $_stale and its namesakes, left by an earlier run"
+	done
 	for s in $(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/scenarios:\1/p' "$top/tests/scenarios.sh") \
-		$(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/faults:\1/p' "$top/tests/faults.sh" 2>/dev/null); do
+		$(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/faults:\1/p' "$top/tests/faults.sh" 2>/dev/null) \
+		$(sed -n 's/^scenario_\([a-z0-9_]*\)() {$/matrix:\1/p' "$top/tests/matrix.sh" 2>/dev/null); do
 		file=${s%%:*} s=${s#*:}
 		case $s in ${CR_TEST_ONLY:-*}) ;; *) continue ;; esac
 		rm -rf "$T/$s" "$T/$s.tmp"
 		mkdir -p "$T/$s" "$T/$s.tmp"
+		_t0=$(date +%s)
 		TMPDIR=$T/$s.tmp timeout -s KILL 180 unshare --pid --fork --mount-proc \
 			sh "$top/tests/$file.sh" "$s" "$T/$s" >"$T/$s.out" 2>&1 </dev/null
 		st=$?
@@ -385,10 +421,19 @@ tier1() {
 			case $line in
 			"ok - "*) ok "$1$s: ${line#ok - }" ;;
 			"not ok - "*) notok "$1$s: ${line#not ok - }" ;;
+			"# matrix: "*) echo "${line#\# matrix: }" >>"$T/matrix" ;;
 			*) echo "$line" ;;
 			esac
 		done <"$T/$s.out"
-		if [ $st != 0 ]; then notok "$1$s: scenario exited with status $st"; fi
+		if [ $st != 0 ]; then
+			notok "$1$s: scenario exited with status $st"
+			# killed by its timeout: what its traps would have undone
+			sweep_cgroups "cr-test-$(basename "$T" | tr -dc 'a-zA-Z0-9')-$s*"
+			_h=$(echo "$T/$s" | cksum | cut -c1-6)
+			ip netns del "cra$_h" 2>/dev/null; ip netns del "crb$_h" 2>/dev/null
+			rm -rf "$T/$s.tmp"/*
+		fi
+		[ "$file" = matrix ] && echo "# $1$s: $(($(date +%s) - _t0)) s"
 		[ -z "$(ls "$T/$s.tmp")" ] || _left="$_left $(ls -d "$T/$s.tmp"/*)"
 	done
 	# what every scenario must have cleaned up: its scratch cgroups (in
@@ -397,6 +442,54 @@ tier1() {
 	_left="$(ls -d /sys/fs/cgroup/cr-test-"$_tag"-* /sys/fs/cgroup/*/cr-test-"$_tag"-* 2>/dev/null)$_left"
 	if [ -z "$_left" ]; then ok "${1}tier 1 left no scratch cgroup and no temporary directory"
 	else notok "${1}tier 1 left no scratch cgroup and no temporary directory: left $(echo $_left)"; fi
+	# the matrix: programs as rows, the five modes as columns; a note
+	# (why refused, n/a or FAIL) becomes a numbered footnote; "-": the
+	# scenario reported nothing for it (killed by its timeout, or not run)
+	[ -s "$T/matrix" ] && awk -F'|' -v pre="$1" -v criu="$("$CRIU" --version 2>&1 | sed -n 's/^Version: //p')" '
+		BEGIN {
+			nm = split("checkpoint+restore|leave-running copy|stop-copy --via|post-copy --via|post-copy --to", mode, "|")
+			for (i = 1; i <= nm; i++) known[mode[i]] = 1
+		}
+		{
+			if (!($1 in seen)) { seen[$1] = 1; prog[++np] = $1 }
+			if (!($2 in known)) { known[$2] = 1; mode[++nm] = $2 }
+			c = $3
+			if ($4 != "") {
+				if (!($4 in fn)) { fn[$4] = ++nf; note[nf] = $4 }
+				c = c " [" fn[$4] "]"
+			}
+			cell[$1, $2] = c
+		}
+		END {
+			w0 = length("program")
+			for (p = 1; p <= np; p++) {
+				if (length(prog[p]) > w0) w0 = length(prog[p])
+				for (m = 1; m <= nm; m++) if (!((prog[p], mode[m]) in cell)) cell[prog[p], mode[m]] = "-"
+			}
+			for (m = 1; m <= nm; m++) {
+				w[m] = length(mode[m])
+				for (p = 1; p <= np; p++) if (length(cell[prog[p], mode[m]]) > w[m]) w[m] = length(cell[prog[p], mode[m]])
+			}
+			printf "# %scompatibility matrix: real programs through every cr mode (CRIU %s; tests/matrix.sh)\n", pre, criu
+			line = sprintf("#   %-" w0 "s", "program")
+			for (m = 1; m <= nm; m++) line = line sprintf(" | %-" w[m] "s", mode[m])
+			sub(/ +$/, "", line)
+			print line
+			line = "#   "
+			for (i = 0; i < w0; i++) line = line "-"
+			for (m = 1; m <= nm; m++) { line = line "-+-"; for (i = 0; i < w[m]; i++) line = line "-" }
+			print line
+			for (p = 1; p <= np; p++) {
+				line = sprintf("#   %-" w0 "s", prog[p])
+				for (m = 1; m <= nm; m++) {
+					line = line sprintf(" | %-" w[m] "s", cell[prog[p], mode[m]])
+				}
+				sub(/ +$/, "", line)
+				print line
+			}
+			for (i = 1; i <= nf; i++) printf "#   [%d] %s\n", i, note[i]
+		}' "$T/matrix"
+	return 0
 }
 
 if [ "$(id -u)" != 0 ]; then
