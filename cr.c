@@ -4974,6 +4974,7 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 		      cfg.tcp_established ? "tcp-established," : "", cfg.ext_unix_sk ? "ext-unix-sk," : "",
 		      cfg.file_locks ? "file-locks," : "", cfg.cg_mode))
 		return -1;
+	m->t_sent = now_us();
 	warn("images sent (%u files, %llu KiB); the target restores", fl.n, fl.bytes >> 10);
 	if (m->lazy) {
 		/* post-copy: CRIU serves pages only once this returns, and the
@@ -4986,7 +4987,6 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 		m->quiet_at = now_ms();
 		return 0;
 	}
-	m->t_sent = now_us();
 	cfg.phase = "the target's page server";
 	if (m->remote && (mig_expect(m->ctl, MIG_PSDONE, m->buf, sizeof(m->buf)) || mig_num(m->buf, "status"))) {
 		warn("the target's page server failed: %s", m->buf);
@@ -5129,6 +5129,7 @@ static int cmd_migrate(void)
 	unsigned long long prev = 0, page = (unsigned long long)getpagesize();
 	int64_t t0 = now_us(), t1 = 0, tp = 0;
 	bool pre, post, stopped = false, told = false;
+	long long dump_ms, xfer_ms, wait_ms;
 	long long pipe_short;
 	const char *mname;
 	char *p;
@@ -5337,16 +5338,26 @@ static int cmd_migrate(void)
 	/* from the freeze (CRIU's pre-dump event) until the tree ran there:
 	 * RESUMED's arrival, or for post-copy COMMIT plus the target's time
 	 * from COMMIT to the running tree */
-	t = (int)((m.t_commit - (m.t_freeze ? m.t_freeze : t1)) / 1000 + m.resume_ms);
+	if (!m.t_freeze)
+		m.t_freeze = t1;
+	t = (int)((m.t_commit - m.t_freeze) / 1000 + m.resume_ms);
+	/* where the downtime went: the final dump (its pages stream to the
+	 * target meanwhile), sending the other images, the target's restore,
+	 * and the rest (round trips, the page server's end, CRIU letting go,
+	 * COMMIT to RESUMED) */
+	dump_ms = (m.t_dumped - m.t_freeze) / 1000;
+	xfer_ms = (m.t_sent - m.t_dumped) / 1000;
+	wait_ms = t - dump_ms - xfer_ms - m.restore_ms;
 	if (cfg.json)
-		out(1, "{\"mode\":\"%s\",\"iterations\":%d,\"total_ms\":%lld,\"downtime_ms\":%d,\"restore_ms\":%lld,"
-		       "\"mib_moved\":%s,\"target_pid\":%d}\n", mname, iters, (long long)(now_us() - t0) / 1000, t,
-		    m.restore_ms, mib(*m.moved, b1), (int)m.pid);
+		out(1, "{\"mode\":\"%s\",\"iterations\":%d,\"total_ms\":%lld,\"downtime_ms\":%d,\"dump_ms\":%lld,"
+		       "\"transfer_ms\":%lld,\"restore_ms\":%lld,\"wait_ms\":%lld,\"mib_moved\":%s,\"target_pid\":%d}\n",
+		    mname, iters, (long long)(now_us() - t0) / 1000, t, dump_ms, xfer_ms, m.restore_ms, wait_ms,
+		    mib(*m.moved, b1), (int)m.pid);
 	else
 		warn("done: %s, %d pre-dump iteration%s, total %lld ms, downtime %d ms (from the final freeze until the "
-		     "tree ran on the target; its restore took %lld ms), %s MiB moved; on the target it is pid %d", mname,
-		     iters, iters == 1 ? "" : "s", (long long)(now_us() - t0) / 1000, t, m.restore_ms, mib(*m.moved, b1),
-		     (int)m.pid);
+		     "tree ran on the target: dump %lld, transfer %lld, restore %lld, waits %lld), %s MiB moved; on the "
+		     "target it is pid %d", mname, iters, iters == 1 ? "" : "s", (long long)(now_us() - t0) / 1000, t,
+		     dump_ms, xfer_ms, m.restore_ms, wait_ms, mib(*m.moved, b1), (int)m.pid);
 out:
 	if (stopped) {
 		pids_signal(&tree, SIGCONT);
