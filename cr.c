@@ -1397,6 +1397,9 @@ static void cfg_check(void)
 		usage_die("migrate needs exactly one of --via CMD and --to ADDR:PORT");
 	if (cfg.cmd == C_RCV && !cfg.use_stdio == !cfg.listen[0])
 		usage_die("receive needs exactly one of --stdio and --listen ADDR:PORT");
+	if (cfg.cmd == C_RCV && str_eq(cfg.tmpfs, "yes") && cfg.set[O_image_path])
+		usage_die("receive --tmpfs yes keeps the images in memory, gone after the restore: it excludes -D, which keeps "
+			  "them on disk");
 	if ((cfg.cmd & (C_MIG | C_RCV)) && cfg.criu_socket[0])
 		usage_die("%s needs criu swrk (CRIU reads the pages from a socket cr hands it): drop --criu-socket", cfg.cmd_name);
 	if ((cfg.to[0] || cfg.listen[0]) && !cfg.token_file[0])
@@ -5425,8 +5428,10 @@ static int mig_images_tmpfs(unsigned long long mib)
 	unsigned long long avail = mem_available_mib();
 	int fd = -1;
 
-	if (str_eq(cfg.tmpfs, "no"))
+	if (str_eq(cfg.tmpfs, "no")) {
+		info("the images go to disk (--tmpfs no)");
 		return -1;
+	}
 	if (str_eq(cfg.tmpfs, "auto") && mib * 2 + 256 > avail) {
 		warn("the images go to disk: a %llu MiB tree and its images do not fit in the %llu MiB available", mib,
 		     avail);

@@ -20,7 +20,9 @@
 # The workload, `load mem MIB 0 HB`, starts once per size on A with pid
 # WPID (free on both hosts: their pid counters start at 1 and stay far
 # below it) and then moves A -> B -> A ..., one migration per measurement,
-# the modes alternating stop-copy, post-copy, stop-copy, ... An observer
+# the modes alternating stop-copy (the target keeps the images in a tmpfs),
+# stop-copy with them on its disk (--tmpfs no), post-copy, and a local
+# checkpoint and restore on the host it is on (stop-copy's yardstick). An observer
 # here, outside both hosts, watches HB (the restored tree writes the same
 # file) while each `cr migrate` runs: its gap_ms is that migration's
 # downtime. Pair 0 is discarded by report.py, as in pairs.sh.
@@ -99,7 +101,10 @@ migrate() {
 	if on "$_d" test -e "/proc/$WPID"; then
 		log "$_b pair $_p: pid $WPID is taken on host $_d before the migration"
 	fi
-	on "$_d" "$B/load" serve "$S/rcv.sock" "$CR" -c none --criu "$CRIU" receive -t 120 --stdio \
+	_ro=
+	[ "$_m" = stop-copy-disk ] && _m=stop-copy _ro="--tmpfs no"
+	# shellcheck disable=SC2086 # _ro is two words or none
+	on "$_d" "$B/load" serve "$S/rcv.sock" "$CR" -c none --criu "$CRIU" receive -t 120 --stdio $_ro \
 		</dev/null >/dev/null 2>"$S/rcv.err" &
 	_r=$!
 	: >"$S/obs"
@@ -141,15 +146,50 @@ migrate() {
 	[ -n "$at" ] || log "$_b pair $_p: the workload runs on neither host"
 }
 
+# local BENCH PAIR HOST: the yardstick of stop-copy, on the host the
+# workload runs on: a local checkpoint and a local restore of the same tree,
+# one after the other (images on this file system, as a plain cr
+# checkpoint writes them); their wall times, and the observer's gap
+local_cr() {
+	_b=$1 _p=$2 _h=$3
+	rm -rf "$S/lck"
+	sync
+	: >"$S/obs"
+	"$B/load" observe "$HB" "$S/mready" >"$S/obs" &
+	_o=$!
+	read -r _x <"$S/mready"
+	_t0=$(date +%s%N)
+	on "$_h" "$CR" -c none --criu "$CRIU" checkpoint -t 120 -D "$S/lck" "$WPID" </dev/null >/dev/null 2>"$S/lck.err"
+	_st=$?
+	_t1=$(date +%s%N)
+	[ $_st = 0 ] && gone_on "$_h" && {
+		_t2=$(date +%s%N)
+		on "$_h" "$CR" -c none --criu "$CRIU" restore -t 120 -D "$S/lck" </dev/null >/dev/null 2>>"$S/lck.err"
+		_st=$?
+		_t3=$(date +%s%N)
+	}
+	kill -TERM "$_o"
+	wait "$_o"
+	echo "bench=$_b tool=cr pair=$_p dir=$_h$_h status=$_st dump_ms=$(((_t1 - _t0) / 1000000)) restore_ms=$((($_t3 - ${_t2:-0}) / 1000000))" \
+		"$(cat "$S/obs")" >>"$RAW"
+	at=$_h
+	if [ $_st != 0 ]; then
+		log "$_b pair $_p: local checkpoint/restore failed"
+		sed 's/^/bench:   /' "$S/lck.err" | tail -n 8 >&2
+		runs_on "$_h" || at=
+	fi
+	rm -rf "$S/lck"
+}
+
 host_up a && host_up b || exit 1
 log "hosts A (pid $H_a) and B (pid $H_b) up; pipe-max-size $(cat /proc/sys/fs/pipe-max-size)"
 st=0
 for n in $MSIZES; do
-	log "migrate_mem_$n: $MPAIRS pairs of stop-copy, post-copy"
+	log "migrate_mem_$n: $MPAIRS rounds of stop-copy (images in the target's tmpfs, then on its disk), post-copy, local checkpoint+restore"
 	start_workload "$n" || { kill_on a; st=1; continue; }
 	at=a
 	for i in $(seq 0 $((MPAIRS - 1))); do
-		for m in stop-copy post-copy; do
+		for m in stop-copy stop-copy-disk post-copy local; do
 			if [ -z "$at" ]; then
 				# lost (or left stopped somewhere): start afresh on A
 				kill_on a; kill_on b
@@ -158,9 +198,11 @@ for n in $MSIZES; do
 			fi
 			to=b
 			[ "$at" = b ] && to=a
-			k=stopcopy
-			[ $m = post-copy ] && k=lazy
-			migrate "migrate_${k}_$n" "$m" "$i" "$at" "$to"
+			case $m in
+			stop-copy) k=stopcopy ;; stop-copy-disk) k=stopcopydisk ;; post-copy) k=lazy ;; local) k=local ;;
+			esac
+			if [ $m = local ]; then local_cr "migrate_local_$n" "$i" "$at"
+			else migrate "migrate_${k}_$n" "$m" "$i" "$at" "$to"; fi
 		done
 	done
 	[ -z "$at" ] || kill_on "$at" || { log "the workload does not die on host $at"; st=1; }

@@ -181,7 +181,9 @@ if "cr_size_bytes" in fig and "runc_size_bytes" in fig:
     fig["cr_size_ratio_runc"] = round(fig["cr_size_bytes"] / fig["runc_size_bytes"], 4)
 
 # ---- migration ----
-MIG_MODES = (("stopcopy", "stop-copy"), ("lazy", "post-copy"))
+MIG_MODES = (("stopcopy", "stop-copy"), ("stopcopydisk", "stop-copy, images on disk"), ("lazy", "post-copy"))
+# stop-copy against a local checkpoint + restore of the same tree, same run
+GOAL_STOPCOPY_LOCAL = {1024: 1.3, 256: 1.5}
 mig_sizes = [int(x) for x in str(facts.get("migrate_sizes", "")).split()]
 VM_ITERS = (0, 1, 3)
 mig_missing = []
@@ -215,13 +217,23 @@ for k, _ in MIG_MODES:
             continue
         put_dist(k + "_downtime_ms", str(n), vals(rs, "gap_ms"))
         for key, m in (("cr_downtime_ms", "cr_downtime_ms"), ("cr_total_ms", "total_ms"),
-                       ("cr_restore_ms", "restore_ms"), ("cr_mib_moved", "mib_moved")):
+                       ("cr_restore_ms", "restore_ms"), ("cr_mib_moved", "mib_moved"),
+                       ("cr_dump_ms", "dump_ms"), ("cr_transfer_ms", "transfer_ms"), ("cr_wait_ms", "wait_ms")):
             if vals(rs, key):
                 fig["%s_%s_%d" % (k, m, n)] = round(statistics.median(vals(rs, key)), 3)
 for n in mig_sizes:
     a, b = fig.get("lazy_downtime_ms_%d" % n), fig.get("stopcopy_downtime_ms_%d" % n)
     if a is not None and b:
         fig["lazy_stopcopy_downtime_ratio_%d" % n] = round(a / b, 4)
+    rs = mig_ok("migrate_local_%d" % n, 1)
+    if vals(rs, "dump_ms") and vals(rs, "restore_ms"):
+        d, r = statistics.median(vals(rs, "dump_ms")), statistics.median(vals(rs, "restore_ms"))
+        fig["local_dump_ms_%d" % n], fig["local_restore_ms_%d" % n] = round(d, 3), round(r, 3)
+        for k in ("stopcopy", "stopcopydisk"):
+            if fig.get("%s_downtime_ms_%d" % (k, n)) is not None and d + r > 0:
+                fig["%s_local_ratio_%d" % (k, n)] = round(fig["%s_downtime_ms_%d" % (k, n)] / (d + r), 4)
+    else:
+        mig_missing.append("local_dump_ms_%d" % n)
 for k, _ in MIG_MODES:
     a, b = fig.get("%s_downtime_ms_1024" % k), fig.get("%s_downtime_ms_256" % k)
     if a is not None and b:
@@ -252,6 +264,10 @@ if "lazy_downtime_growth" in fig:
     goals["lazy_downtime_growth_max"] = GOAL_LAZY_GROWTH
     goals["lazy_downtime_growth"] = fig["lazy_downtime_growth"]
     goals["lazy_downtime_flat_met"] = fig["lazy_downtime_growth"] <= GOAL_LAZY_GROWTH
+for n, g in GOAL_STOPCOPY_LOCAL.items():
+    if "stopcopy_local_ratio_%d" % n in fig:
+        goals["stopcopy_local_ratio_max_%d" % n] = g
+        goals["stopcopy_local_ratio_met_%d" % n] = fig["stopcopy_local_ratio_%d" % n] <= g
 
 machine = {k: facts[k] for k in ("kernel", "arch", "cpus", "cpu_model", "mem_total_kib", "criu_version",
                                  "criu_path", "cr_version", "cr_git", "image_fs", "image_dev", "loadavg_start", "loadavg_end", "virt", "kdamonds")
@@ -427,6 +443,20 @@ if mig_rows or mig_sizes:
                                                  fmt(fig.get("lazy_mib_moved_%d" % n), 1, 1))))
     print("(%s pairs stop-copy, post-copy between two namespace hosts, first discarded; observer: longest heartbeat "
           "gap seen from outside; cr: its --json downtime_ms, medians)" % facts.get("migrate_pairs", "?"))
+    for n in mig_sizes:
+        if "local_dump_ms_%d" % n not in fig:
+            continue
+        print("%d MiB stop-copy against a local checkpoint (%.0f ms) + restore (%.0f ms): tmpfs %sx, disk %sx; "
+              "cr's breakdown (tmpfs): dump %s, transfer %s, restore %s, waits %s ms" % (
+                  n, fig["local_dump_ms_%d" % n], fig["local_restore_ms_%d" % n],
+                  fmt(fig.get("stopcopy_local_ratio_%d" % n), 1, 3).strip(),
+                  fmt(fig.get("stopcopydisk_local_ratio_%d" % n), 1, 3).strip(),
+                  *(fmt(fig.get("stopcopy_%s_%d" % (k, n)), 1, 0).strip()
+                    for k in ("dump_ms", "transfer_ms", "restore_ms", "wait_ms"))))
+        g = GOAL_STOPCOPY_LOCAL.get(n)
+        if g and "stopcopy_local_ratio_%d" % n in fig:
+            print("goal: at most %.1fx at %d MiB: %s" % (g, n, "met" if goals["stopcopy_local_ratio_met_%d" % n]
+                                                        else "NOT met"))
     if "lazy_downtime_growth" in fig:
         print("goal: post-copy downtime does not grow with memory (1024 MiB at most %.2fx 256 MiB): %.3fx %s "
               "(stop-copy: %sx)" % (GOAL_LAZY_GROWTH, fig["lazy_downtime_growth"],

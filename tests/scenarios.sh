@@ -570,14 +570,15 @@ print('#', j)" "$D/json.out"
 	BURN=600 source_run --via "$VIA_B env CRIU_FAULT=6 $CR -c none --criu $CRIU receive --stdio -D $D/in5" >"$D/src.out"
 	check "restore fails on B (CRIU_FAULT=6): exit 1, the tree runs on A again" [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
 	check "... and nothing runs on B" not b_runs_workload
-	# the receiver dies as soon as the first image file arrives
+	# the receiver dies while the dump streams its pages (16 MiB of 256
+	# have arrived)
 	cat >"$D/cut.sh" <<EOF
 "$CR" -c none --criu "$CRIU" receive --stdio -D "$D/in6" <&0 & R=\$!
-i=0; while [ -z "\$(ls "$D/in6" 2>/dev/null)" ] && [ \$i -lt 1000 ]; do sleep 0.01; i=\$((i + 1)); done
+i=0; while [ -z "\$(find "$D/in6" -name 'pages-*.img' -size +16M 2>/dev/null)" ] && [ \$i -lt 3000 ]; do sleep 0.01; i=\$((i + 1)); done
 kill -9 \$R
 EOF
-	BURN=700 source_run --via "$VIA_B sh $D/cut.sh" >"$D/src.out"
-	check "the receiver is killed mid-transfer: exit 1, the tree runs on A again" [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
+	MIB=256 BURN=700 source_run --via "$VIA_B sh $D/cut.sh" >"$D/src.out"
+	check "the receiver is killed while the dump streams the pages: exit 1, the tree runs on A again" [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
 	check "... and nothing runs on B" not b_runs_workload
 	# the network goes away mid-transfer (--to, 256 MiB): both sides give up
 	# after --timeout, the tree resumes on A
@@ -585,11 +586,11 @@ EOF
 		>/dev/null 2>"$D/rcv.err" &
 	R=$!
 	sleep 0.5
-	( i=0; while [ -z "$(ls "$D/in7/img" 2>/dev/null)" ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+	( i=0; while [ -z "$(find "$D/in7" -name 'pages-*.img' -size +16M 2>/dev/null)" ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
 	  ip -n "$NA" link set "v$NA" down ) &
 	MIB=256 BURN=1000 source_run --to 10.77.0.2:4447 --token-file "$D/tok" --timeout 4 >"$D/src.out"
 	wait "$R"
-	check "the network is cut mid-transfer: both exit 1, the tree runs on A again" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
+	check "the network is cut while the dump streams the pages: both exit 1, the tree runs on A again" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
 	check "... and nothing runs on B" not b_runs_workload
 	ip -n "$NA" link set "v$NA" up
 	# a receiver interrupted while it waits for its peer (it says so, and
@@ -612,6 +613,74 @@ EOF
 	check "receive interrupted mid-transfer: both exit 1, the tree runs on A again" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes ]
 	check "... and nothing runs on B" not b_runs_workload
 	check "... no temporary image directory left on either side (\$TMPDIR: $(echo $(ls "$TMPDIR")))" [ -z "$(ls "$TMPDIR")" ]
+}
+
+# Stop-copy streams the dump's pages to a page server on the target, which
+# keeps the images in a private tmpfs when they fit (attached nowhere, gone
+# when its last fd closes): the source writes only the small images, the
+# target none, and the tmpfs's memory (Shmem) is given back on every path.
+shmem_mib() { sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo | awk '{ print int($1 / 1024) }'; }
+# back to within 32 MiB of $1 within 5 s
+shmem_back() {
+	_i=0
+	while [ "$(shmem_mib)" -gt $(($1 + 32)) ] && [ $_i -lt 50 ]; do sleep 0.1; _i=$((_i + 1)); done
+	[ "$(shmem_mib)" -le $(($1 + 32)) ]
+}
+scenario_migrate_stream() {
+	trap net_down EXIT
+	net_up && hosts_up || { fail "set up hosts A and B"; return; }
+	export D W CR CRIU
+	RCV="$VIA_B $CR -v -c none --criu $CRIU receive --stdio"
+	s0=$(shmem_mib)
+	MIB=256 BURN=300 source_run --mode stop-copy --json --via "$RCV" >"$D/src.out"
+	c1=$(count "$D/c")
+	check "stop-copy of 256 MiB, images in the target's tmpfs: exit 0, nothing left on A ($(grep P= "$D/src.out"))" \
+		[ "$(field rc "$D/src.out")" = 0 -a "$(field state "$D/src.out")" = - ]
+	{ wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"; }
+	verdict $? "... it counts on on B with its 256 MiB intact"
+	check "... the receiver kept the images in a private tmpfs" grep -q "^cr: receive: the images go to a private tmpfs" "$D/err"
+	check "... the source sent only the small images, under 1 MiB ($(sed -n 's/^cr: images sent (\(.*\));.*/\1/p' "$D/err"))" \
+		grep -q "^cr: images sent ([0-9]* files, [0-9][0-9]\{0,2\} KiB)" "$D/err"
+	check "... --json: the downtime's parts add up (dump + transfer + restore + waits)" /usr/bin/python3 -c "
+import json, sys
+j = json.loads([l for l in open(sys.argv[1]) if l.startswith('{')][0])
+parts = j['dump_ms'] + j['transfer_ms'] + j['restore_ms'] + j['wait_ms']
+assert j['dump_ms'] > 0 and j['restore_ms'] > 0 and j['wait_ms'] >= 0 and parts == j['downtime_ms'], j
+print('#', j)" "$D/src.out"
+	check "... the tmpfs's memory is given back (Shmem $s0 -> $(shmem_mib) MiB)" shmem_back "$s0"
+	check "... no image directory on either side (\$TMPDIR: $(echo $(ls "$TMPDIR")))" [ -z "$(ls "$TMPDIR")" ]
+	on_b pkill -x workload
+
+	rm -f "$D/c"
+	MIB=64 BURN=400 source_run --mode stop-copy --via "$RCV --tmpfs no" >"$D/src.out"
+	c1=$(count "$D/c")
+	{ [ "$(field rc "$D/src.out")" = 0 ] && wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c" &&
+		grep -q "^cr: receive: the images go to disk (--tmpfs no)" "$D/err"; }
+	verdict $? "--tmpfs no: the images go to the target's disk, and the tree moves"
+	on_b pkill -x workload
+
+	# the target's restore fails, and the receiver is killed while the
+	# pages stream into its tmpfs: the tree runs on A, the tmpfs is gone
+	rm -f "$D/c"
+	MIB=256 BURN=500 source_run --mode stop-copy --via "$VIA_B env CRIU_FAULT=6 $CR -c none --criu $CRIU receive --stdio" >"$D/src.out"
+	{ [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes -a "$(field traced "$D/src.out")" = no ] &&
+		not b_runs_workload; }
+	verdict $? "streamed stop-copy, the target's restore fails (CRIU_FAULT=6): exit 1, the tree runs on A untraced, nothing on B"
+	check "... the tmpfs's memory is given back (Shmem $s0 -> $(shmem_mib) MiB)" shmem_back "$s0"
+	on_a pkill -x workload
+	rm -f "$D/c"
+	cat >"$D/kill.sh" <<EOF
+"$CR" -c none --criu "$CRIU" receive --stdio <&0 & R=\$!
+i=0; while [ "\$(sed -n 's/^Shmem: *\([0-9]*\) kB/\1/p' /proc/meminfo)" -lt $(((s0 + 48) * 1024)) ] && [ \$i -lt 3000 ]; do sleep 0.01; i=\$((i + 1)); done
+kill -9 \$R
+EOF
+	MIB=256 BURN=600 source_run --mode stop-copy --via "$VIA_B sh $D/kill.sh" >"$D/src.out"
+	{ [ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes -a "$(field traced "$D/src.out")" = no ] &&
+		not b_runs_workload; }
+	verdict $? "streamed stop-copy, the receiver SIGKILLed with 48 MiB in its tmpfs: exit 1, the tree runs on A untraced, nothing on B"
+	check "... the tmpfs's memory is given back though cr was killed (Shmem $s0 -> $(shmem_mib) MiB)" shmem_back "$s0"
+	on_a pkill -x workload
+	return 0
 }
 
 # Post-copy with a program built the ordinary way (gcc, glibc): its rseq
