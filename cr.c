@@ -4578,7 +4578,7 @@ static void mig_pump(int cin, int cout, int ctl, int pg, int gc, unsigned long l
 		} else if ((outoff == outlen || pg_g.ended) && (p[3].revents & (POLLIN | POLLHUP))) {
 			static uint8_t drop[65536];
 
-			n = read(pg, pg_g.ended ? drop : out + 8, 65536);
+			n = read(pg, pg_g.ended ? drop : out + 8, pg_g.ended ? sizeof(drop) : MIG_MAX_FRAME);
 			if (n > 0 && !pg_g.ended) {
 				memcpy(out, (uint32_t[]){ htole32(MIG_PAGES), htole32((uint32_t)n) }, 8);
 				outoff = 0, outlen = 8 + (size_t)n;
@@ -4614,6 +4614,11 @@ static int mig_pump_start(int cin, int cout, int *pg, int *gc, pid_t *pump, unsi
 		warn("start the stream's pump:");
 		return -1;
 	}
+	/* the pages' way: buffers of a few MiB make for fewer, larger reads
+	 * and writes on both sides of the page-server socket */
+	for (int i = 0; i < 2; i++)
+		for (int o = 0; o < 2; o++)
+			setsockopt(s[i], SOL_SOCKET, o ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &(int){ 4 << 20 }, sizeof(int));
 	if (*pump == 0) {
 		close(c[0]), close(s[0]), close(k[0]);
 		mig_pump(cin, cout, c[1], s[1], k[1], *moved);
@@ -4805,6 +4810,8 @@ static int mig_via(pid_t *child)
 		warn("--via %s: cannot start it", cfg.via);
 		return -1;
 	}
+	for (int i = 0; i < 4; i++)	/* as the page-server socket (mig_pump_start) */
+		setsockopt(sv[i / 2], SOL_SOCKET, i % 2 ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &(int){ 4 << 20 }, sizeof(int));
 	*child = fork();
 	if (*child == 0) {
 		child_prepare(true, false);

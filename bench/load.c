@@ -28,6 +28,9 @@
  *                           if nobody comes within 120 s
  *   load pass SOCK          connect to SOCK (retrying for 30 s while it is
  *                           not there yet) and pass it fd 0
+ *   load warm MIB           touch MIB MiB of fresh memory once and exit
+ *                           (see bench/migrate.sh: this VM backs guest
+ *                           memory lazily)
  *
  * serve and pass are the --via transport of the migration benchmark
  * (bench/migrate.sh): `cr migrate --via "load pass SOCK"` hands its end of
@@ -52,6 +55,7 @@
  * share across a restore.
  */
 #define _GNU_SOURCE
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -396,6 +400,19 @@ static int pass(const char *path)
 	return 0;
 }
 
+/* Fault in MIB MiB of anonymous memory, then give it back. */
+static int warm(long mib)
+{
+	size_t n = (size_t)mib << 20;
+	char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return 1;
+	for (size_t i = 0; i < n; i += 4096)
+		p[i] = 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "";
@@ -416,7 +433,9 @@ int main(int argc, char **argv)
 		return serve(argv[2], argv + 3);
 	if (!strcmp(mode, "pass") && argc == 3)
 		return pass(argv[2]);
+	if (!strcmp(mode, "warm") && argc == 3)
+		return warm(atol(argv[2]));
 	fprintf(stderr, "usage: load mem MIB RATE HB | tree K HB | observe [--first] HB [READY] | init CMD... | "
-		"serve SOCK CMD... | pass SOCK\n");
+		"serve SOCK CMD... | pass SOCK | warm MIB\n");
 	return 2;
 }
