@@ -61,6 +61,19 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The architecture this binary was built for (cr check). */
+#if defined(__x86_64__)
+#define CR_ARCH "x86_64"
+#elif defined(__aarch64__)
+#define CR_ARCH "aarch64"
+#elif defined(__riscv) && __riscv_xlen == 64
+#define CR_ARCH "riscv64"
+#elif defined(__arm__)
+#define CR_ARCH "armhf"
+#else
+#define CR_ARCH "unknown"
+#endif
+
 /* Exit statuses (README "Exit status"). With restore --wait, cr exits with
  * the restored tree's own status instead, or 128+signal. */
 #define EXIT_OK 0
@@ -535,13 +548,21 @@ static bool in_choices(const char *word, const char *choices)
 	return false;
 }
 
+/* 32-bit architectures (armhf): musl 1.2's time_t is 64 bits, which the
+ * kernel's clock_gettime64 fills; clock_gettime has no such number there */
+#ifdef SYS_clock_gettime64
+#define SYS_clock_gettime_ SYS_clock_gettime64
+#else
+#define SYS_clock_gettime_ SYS_clock_gettime
+#endif
+
 static int64_t now_us(void)
 {
 	struct timespec ts;
 
 	/* the system call itself: musl's vDSO lookup costs 1 KB of the budget,
 	 * and cr reads the clock a few hundred times per run at most */
-	syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
+	syscall(SYS_clock_gettime_, CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -4058,6 +4079,7 @@ static int cmd_check(void)
 
 	uname(&u);
 	out(1, "cr           %s\n", CR_VERSION);
+	out(1, "arch         %s (cr built for %s)\n", u.machine, CR_ARCH);
 	out(1, "kernel       %s %s\n", u.release, u.machine);
 	if (!cg_read_layout(&l)) {
 		out(1, "cgroups      %s\n", cg_layout_name(&l));
