@@ -7,6 +7,8 @@
 #   make check    build, then run test.sh (tier 0; as root tier 1 and the
 #                 VM tier too)
 #   make vm-check the VM tier alone
+#   make vm-check-aarch64  the arm64 VM tier alone (cr-aarch64 under
+#                 qemu-system-aarch64)
 #   make cross    cr-aarch64 and cr-riscv64 (cr-armhf by name): the same
 #                 sources and flags, Debian's cross gcc, musl from Debian
 #   make size     every built binary against the size budget
@@ -130,6 +132,13 @@ cr-%: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(DEPS)/musl-%/gcc.specs
 		-o $@ $(call cross_crt_$(call cx,$*,5),$*) $(SRC) $(call cross_lib_$(call cx,$*,5),$*) $(LDFLAGS_CR) $(LDFLAGS)
 	@echo "cr-$*: $$(stat -c %s $@) bytes (budget $(BUDGET))"
 
+# tests/workload.c for another architecture's VM tier (tests/vm/run.sh with
+# CR_VM_ARCH): cr-%'s compiler and musl, static.
+$(addprefix tests/bin/workload-,$(CROSS_ARCHS) armhf): tests/bin/workload-%: tests/workload.c $(DEPS)/musl-%/gcc.specs
+	@mkdir -p tests/bin
+	$(call cross_cc_$(call cx,$*,5),$*) -O2 -Wall $(cross_warn_$(call cx,$*,5)) -o $@ $(call cross_crt_$(call cx,$*,5),$*) \
+		tests/workload.c $(call cross_lib_$(call cx,$*,5),$*) -static
+
 size: cr
 	@st=0; for b in cr $(wildcard $(addprefix cr-,$(CROSS_ARCHS) armhf)); do \
 		s=$$(stat -c %s $$b); echo "$$b: $$s bytes (budget $(BUDGET))"; [ $$s -le $(BUDGET) ] || st=1; done; exit $$st
@@ -199,6 +208,14 @@ vm-check:
 	@$(HAVE_DEPS) || $(MAKE) deps
 	$(MAKE) cr
 	sh tests/vm/run.sh
+
+# The same for arm64: bookworm's arm64 kernel under qemu-system-aarch64
+# (TCG, -M virt) with cr-aarch64, arm64 busybox and CRIUs, and the scenarios
+# of a kernel without soft-dirty tracking (test.sh runs it after vm-check).
+vm-check-aarch64:
+	@$(HAVE_DEPS) || $(MAKE) deps
+	$(MAKE) cr-aarch64
+	CR_VM_ARCH=aarch64 sh tests/vm/run.sh
 
 # Benchmarks: cr against the criu CLI, side by side (bench/run.sh; README
 # "Performance"). Root; about 4 minutes, or 1 with bench-quick.

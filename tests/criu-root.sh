@@ -2,6 +2,7 @@
 # Provide a CRIU that works on this host, in a private root.
 #
 #   sh tests/criu-root.sh [SUITE...]      (default: forky sid trixie)
+#   CR_CRIU_ARCH=arm64 sh tests/criu-root.sh [SUITE...]
 #
 # Bookworm's criu 3.17 fails on new kernels (vDSO layout), and newer criu
 # needs its suite's libc, so nothing is installed system-wide: the suite's
@@ -13,6 +14,11 @@
 # The absolute path of a runnable criu is the last line on stdout; all
 # else goes to stderr.  Cache: ${CR_CACHE:-/var/cache/cr-test}/criu-SUITE.
 # A finished root is reused without touching the network.
+# CR_CRIU_ARCH (a Debian architecture, default the host's) fetches another
+# architecture's criu for a VM guest (tests/vm/run.sh): its .debs, every
+# library from the root (the host's installed set counts for nothing), the
+# root's loader patched in, checked through qemu-user (qemu-ARCH-static)
+# instead of run natively; cached in criu-ARCH-SUITE.
 # CR_MIRROR overrides the archive URL taken from the system's apt sources;
 # CR_KEYRING overrides the keyring that verifies the suite.
 set -eu
@@ -27,15 +33,31 @@ die() { log "error: $*"; exit 1; }
 
 [ $# -gt 0 ] || set -- forky sid trixie
 HOST=$(. /etc/os-release 2>/dev/null; echo "${VERSION_CODENAME:-}")
+# apt-config, not dpkg: busybox sh would run its own dpkg applet.
+eval "$(apt-config shell ARCH APT::Architecture)"
+[ -n "${ARCH:-}" ] || die "cannot tell the host architecture"
+# Another architecture: cache directory criu-ARCH-SUITE, and its criu runs
+# here only under qemu-user (QEMU: empty for the host's own).
+PFX="" QEMU=""
+if [ -n "${CR_CRIU_ARCH:-}" ] && [ "$CR_CRIU_ARCH" != "$ARCH" ]; then
+	ARCH=$CR_CRIU_ARCH PFX=$CR_CRIU_ARCH-
+	case $ARCH in
+	arm64) QEMU=qemu-aarch64-static ;;
+	armhf) QEMU=qemu-arm-static ;;
+	*) QEMU=qemu-$ARCH-static ;;
+	esac
+fi
 
 # Warm path first: any finished root among the wanted suites, in order.
 for s in "$@"; do
-	if [ -f "$CACHE/criu-$s/complete" ] && [ -x "$CACHE/criu-$s/root/usr/sbin/criu" ]; then
-		log "using cached $s criu"
-		echo "$CACHE/criu-$s/root/usr/sbin/criu"
+	if [ -f "$CACHE/criu-$PFX$s/complete" ] && [ -x "$CACHE/criu-$PFX$s/root/usr/sbin/criu" ]; then
+		log "using cached ${PFX:+$ARCH }$s criu"
+		echo "$CACHE/criu-$PFX$s/root/usr/sbin/criu"
 		exit 0
 	fi
 done
+[ -z "$QEMU" ] || command -v "$QEMU" >/dev/null 2>&1 ||
+	die "$QEMU is missing (make deps installs qemu-user-static): cannot check an $ARCH criu"
 
 command -v patchelf >/dev/null 2>&1 || {
 	log "installing patchelf"
@@ -50,17 +72,17 @@ if [ -z "$MIRROR" ] && [ -n "$HOST" ]; then
 		"Release: $HOST" "Target-Of: deb" 2>/dev/null | head -n 1)
 fi
 [ -n "$MIRROR" ] || die "no Debian archive for '$HOST' in the apt sources; set CR_MIRROR"
-# apt-config, not dpkg: busybox sh would run its own dpkg applet.
-eval "$(apt-config shell ARCH APT::Architecture)"
-[ -n "${ARCH:-}" ] || die "cannot tell the host architecture"
 
 # fetch SUITE: fill $CACHE/criu-SUITE/root; non-zero if the suite is unusable.
 fetch() {
-	suite=$1 dir=$CACHE/criu-$1
+	suite=$1 dir=$CACHE/criu-$PFX$1
 	root=$dir/root apt=$dir/apt
+	# the host's own release and architecture: its installed libraries serve
+	own=""
+	[ "$suite" = "$HOST" ] && [ -z "$QEMU" ] && own=1
 	rm -rf "$root" "$dir/debs" "$dir/complete"
 	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$dir/debs" "$root"
-	echo "deb [signed-by=$KEYRING] $MIRROR $suite main" >"$apt/sources.list"
+	echo "deb [signed-by=$KEYRING${QEMU:+ arch=$ARCH}] $MIRROR $suite main" >"$apt/sources.list"
 	# Empty status and no pins: the host's installed set and preferences
 	# must not change which versions are candidates for download.  Keep
 	# the binary caches (docker images disable them) or each apt-cache
@@ -87,7 +109,7 @@ fetch() {
 			--no-conflicts --no-breaks --no-replaces --no-enhances $next |
 			sed -n 's/^ *|\{0,1\}\(Pre-\)\{0,1\}Depends: \(lib[^ <>:]*\).*/\2/p' | sort -u); do
 			case " $pkgs $new " in *" $p "*) continue ;; esac
-			if [ "$suite" = "$HOST" ] &&
+			if [ -n "$own" ] &&
 				dpkg-query -W -f '${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii'; then
 				continue
 			fi
@@ -108,7 +130,7 @@ fetch() {
 		[ -d "$d" ] && rpath="$rpath${rpath:+:}$d"
 	done
 	criu=$root/usr/sbin/criu
-	if [ "$suite" != "$HOST" ]; then
+	if [ -z "$own" ]; then
 		ld=""
 		for f in "$root"/usr/lib/*-linux-gnu*/ld-linux*.so.* "$root"/lib/*-linux-gnu*/ld-linux*.so.*; do
 			[ -f "$f" ] && ld=$f && break
@@ -120,19 +142,20 @@ fetch() {
 
 	# Every library must resolve, and for a foreign suite only from the root
 	# (the loader would otherwise fall back silently to the host's copies).
-	libs=$(LD_TRACE_LOADED_OBJECTS=1 "$criu") || { log "$suite: criu does not load"; return 1; }
-	bad=$(printf '%s\n' "$libs" | awk -v r="$root/" -v foreign="$([ "$suite" = "$HOST" ] || echo 1)" '
+	# (qemu-user hands its environment to the program: the loader traces)
+	libs=$(LD_TRACE_LOADED_OBJECTS=1 $QEMU "$criu") || { log "$suite: criu does not load"; return 1; }
+	bad=$(printf '%s\n' "$libs" | awk -v r="$root/" -v foreign="$([ -n "$own" ] || echo 1)" '
 		/not found/ { print; next }
 		foreign && $2 == "=>" && index($3, r) != 1 { print }')
 	[ -z "$bad" ] || { log "$suite: libraries resolve badly:"; printf '%s\n' "$bad" >&2; return 1; }
-	"$criu" --version >&2 || { log "$suite: criu --version failed"; return 1; }
+	$QEMU "$criu" --version >&2 || { log "$suite: criu --version failed"; return 1; }
 	rm -f "$apt/cache/"*.bin	# 90 MB that a finished root never reads
 	echo "$suite" >"$dir/complete"
 }
 
 for s in "$@"; do
 	if fetch "$s"; then
-		echo "$CACHE/criu-$s/root/usr/sbin/criu"
+		echo "$CACHE/criu-$PFX$s/root/usr/sbin/criu"
 		exit 0
 	fi
 done
