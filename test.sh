@@ -545,7 +545,7 @@ for a in ${CR_TEST_CROSS_ARCHS-aarch64}; do
 		notok "$a: build cr-$a (make cr-$a)" "$T/cross-$a.log"
 		continue
 	fi
-	printf '#!/bin/sh\nexec qemu-%s-static %s "$@"\n' "$a" "$top/cr-$a" >"$T/cr-$a"
+	printf '#!/bin/sh\nexec %s %s "$@"\n' "$(command -v "qemu-$a-static")" "$top/cr-$a" >"$T/cr-$a"
 	chmod 755 "$T/cr-$a"
 	t0=$(date +%s)
 	CR=$T/cr-$a CR_BIN=$top/cr-$a CR_TIER0_ONLY=1 sh "$top/test.sh" >"$T/tier0-$a.out" 2>&1 </dev/null

@@ -130,11 +130,11 @@ else
 	}
 fi
 # The exact package bookworm's linux-image-DARCH depends on: a pattern would
-# match dozens of kernels (over 1 GB). Stale or empty lists are refreshed
-# once, only when they fail us.
+# match dozens of kernels (over 1 GB); another architecture's is named
+# NAME:DARCH. Stale or empty lists are refreshed once, only when they fail us.
 kpkg() {
 	xapt apt-cache depends "linux-image-$DARCH" 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*\)$/\1/p' | head -n 1
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ :]*\)\(:[a-z0-9]*\)\{0,1\}$/\1/p' | head -n 1
 }
 updated=""
 refresh() { [ -n "$updated" ] && return 1; updated=1; log "apt-get update"; xapt apt-get update $APT_OPTS >&2; }
