@@ -529,13 +529,13 @@ else
 fi
 
 # ========= tier 0 again, for the other architectures' binaries ==========
-# cr-aarch64 (make cross) through qemu-user: a wrapper stands in for the
+# cr-aarch64 and cr-riscv64 (make cross) through qemu-user: a wrapper stands in for the
 # binary (no binfmt_misc needed), CR_BIN names the binary itself for the
 # static-link and size checks. Every tier-0 test: the CLI, the config file,
 # usage and exit codes, the fake criu (a host binary, which qemu-user's
 # execve hands to the kernel as it is) and tests/hostile.sh.
 # CR_TEST_CROSS=0 leaves it out.
-for a in ${CR_TEST_CROSS_ARCHS-aarch64}; do
+for a in ${CR_TEST_CROSS_ARCHS-aarch64 riscv64}; do
 	[ "${CR_TEST_CROSS:-1}" = 0 ] && break
 	if ! command -v "qemu-$a-static" >/dev/null; then
 		notok "$a: qemu-$a-static is missing (make deps installs qemu-user-static)"
@@ -584,26 +584,41 @@ fi
 # ============ the VM tier: a real kernel, a busybox initramfs =============
 # tests/vm/run.sh boots Debian bookworm's kernel (which tracks dirty memory)
 # under qemu with cr, the workload and two CRIUs in an initramfs; its
-# results join this suite's counts. CR_TEST_VM=0 leaves it out (for quick
-# runs by hand; CI never sets it, and there a tier that cannot run fails).
+# results join this suite's counts. Then the same for arm64 (cr-aarch64,
+# bookworm's arm64 kernel under qemu-system-aarch64), its results prefixed
+# "vm-aarch64: ". CR_TEST_VM=0 leaves both out (for quick runs by hand; CI
+# never sets it, and there a tier that cannot run fails).
 if [ "${CR_TEST_VM:-1}" = 0 ]; then
 	echo "# VM tier left out (CR_TEST_VM=0)"
 elif [ "$(id -u)" != 0 ]; then
 	tier1_skip "the VM tier needs root"
 else
-	CR="$CR" sh "$top/tests/vm/run.sh" >"$T/vm.out" 2>"$T/vm.err"
-	st=$?
-	vfail=0
-	while IFS= read -r line; do
-		case $line in
-		"ok "[0-9]*) ok "vm: ${line#ok * - }" ;;
-		"not ok "[0-9]*) notok "vm: ${line#not ok * - }"; vfail=1 ;;
-		*" passed, "*" failed"*) echo "# vm: $line" ;;
-		*) echo "$line" ;;
-		esac
-	done <"$T/vm.out"
-	if [ $st != 0 ] && [ $vfail = 0 ]; then notok "vm: tests/vm/run.sh failed (exit $st)" "$T/vm.err"; fi
-	grep '^vm: ' "$T/vm.err" | sed 's/^/# /'
+	for va in x86_64 aarch64; do
+		vp=vm vcr=$CR
+		if [ $va != x86_64 ]; then
+			vp=vm-$va vcr=$top/cr-$va
+			# (make: a no-op when cr-$va is up to date with the sources)
+			if ! make -s -C "$top" "cr-$va" >"$T/vm-cross-$va.log" 2>&1; then
+				notok "$vp: build cr-$va (make cr-$va)" "$T/vm-cross-$va.log"
+				continue
+			fi
+		fi
+		t0=$(date +%s)
+		CR="$vcr" CR_VM_ARCH=$va sh "$top/tests/vm/run.sh" >"$T/$vp.out" 2>"$T/$vp.err"
+		st=$?
+		vfail=0
+		while IFS= read -r line; do
+			case $line in
+			"ok "[0-9]*) ok "$vp: ${line#ok * - }" ;;
+			"not ok "[0-9]*) notok "$vp: ${line#not ok * - }"; vfail=1 ;;
+			*" passed, "*" failed"*) echo "# $vp: $line" ;;
+			*) echo "$line" ;;
+			esac
+		done <"$T/$vp.out"
+		if [ $st != 0 ] && [ $vfail = 0 ]; then notok "$vp: tests/vm/run.sh failed (exit $st)" "$T/$vp.err"; fi
+		grep '^vm: ' "$T/$vp.err" | sed "s/^vm: /# $vp: /"
+		echo "# $vp: the tier took $(($(date +%s) - t0)) s"
+	done
 fi
 
 echo "$pass passed, $failed failed"

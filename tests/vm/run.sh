@@ -191,24 +191,32 @@ KVER=$(cat "$KDIR/kver")
 SOFT_DIRTY=no
 grep -q '^CONFIG_MEM_SOFT_DIRTY=y' "$KDIR/config" && SOFT_DIRTY=yes
 
-# Busybox for the guest: the host's busybox-static on x86_64, else
-# bookworm's busybox-static .deb for DARCH, unpacked (not installed).
+# Busybox and iptables for the guest: the host's on x86_64; else
+# bookworm's busybox-static and iptables (with the libraries it needs but
+# libc, which the cross toolchain's sysroot gives, as for the glibc
+# workload) for DARCH, unpacked into $VM/NAME/root (not installed).
+# xfetch NAME PKG...: once; a later run finds NAME/complete.
+xfetch() {
+	_n=$1
+	shift
+	[ -f "$VM/$_n/complete" ] && [ "$(cat "$VM/$_n/complete")" = "$DARCH $*" ] && return 0
+	rm -rf "$VM/$_n"
+	mkdir -p "$VM/$_n/debs" "$VM/$_n/root"
+	(cd "$VM/$_n/debs" && xapt apt-get download $APT_OPTS "$@" >&2) ||
+		{ refresh && (cd "$VM/$_n/debs" && xapt apt-get download $APT_OPTS "$@" >&2); } ||
+		die "apt-get download $* ($DARCH) failed"
+	for _d in "$VM/$_n/debs/"*.deb; do
+		dpkg-deb -x "$_d" "$VM/$_n/root" || { rm -rf "$VM/$_n"; die "$_d is damaged; removed it, run again"; }
+	done
+	echo "$DARCH $*" >"$VM/$_n/complete"
+}
 if [ -z "$QEMU_USER" ]; then
 	BUSYBOX=/bin/busybox
 else
-	BUSYBOX=$VM/busybox/bin/busybox
-	if [ ! -f "$VM/busybox/complete" ]; then
-		rm -rf "$VM/busybox"
-		mkdir -p "$VM/busybox/debs"
-		(cd "$VM/busybox/debs" && xapt apt-get download $APT_OPTS busybox-static >&2) ||
-			{ refresh && (cd "$VM/busybox/debs" && xapt apt-get download $APT_OPTS busybox-static >&2); } ||
-			die "apt-get download busybox-static ($DARCH) failed"
-		dpkg-deb -x "$VM/busybox/debs/"busybox-static_*.deb "$VM/busybox/x" || die "busybox-static's .deb is damaged"
-		mv "$VM/busybox/x/bin" "$VM/busybox/bin"
-		rm -rf "$VM/busybox/x"
-		"$QEMU_USER" "$BUSYBOX" true || die "$DARCH busybox does not run under $QEMU_USER"
-		echo "$DARCH" >"$VM/busybox/complete"
-	fi
+	xfetch busybox busybox-static
+	BUSYBOX=$VM/busybox/root/bin/busybox
+	"$QEMU_USER" "$BUSYBOX" true || die "$DARCH busybox does not run under $QEMU_USER"
+	xfetch iptables iptables libip4tc2 libip6tc2 libxtables12 libmnl0 libnetfilter-conntrack3 libnfnetlink0 libnftnl11
 fi
 
 # --------------------------------------------------------------------- CRIUs
@@ -354,17 +362,31 @@ addlibs "$S/opt/workload-glibc" ${SYSROOT:-}
 # cr check logs eight "exited, status=1" errors) and locks TCP connections
 # and network namespaces with it. The host's (bookworm's nft-based one), its
 # extensions (dlopen'ed, so not in ldd's list) and the names CRIU calls.
-# (x86_64 only: the arm64 guest runs no scenario that locks the network)
 if [ "$ARCH" = x86_64 ]; then
 	ipt=$(readlink -f /usr/sbin/iptables)
 	addelf "$ipt"
 	for f in /usr/lib/"$(gcc -print-multiarch)"/xtables/*.so; do
 		[ -e "$f" ] && addfile "$f"	# they need only libxtables and libc
 	done
-	for name in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do
-		ln -sf "$(basename "$ipt")" "$S/usr/sbin/$name"
+else
+	# Debian's iptables: the nft variant, as the host's; the root made a
+	# sysroot for the trace by the cross toolchain's loader and libc.
+	IR=$VM/iptables/root
+	ipt=/usr/sbin/xtables-nft-multi
+	mkdir -p "$IR/lib"
+	for f in "$SYSROOT"/lib/ld-linux-*.so.* "$SYSROOT/lib/libc.so.6"; do cp -L "$f" "$IR/lib/"; done
+	mkdir -p "$S/usr/sbin"
+	cp "$IR$ipt" "$S$ipt"
+	addlibs "$IR$ipt" "$IR"
+	for f in "$IR/usr/lib/$ARCH-linux-gnu/xtables/"*.so; do
+		mkdir -p "$S/usr/lib/$ARCH-linux-gnu/xtables"
+		cp "$f" "$S/usr/lib/$ARCH-linux-gnu/xtables/"
 	done
+	$QEMU_USER -L "$IR" "$IR$ipt" iptables --version >&2 || die "$DARCH iptables does not run under $QEMU_USER"
 fi
+for name in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do
+	ln -sf "$(basename "$ipt")" "$S/usr/sbin/$name"
+done
 [ -f /etc/protocols ] && cp /etc/protocols "$S/etc/"
 
 # Kernel modules CRIU needs: sock_diag for its socket dump, nftables,
