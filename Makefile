@@ -13,7 +13,7 @@
 #                 sources and flags, Debian's cross gcc, musl from Debian
 #   make size     every built binary against the size budget
 #
-# NANOPB_SRC= and INIH_SRC= point the build at your own release checkouts
+# NANOPB_SRC=, INIH_SRC= and XXH_SRC= point the build at your own release checkouts
 # (Buildroot, Alpine, an offline mirror) instead of the fetched ones.
 
 VERSION    = 0.1.0
@@ -26,6 +26,10 @@ NANOPB_VER = 0.4.7
 INIH_VER   = 59
 NANOPB_SRC = $(DEPS)/nanopb-$(NANOPB_VER)
 INIH_SRC   = $(DEPS)/inih-r$(INIH_VER)
+# xxHash (XXH3-128, the checkpoint manifest's checksum): its one header,
+# from Debian trixie's source package
+XXH_VER    = 0.8.3
+XXH_SRC    = $(DEPS)/xxHash-$(XXH_VER)
 BUDGET     = 131072
 
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -40,7 +44,7 @@ INI_DEFS = -DINI_HANDLER_LINENO=1 -DINI_ALLOW_MULTILINE=0 -DINI_MAX_LINE=8192 \
 # PB_NO_ERRMSG: nanopb's own error strings cost 1.4 KB; cr says what failed
 # to decode, and how big it was, itself.
 CPPFLAGS_CR = -DCR_VERSION=\"$(VERSION)\" $(INI_DEFS) -DPB_BUFFER_ONLY=1 -DPB_NO_ERRMSG=1 \
-           -Inanopb -I$(INIH_SRC)
+           -Inanopb -I$(INIH_SRC) -I$(XXH_SRC)
 # No -fstack-protector-strong: its canaries cost 3.5 KB of the 100 KB
 # budget. cr's buffers are all written through bounded calls (its own
 # snprintf, read_file_at, nanopb's size-checked streams).
@@ -65,7 +69,7 @@ SRC    = cr.c nanopb/rpc.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_de
 
 all: cr
 
-cr: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h
+cr: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h
 	$(CC) $(CPPFLAGS_CR) $(CPPFLAGS) $(CFLAGS_CR) $(WERROR) $(CFLAGS) -o $@ $(SRC) $(LDFLAGS_CR) $(LDFLAGS)
 	@echo "cr: $$(stat -c %s $@) bytes (budget $(BUDGET))"
 
@@ -74,7 +78,7 @@ cr: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h
 # sanitizer runtime). test.sh runs tier 1 against it after the real cr;
 # `make asan` runs tiers 0 and 1 with it alone.
 ASAN_CC = clang
-cr-asan: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h
+cr-asan: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h
 	$(ASAN_CC) $(CPPFLAGS_CR) -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 		-fno-sanitize-recover=all $(WARN) -Wno-gnu-zero-variadic-macro-arguments -o $@ $(SRC)
 
@@ -126,7 +130,7 @@ cross_crt_clang = $(addprefix $(call cross_root,$(1))/lib/$(call cx,$(1),3)/,crt
 cross_lib_clang = $(call cross_root,$(1))/lib/$(call cx,$(1),3)/libc.a $$($(call cx,$(1),2)-gcc -print-libgcc-file-name) \
 	$(call cross_root,$(1))/lib/$(call cx,$(1),3)/crtn.o
 
-cr-%: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(DEPS)/musl-%/gcc.specs
+cr-%: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h $(DEPS)/musl-%/gcc.specs
 	@command -v $(call cx,$*,2)-gcc >/dev/null || { echo "no $(call cx,$*,2)-gcc: run 'make deps' as root" >&2; false; }
 	$(call cross_cc_$(call cx,$*,5),$*) $(CPPFLAGS_CR) $(CPPFLAGS) $(CFLAGS_CR) $(WERROR) $(cross_warn_$(call cx,$*,5)) $(CFLAGS) \
 		-o $@ $(call cross_crt_$(call cx,$*,5),$*) $(SRC) $(call cross_lib_$(call cx,$*,5),$*) $(LDFLAGS_CR) $(LDFLAGS)
@@ -160,8 +164,8 @@ proto:
 	rm -f nanopb/rpc.pb.c nanopb/rpc.pb.h
 	$(MAKE) nanopb/rpc.pb.c
 
-$(NANOPB_SRC)/pb.h $(INIH_SRC)/ini.h $(INIH_SRC)/ini.c $(NANOPB_GEN):
-	@echo "missing $@: run 'make deps' as root (or set NANOPB_SRC=/INIH_SRC= to release checkouts)" >&2
+$(NANOPB_SRC)/pb.h $(INIH_SRC)/ini.h $(INIH_SRC)/ini.c $(XXH_SRC)/xxhash.h $(NANOPB_GEN):
+	@echo "missing $@: run 'make deps' as root (or set NANOPB_SRC=/INIH_SRC=/XXH_SRC= to release checkouts)" >&2
 	@false
 
 # Build dependencies from Debian's packages. The sources come through a
@@ -173,8 +177,9 @@ deps:
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools nanopb protobuf-compiler clang libclang-rt-14-dev \
 		$(MATRIX_PKGS)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CROSS_PKGS)
-	sh tests/debfetch.sh source $(DEPS)/apt nanopb=$(NANOPB_VER)-2 libinih=$(INIH_VER)-1
-	cd $(DEPS) && tar xzf apt/src/nanopb_$(NANOPB_VER).orig.tar.gz && tar xzf apt/src/libinih_$(INIH_VER).orig.tar.gz
+	sh tests/debfetch.sh source $(DEPS)/apt nanopb=$(NANOPB_VER)-2 libinih=$(INIH_VER)-1 xxhash=$(XXH_VER)-2
+	cd $(DEPS) && tar xzf apt/src/nanopb_$(NANOPB_VER).orig.tar.gz && tar xzf apt/src/libinih_$(INIH_VER).orig.tar.gz && \
+		tar xzf apt/src/xxhash_$(XXH_VER).orig.tar.gz
 	@echo "deps ready: $(NANOPB_SRC) $(INIH_SRC)"
 
 # The programs of tier 1's compatibility matrix (tests/matrix.sh): real
@@ -188,7 +193,7 @@ MATRIX_CMDS = python3 node java sqlite3 tmux curl ip gcc aarch64-linux-gnu-gcc r
 CROSS_PKGS = gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static qemu-system-arm
 
 # demo and check work on a fresh machine: they fetch what is missing first.
-HAVE_DEPS = test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -x $(NANOPB_GEN) && command -v $(CC) >/dev/null && \
+HAVE_DEPS = test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -f $(XXH_SRC)/xxhash.h -a -x $(NANOPB_GEN) && command -v $(CC) >/dev/null && \
 	test -z "$$(for c in $(MATRIX_CMDS); do command -v $$c >/dev/null || echo $$c; done)" && \
 	command -v $(ASAN_CC) >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
 

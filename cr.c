@@ -118,11 +118,13 @@
 #define C_PS (1u << 6)
 #define C_MIG (1u << 7)
 #define C_RCV (1u << 8)
+#define C_VERIFY (1u << 9)
+#define C_INSPECT (1u << 10)
 #define C_DP (C_DUMP | C_PRE)
 #define C_DR (C_DUMP | C_RST)
 #define C_DPR (C_DUMP | C_PRE | C_RST)
 #define C_DPRS (C_DPR | C_PS)
-#define C_ALL (C_DUMP | C_PRE | C_RST | C_CHK | C_G | C_PS | C_MIG | C_RCV)
+#define C_ALL (C_DUMP | C_PRE | C_RST | C_CHK | C_G | C_PS | C_MIG | C_RCV | C_VERIFY | C_INSPECT)
 
 enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 
@@ -176,7 +178,8 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(hook, "hook", 0, T_LIST, C_DPR, "-", "", "", "", "EVENT=CMD", "run CMD with /bin/sh -c at CRIU's EVENT ([hooks] EVENT = CMD), repeatable") \
 	X(hook_timeout, "hook-timeout", 0, T_UINT, C_DPR, "hooks", "timeout", "60", "86400", "SEC", "a hook running longer is killed and fails") \
 	X(print_stats, "print-stats", 0, T_BOOL, C_DPR, "", "", "false", "", "", "print cr's and CRIU's statistics afterwards (stderr)") \
-	X(json, "json", 0, T_BOOL, C_DPR | C_STATS | C_MIG, "", "", "false", "", "", "statistics as one JSON object on stdout") \
+	X(json, "json", 0, T_BOOL, C_DPR | C_STATS | C_MIG | C_VERIFY | C_INSPECT, "", "", "false", "", "", "the result as one JSON document on stdout") \
+	X(no_verify, "no-verify", 0, T_BOOL, C_RST, "", "", "false", "", "", "restore without checking the images against their manifest (cr-manifest)") \
 	X(status_fd, "status-fd", 0, T_UINT, C_DUMP | C_PS, "", "", "0", "1048576", "FD", "write one NUL byte to FD when the page server is ready, then close it") \
 	X(via, "via", 0, T_STR, C_MIG, "migrate", "", "", "", "CMD", "migrate over CMD's stdin/stdout (split on blanks, no shell), e.g. ssh root@b cr receive --stdio") \
 	X(to, "to", 0, T_STR, C_MIG, "migrate", "", "", "", "ADDR:PORT", "migrate to 'cr receive --listen' at this numeric address (trusted networks)") \
@@ -687,6 +690,7 @@ static int dir_each(int fd, int (*fn)(int fd, const char *name, void *arg), void
 	char buf[4096] __attribute__((aligned(8)));
 	long n;
 
+	lseek(fd, 0, SEEK_SET);	/* from the start, also the second time round */
 	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
 		for (long off = 0; off < n;) {
 			struct linux_dirent64_ *de = (struct linux_dirent64_ *)(buf + off);
@@ -1178,6 +1182,7 @@ static const struct cmd_desc {
 	{ "restore", C_RST, "", "restore a checkpointed tree" },
 	{ "check", C_CHK, "", "report what works on this host (CRIU, kernel, cgroups)" },
 	{ "stats", C_STATS, "DIR", "print the CRIU statistics kept in a work or image directory" },
+	{ "verify", C_VERIFY, "DIR", "check a checkpoint (and its pre-dump chain) against its manifest" },
 	{ "page-server", C_PS, "", "receive the pages of a (pre-)dump sent with --page-server" },
 	{ "migrate", C_MIG, "PID", "move a live tree to another host running 'cr receive'" },
 	{ "receive", C_RCV, "", "the target side of 'cr migrate'" },
@@ -1436,9 +1441,9 @@ static void cfg_check(void)
 		usage_die("restore --cgroup needs criu swrk (cr moves criu into the cgroup before it restores): drop --criu-socket");
 	if (strspn(cfg.cg_ctrls, "abcdefghijklmnopqrstuvwxyz0123456789_=,") != strlen(cfg.cg_ctrls))
 		usage_die("--cgroup-controllers \"%s\": expected a comma-separated list of controllers", cfg.cg_ctrls);
-	if (cfg.cmd == C_STATS && cfg.nargs != 1)
-		usage_die("stats needs exactly one DIR (%s stats DIR)", prog);
-	if (cfg.cmd == C_STATS && cfg_set(O_COUNT, cfg.args[0], "stats DIR", true))
+	if ((cfg.cmd & (C_STATS | C_VERIFY | C_INSPECT)) && cfg.nargs != 1)
+		usage_die("%s needs exactly one DIR (%s %s DIR)", cfg.cmd_name, prog, cfg.cmd_name);
+	if ((cfg.cmd & (C_STATS | C_VERIFY | C_INSPECT)) && cfg_set(O_COUNT, cfg.args[0], "DIR", true))
 		exit(EXIT_USAGE);
 	for (int i = 0; i < cfg.hook.n; i++) {
 		const char *eq = strchr(cfg.hook.v[i], '=');
@@ -3109,6 +3114,299 @@ static int cmd_stats(void)
 	return ret;
 }
 
+/* =========================== Integrity: manifest ========================= */
+
+/*
+ * CRIU does not check its images: a truncated pages file hangs its restore,
+ * a flipped bit restores silently as corrupt memory. So every checkpoint
+ * and pre-dump cr makes carries a manifest, cr-manifest, written once CRIU
+ * has let go of the tree (it adds nothing to the downtime) and before the
+ * directory is renamed into place:
+ *
+ *   cr-manifest 1 xxh3-128
+ *   f HASH SIZE NAME      each file: XXH3-128 (32 hex digits), its size
+ *   l TARGET NAME         each symlink (a pre-dump chain's "parent")
+ *
+ * restore and `cr verify` check the directory against it, and follow
+ * "parent" into each link of a chain. Logs and statistics are not the
+ * checkpoint (CRIU writes them beside the images, restore too) and are left
+ * out. It is a checksum, not a signature: whoever can rewrite the images
+ * can rewrite the manifest.
+ */
+#define XXH_INLINE_ALL
+#define XXH_NO_STREAM
+#include "xxhash.h"
+
+#define MANIFEST "cr-manifest"
+#define MAN_MAX (2u << 20)	/* bytes: about 20,000 files */
+
+static bool man_skip(const char *name)
+{
+	size_t n = strlen(name);
+
+	return str_eq(name, MANIFEST) || (n > 4 && str_eq(name + n - 4, ".log")) || !strncmp(name, "stats-", 6) ||
+	       str_eq(name, "lazy-pages.socket") || name[0] == '.';
+}
+
+/* XXH3-128 of a whole file, as 32 hex digits; its size in *size. */
+static int man_hash(int dfd, const char *name, char hex[33], unsigned long long *size)
+{
+	struct stat st;
+	XXH128_hash_t h;
+	void *p = NULL;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (st.st_size && (p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)) == MAP_FAILED)) {
+		close_keep(fd);
+		return -1;
+	}
+	close(fd);
+	h = XXH3_128bits(p, (size_t)st.st_size);
+	if (st.st_size)
+		munmap(p, (size_t)st.st_size);
+	snprintf(hex, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+	*size = (unsigned long long)st.st_size;
+	return 0;
+}
+
+struct man {
+	char *buf;		/* the manifest's text */
+	size_t len;
+	unsigned files;
+	unsigned long long bytes;
+	int err;		/* errno of the first failure */
+	const char *bad;	/* ... and the file it was on */
+};
+
+static int man_add(int dfd, const char *name, void *arg)
+{
+	struct man *m = arg;
+	char hex[33], target[PATH_MAX];
+	unsigned long long size;
+	ssize_t n;
+	int w;
+
+	if (man_skip(name))
+		return 0;
+	if ((n = readlinkat(dfd, name, target, sizeof(target) - 1)) >= 0) {
+		target[n] = '\0';
+		w = snprintf(m->buf + m->len, MAN_MAX - m->len, "l %s %s\n", target, name);
+	} else if (!man_hash(dfd, name, hex, &size)) {
+		w = snprintf(m->buf + m->len, MAN_MAX - m->len, "f %s %llu %s\n", hex, size, name);
+		m->files++, m->bytes += size;
+	} else {
+		m->err = errno, m->bad = str_keep(name);
+		return -1;
+	}
+	if ((size_t)w >= MAN_MAX - m->len) {
+		m->err = EFBIG, m->bad = str_keep(name);
+		return -1;
+	}
+	m->len += (size_t)w;
+	return 0;
+}
+
+/* Write DIR's manifest (dfd, shown in messages). 0, or -1 said why. */
+static int man_write(int dfd, const char *shown)
+{
+	static char buf[MAN_MAX];
+	struct man m = { buf, 0, 0, 0, 0, NULL };
+	int64_t t0 = now_us();
+	int fd;
+
+	m.len = (size_t)snprintf(buf, MAN_MAX, "cr-manifest 1 xxh3-128\n");
+	if (dir_each(dfd, man_add, &m)) {
+		errno = m.err;
+		warn("manifest of %s: %s:", shown, m.bad ? m.bad : ".");
+		return -1;
+	}
+	fd = openat(dfd, MANIFEST, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || write_all(fd, buf, m.len) || fsync(fd) || close(fd)) {
+		warn("write %s/%s:", shown, MANIFEST);
+		close_keep(fd);
+		return -1;
+	}
+	info("manifest: %u files, %llu MiB hashed in %lld ms", m.files, m.bytes >> 20, (long long)(now_us() - t0) / 1000);
+	return 0;
+}
+
+/* What verify found, for its text or JSON report. */
+struct verdict {
+	unsigned problems, files, dirs;
+	unsigned long long bytes;
+	bool json, quiet;	/* quiet: restore's check, problems to stderr */
+	bool unverified;	/* a directory without a manifest (not a problem for restore) */
+};
+
+static void man_problem(struct verdict *v, const char *dir, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void man_problem(struct verdict *v, const char *dir, const char *name, const char *fmt, ...)
+{
+	char what[256];
+	struct fmt_out o = { what, sizeof(what), 0 };
+	va_list ap;
+
+	va_start(ap, fmt);
+	fmt_v(&o, fmt, ap);
+	va_end(ap);
+	if (v->json)
+		out(1, "%s{\"file\":\"%s%s%s\",\"problem\":\"%s\"}", v->problems ? "," : "", dir, name[0] ? "/" : "", name,
+		    what);
+	else if (v->quiet)
+		warn("%s%s%s: %s", dir, name[0] ? "/" : "", name, what);
+	else
+		out(1, "%s%s%s: %s\n", dir, name[0] ? "/" : "", name, what);
+	v->problems++;
+}
+
+/* An entry of DIR the manifest does not list (and that is not a log)? */
+struct man_extra {
+	const char *man, *dir;
+	struct verdict *v;
+};
+
+static int man_extra(int dfd, const char *name, void *arg)
+{
+	struct man_extra *x = arg;
+	char key[NAME_MAX + 4];
+
+	(void)dfd;
+	if (man_skip(name))
+		return 0;
+	for (const char *p = x->man; (p = strstr(p, name)); p++)
+		if (p[-1] == ' ' && p[strlen(name)] == '\n')
+			return 0;
+	snprintf(key, sizeof(key), "%s", name);
+	man_problem(x->v, x->dir, key, "an extra file, not in the manifest");
+	return 0;
+}
+
+static int man_count(int dfd, const char *name, void *arg)
+{
+	(void)dfd;
+	*(unsigned *)arg += !man_skip(name);
+	return 0;
+}
+
+/*
+ * Check DIR (dfd, shown as dir) against its manifest, then the parent its
+ * "parent" link names, and so on down a pre-dump chain. Every problem is
+ * reported as it is found and counted in v.
+ */
+static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
+{
+	static char buf[MAN_MAX + 1];	/* done with before the recursion */
+	char hex[33], target[PATH_MAX], parent[PATH_MAX] = "", name[NAME_MAX + 1];
+	unsigned listed = 0, present = 0;
+	ssize_t n = read_file_at(dfd, MANIFEST, buf, sizeof(buf));
+	struct man_extra x = { buf, dir, v };
+	int pfd;
+
+	v->dirs++;
+	if (n < 0 && errno == ENOENT) {
+		if (!v->quiet)
+			man_problem(v, dir, "", "no %s: not made by cr, so it cannot be verified", MANIFEST);
+		v->unverified = true;
+		return;
+	}
+	if (n < 0 || (size_t)n >= MAN_MAX || strncmp(buf, "cr-manifest 1 xxh3-128\n", 23)) {
+		man_problem(v, dir, MANIFEST, n < 0 ? "cannot be read: %s" : "is not a manifest this cr reads%s",
+			    n < 0 ? strerror(errno) : "");
+		return;
+	}
+	for (const char *l = buf + 23, *e; *l; l = e + 1) {
+		const char *sp;
+		unsigned long long want, got = 0;
+		struct stat st;
+
+		e = strchr(l, '\n');
+		sp = e ? memrchr(l, ' ', (size_t)(e - l)) : NULL;
+		if (!sp || sp < l + 3 || (l[0] != 'f' && l[0] != 'l') || l[1] != ' ' || (size_t)(e - sp - 1) > NAME_MAX ||
+		    e == sp + 1) {
+			man_problem(v, dir, MANIFEST, "is damaged: line %u does not parse", listed + 2);
+			return;
+		}
+		snprintf(name, sizeof(name), "%.*s", (int)(e - sp - 1), sp + 1);
+		listed++;
+		if (man_skip(name) || strchr(name, '/')) {
+			man_problem(v, dir, MANIFEST, "is damaged: it lists \"%s\"", name);
+			return;
+		}
+		if (l[0] == 'l') {
+			snprintf(parent, sizeof(parent), "%.*s", (int)(sp - l - 2), l + 2);
+			n = readlinkat(dfd, name, target, sizeof(target) - 1);
+			target[n > 0 ? n : 0] = '\0';
+			if (n < 0)
+				man_problem(v, dir, name, "missing (a link to %s)", parent);
+			else if (!str_eq(target, parent))
+				man_problem(v, dir, name, "points to %s; the manifest says %s", target, parent);
+			if (n < 0 || !str_eq(target, parent) || !str_eq(name, "parent"))
+				parent[0] = '\0';
+			continue;
+		}
+		want = scan_num(l + 2 + 33, 10);
+		v->files++;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW))
+			man_problem(v, dir, name, errno == ENOENT ? "missing" : "cannot be read: %s", strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			man_problem(v, dir, name, "is not a regular file any more");
+		else if ((unsigned long long)st.st_size < want)
+			man_problem(v, dir, name, "truncated: %llu of its %llu bytes", (unsigned long long)st.st_size, want);
+		else if ((unsigned long long)st.st_size != want)
+			man_problem(v, dir, name, "its size changed: %llu bytes, the manifest says %llu",
+				    (unsigned long long)st.st_size, want);
+		else if (man_hash(dfd, name, hex, &got))
+			man_problem(v, dir, name, "cannot be read: %s", strerror(errno));
+		else if (strncmp(hex, l + 2, 32))
+			man_problem(v, dir, name, "changed: its contents differ from the manifest (XXH3-128 %s, not %.32s)",
+				    hex, l + 2);
+		v->bytes += got;
+	}
+	/* as many entries as the manifest lists: none is extra (names are
+	 * unique); else find them */
+	dir_each(dfd, man_count, &present);
+	if (present != listed)
+		dir_each(dfd, man_extra, &x);
+	if (!parent[0])
+		return;
+	if (depth >= 64 || (pfd = openat(dfd, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		man_problem(v, dir, "parent", depth >= 64 ? "a chain of more than 64 links" : "cannot be opened: %s",
+			    strerror(errno));
+		return;
+	}
+	snprintf(target, sizeof(target), "%s/parent", dir);
+	man_verify(pfd, target, v, depth + 1);
+	close(pfd);
+}
+
+/*
+ * verify DIR: the checkpoint against its manifest, and each pre-dump of
+ * its chain against theirs. One line per problem on stdout, or a line that
+ * says it is intact; exit 0 when intact, 1 otherwise.
+ */
+static int cmd_verify(void)
+{
+	const char *dir = cfg.args[0];
+	struct verdict v = { 0 };
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		die("%s:", dir);
+	v.json = cfg.json;
+	if (v.json)
+		out(1, "{\"dir\":\"%s\",\"problems\":[", dir);
+	man_verify(fd, dir, &v, 0);
+	close(fd);
+	if (v.json)
+		out(1, "],\"intact\":%s,\"files\":%u,\"bytes\":%llu,\"directories\":%u}\n", v.problems ? "false" : "true",
+		    v.files, v.bytes, v.dirs);
+	else if (!v.problems)
+		out(1, "%s: intact: %u files, %llu MiB in %u director%s\n", dir, v.files, v.bytes >> 20, v.dirs,
+		    v.dirs == 1 ? "y" : "ies");
+	return v.problems ? EXIT_FAIL : EXIT_OK;
+}
+
 /* =============================== Commands ================================ */
 
 /*
@@ -3537,6 +3835,7 @@ static int cmd_dump(void)
 	criu_features f;
 	struct stat st;
 	int ret = EXIT_FAIL, wd = -1;
+	bool bad_manifest = false;
 
 	img_check(&d, cfg.image_path);
 	if (cfg.lazy_pages)
@@ -3643,6 +3942,13 @@ static int cmd_dump(void)
 		rp->success = false;
 	}
 	if (rp && rp->success) {
+		/* CRIU has let go of the tree: hashing adds no downtime. A
+		 * checkpoint that cannot get its manifest is still kept, and
+		 * said so (exit 1): the tree may be gone */
+		if (!cfg.migrating && man_write(d.fd, img_tmp)) {
+			warn("the %s is kept without a manifest: restore will say it cannot be verified", what);
+			bad_manifest = true;
+		}
 		if (img_commit(&d)) {
 			d.keep = true;
 			goto out;
@@ -3650,7 +3956,7 @@ static int cmd_dump(void)
 		if (r.interrupted)
 			warn("%s had already completed when %s arrived; it is kept", title, sig_name(r.interrupted));
 		info("%s written to %s/%s", title, d.shown, d.name);
-		ret = EXIT_OK;
+		ret = bad_manifest ? EXIT_FAIL : EXIT_OK;
 		if (cfg.remove_cgroup) {
 			if (frozen0 >= 0)
 				cg_set_frozen(&cg, frozen0);
@@ -3874,6 +4180,23 @@ static int cmd_restore(void)
 		die("image path %s:", cfg.image_path);
 	if (faccessat_(img, "inventory.img", R_OK))
 		die("image path %s is not a checkpoint (no inventory.img in it)", cfg.image_path);
+	if (!cfg.no_verify && !cfg.migrating) {
+		/* before CRIU reads anything: a damaged image restores as
+		 * corrupt memory, or hangs CRIU (a truncated pages file) */
+		struct verdict v = { 0 };
+
+		v.quiet = true;
+		man_verify(img, cfg.image_path, &v, 0);
+		if (v.problems)
+			die("%s failed verification (%u problem%s above): nothing was restored. Restore from an intact copy, "
+			    "or with --no-verify if you know better", cfg.image_path, v.problems, v.problems == 1 ? "" : "s");
+		if (v.unverified)
+			warn("%s: %s has no %s (made by plain CRIU?): restoring it unverified", cfg.image_path,
+			     v.dirs > 1 ? "a pre-dump of its chain" : "it", MANIFEST);
+		else
+			info("verified %s: %u files, %llu MiB in %u director%s", cfg.image_path, v.files, v.bytes >> 20,
+			     v.dirs, v.dirs == 1 ? "y" : "ies");
+	}
 	if (!strncmp(cfg.image_path, "/proc/", 6))	/* receive's tmpfs, attached nowhere */
 		snprintf(img_shown, sizeof(img_shown), "%s", cfg.image_path);
 	else if (fd_path(img, img_shown, sizeof(img_shown)))
@@ -5816,6 +6139,8 @@ int main(int argc, char **argv)
 		return cmd_check();
 	if (cfg.cmd == C_STATS)
 		return cmd_stats();
+	if (cfg.cmd == C_VERIFY)
+		return cmd_verify();
 	if (cfg.cmd == C_PS)
 		return cmd_page_server();
 	if (cfg.cmd == C_MIG)

@@ -370,7 +370,8 @@ if [ "$ARCH" = x86_64 ]; then
 	done
 else
 	# Debian's iptables: the nft variant, as the host's; the root made a
-	# sysroot for the trace by the cross toolchain's loader and libc.
+	# sysroot for the trace by the cross toolchain's loader and libc. (It
+	# cannot run here: qemu-user has no netfilter netlink.)
 	IR=$VM/iptables/root
 	ipt=/usr/sbin/xtables-nft-multi
 	mkdir -p "$IR/lib"
@@ -382,7 +383,6 @@ else
 		mkdir -p "$S/usr/lib/$ARCH-linux-gnu/xtables"
 		cp "$f" "$S/usr/lib/$ARCH-linux-gnu/xtables/"
 	done
-	$QEMU_USER -L "$IR" "$IR$ipt" iptables --version >&2 || die "$DARCH iptables does not run under $QEMU_USER"
 fi
 for name in iptables iptables-restore iptables-save ip6tables ip6tables-restore ip6tables-save; do
 	ln -sf "$(basename "$ipt")" "$S/usr/sbin/$name"
@@ -422,7 +422,7 @@ v_new=$($QEMU_USER "$CRIU_NEW" --version | sed -n 's/^Version: //p')
 # post-copy instead, the counter's data checked, --leave-running, a fault.
 SCENARIOS=""
 [ "$ARCH" = x86_64 ] ||
-	SCENARIOS="check counter data leave cgroup nopredump fault stopcopy postcopy"
+	SCENARIOS="check counter data leave cgroup tcp refuse nopredump fault stopcopy postcopy"
 cat >"$S/etc/cr-vm.env" <<EOF
 CRIUS='$CRIU_OLD $CRIU_NEW'
 KVER='$KVER'
