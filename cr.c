@@ -3298,7 +3298,7 @@ static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
 {
 	static char buf[MAN_MAX + 1];	/* done with before the recursion */
 	char hex[33], target[PATH_MAX], parent[PATH_MAX] = "", name[NAME_MAX + 1];
-	unsigned listed = 0, present = 0;
+	unsigned listed = 0, present = 0, missing = 0;
 	ssize_t n = read_file_at(dfd, MANIFEST, buf, sizeof(buf));
 	struct man_extra x = { buf, dir, v };
 	int pfd;
@@ -3338,7 +3338,7 @@ static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
 			n = readlinkat(dfd, name, target, sizeof(target) - 1);
 			target[n > 0 ? n : 0] = '\0';
 			if (n < 0)
-				man_problem(v, dir, name, "missing (a link to %s)", parent);
+				missing++, man_problem(v, dir, name, "missing (a link to %s)", parent);
 			else if (!str_eq(target, parent))
 				man_problem(v, dir, name, "points to %s; the manifest says %s", target, parent);
 			if (n < 0 || !str_eq(target, parent) || !str_eq(name, "parent"))
@@ -3348,7 +3348,7 @@ static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
 		want = scan_num(l + 2 + 33, 10);
 		v->files++;
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW))
-			man_problem(v, dir, name, errno == ENOENT ? "missing" : "cannot be read: %s", strerror(errno));
+			missing++, man_problem(v, dir, name, errno == ENOENT ? "missing" : "cannot be read: %s", strerror(errno));
 		else if (!S_ISREG(st.st_mode))
 			man_problem(v, dir, name, "is not a regular file any more");
 		else if ((unsigned long long)st.st_size < want)
@@ -3363,10 +3363,10 @@ static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
 				    hex, l + 2);
 		v->bytes += got;
 	}
-	/* as many entries as the manifest lists: none is extra (names are
-	 * unique); else find them */
+	/* as many entries as the manifest lists and are there: none is extra
+	 * (names are unique); else find them */
 	dir_each(dfd, man_count, &present);
-	if (present != listed)
+	if (present != listed - missing)
 		dir_each(dfd, man_extra, &x);
 	if (!parent[0])
 		return;

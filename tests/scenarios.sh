@@ -458,6 +458,84 @@ scenario_lazy() {
 	verdict $? "the restored counter counted on ($c1 -> $(count "$D/c")) with its 64 MiB intact"
 }
 
+# The manifest: every way a checkpoint can be damaged in transit is refused
+# by restore (before CRIU reads anything: the tree never runs) and named by
+# verify; a checkpoint made by plain CRIU restores, said to be unverified.
+damage_case() { # damage_case NAME COMMAND-ON-$C EXPECTED-PATTERN
+	rm -rf "$D/d"
+	cp -a "$D/ck" "$D/d"
+	C=$D/d
+	eval "$2"
+	cr verify "$C" >"$D/out" 2>"$D/err"
+	st=$?
+	{ [ $st = 1 ] && grep -q "$3" "$D/out"; }
+	verdict $? "$1: verify exits 1 and names it ($(head -c 160 "$D/out"))"
+	cr restore -D "$C" >"$D/out" 2>"$D/err"
+	st=$?
+	{ [ $st = 1 ] && grep -q "$3" "$D/err" && grep -q "failed verification .*nothing was restored" "$D/err" &&
+		gone "$P"; }
+	verdict $? "$1: restore refuses it (exit 1), names it, nothing runs"
+}
+scenario_integrity() {
+	"$W" counter "$D/c" 32 &
+	P=$!
+	wait_above "$D/c" 3
+	cr checkpoint -D "$D/ck" "$P" 2>"$D/err"
+	check "checkpoint of a counter with 32 MiB: exit 0, a manifest beside the images" [ $? = 0 -a -s "$D/ck/cr-manifest" ]
+	wait "$P" 2>/dev/null
+	n=$(grep -c '^f ' "$D/ck/cr-manifest")
+	check "... it lists every image file ($n; the logs and statistics left out)" \
+		[ "$n" = "$(ls "$D/ck" | grep -v -e '\.log$' -e '^stats-' -e '^cr-manifest$' | wc -l)" ]
+	cr verify "$D/ck" >"$D/out" 2>"$D/err"
+	check "verify of the intact checkpoint: exit 0, says so ($(cat "$D/out"))" \
+		sh -c "[ $? = 0 ] && grep -q 'intact: $n files, 32 MiB in 1 directory' '$D/out'"
+	cr verify --json "$D/ck" >"$D/out"
+	check "... --json is one document a strict parser accepts" /usr/bin/python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j['intact'] is True and j['problems'] == [] and j['files'] == $n, j" "$D/out"
+	pg=$(cd "$D/ck" && ls pages-*.img | head -1)
+	core=$(cd "$D/ck" && ls core-*.img | head -1)
+	damage_case "a flipped byte in $pg" \
+		"printf '\\\\377' | dd of=\$C/$pg bs=1 seek=70000 conv=notrunc 2>/dev/null" "$pg: changed: its contents differ"
+	damage_case "a truncated $pg" "truncate -s 4096 \$C/$pg" "$pg: truncated: 4096 of its"
+	damage_case "a deleted $core" "rm \$C/$core" "$core: missing"
+	damage_case "an extra file" "echo x >\$C/extra.img" "extra.img: an extra file, not in the manifest"
+	damage_case "a renamed file" "mv \$C/$core \$C/x-$core" "x-$core: an extra file"
+	damage_case "an edited manifest" "sed -i 's/^f 0/f 1/; s/^f [1-9a-f]/f 0/' \$C/cr-manifest" "changed: its contents differ"
+	cr verify --json "$D/d" >"$D/out"
+	check "... verify --json on a damaged one: intact false, its problems listed" /usr/bin/python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j['intact'] is False and len(j['problems']) >= 1 and all('file' in p and 'problem' in p for p in j['problems']), j" "$D/out"
+	# --no-verify restores what verify refuses: here a byte of the
+	# counter's data flipped, which it then reports itself (BAD)
+	rm -rf "$D/d"
+	cp -a "$D/ck" "$D/d"
+	cr restore --no-verify -D "$D/ck" >/dev/null 2>"$D/err"
+	check "an intact checkpoint restores (exit 0)" [ $? = 0 ]
+	c1=$(count "$D/c")
+	check "... and counts on with its data intact" sh -c ". '$(dirname "$0")/lib.sh'; wait_above '$D/c' $((c1 + 2)) && grep -q ' ok' '$D/c'"
+	kill "$P"
+	wait "$P" 2>/dev/null
+	sleep 0.3
+	# a checkpoint made by plain CRIU (no manifest): restored, with one line
+	"$W" counter "$D/c2" 4 &
+	P=$!
+	wait_above "$D/c2" 2
+	mkdir "$D/plain"
+	"$CRIU" dump -t "$P" -D "$D/plain" -o dump.log 2>/dev/null
+	check "a plain CRIU dump (criu dump, no manifest)" [ $? = 0 -a ! -e "$D/plain/cr-manifest" ]
+	wait "$P" 2>/dev/null
+	cr restore -D "$D/plain" >"$D/out" 2>"$D/err"
+	{ [ $? = 0 ] && [ "$(grep -c . "$D/err")" = 1 ] && grep -q "has no cr-manifest (made by plain CRIU?): restoring it unverified" "$D/err"; }
+	verdict $? "... restores (exit 0) with one line saying it was not verified"
+	cr verify "$D/plain" >"$D/out" 2>&1
+	check "... verify exits 1 on it, saying it cannot be verified" sh -c "[ $? = 1 ] && grep -q 'no cr-manifest' '$D/out'"
+	kill "$P" 2>/dev/null
+	wait "$P" 2>/dev/null
+}
+
 # ============================ migration =================================
 
 . "$(dirname "$0")/hosts.sh"
