@@ -186,11 +186,11 @@ deps:
 # programs from Debian's packages, checkpointed and migrated as users run them.
 MATRIX_PKGS = python3 nodejs default-jre-headless sqlite3 tmux curl iproute2 gcc libc6-dev
 MATRIX_CMDS = python3 node java sqlite3 tmux curl ip gcc aarch64-linux-gnu-gcc riscv64-linux-gnu-gcc qemu-aarch64-static \
-	qemu-system-aarch64
+	qemu-system-aarch64 ld.lld
 
-# the cross compilers, qemu-user for tier 0 of cr-aarch64, qemu-system for
-# the arm64 VM tier
-CROSS_PKGS = gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu gcc-arm-linux-gnueabihf qemu-user-static qemu-system-arm
+# the cross compilers (lld: cr-aarch64 links with clang and lld), qemu-user
+# for tier 0 of cr-aarch64, qemu-system for the arm64 VM tier
+CROSS_PKGS = gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu gcc-arm-linux-gnueabihf lld qemu-user-static qemu-system-arm
 
 # demo and check work on a fresh machine: they fetch what is missing first.
 HAVE_DEPS = test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -f $(XXH_SRC)/xxhash.h -a -x $(NANOPB_GEN) && command -v $(CC) >/dev/null && \

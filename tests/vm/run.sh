@@ -287,7 +287,9 @@ B=$(mktemp -d "$VM/build.XXXXXX")
 # interrupted run must stop it too.
 qpid=""
 # the last run's console stays in $VM/console.log for a look afterwards
-trap 'cp "$B/console.log" "$VM/console.log" 2>/dev/null; rm -rf "$B"; [ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
+# (|| true: set -e holds in the trap too, and a run that failed before the
+# boot has no console log: the cp would end the trap before the rm)
+trap 'cp "$B/console.log" "$VM/console.log" 2>/dev/null || true; rm -rf "$B"; [ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
 trap 'exit 130' INT TERM
 if [ "$ARCH" = x86_64 ]; then
 	musl-gcc -static -O2 -o "$B/workload" "$top/tests/workload.c"
