@@ -22,11 +22,12 @@ esac
 harnesses=${FZ_ONLY:-"rpc stats ini mig"}
 bin=fuzz/bin
 log=$bin/log
-inih=.deps/inih-r59
+inih=${INIH_SRC:-.deps/inih-r59}
+xxh=${XXH_SRC:-.deps/xxHash-0.8.3}
 CC=${CC:-$(command -v clang-14 || command -v clang || echo clang)}
 DEFS="-DCR_VERSION=\"0.1.0\" -DINI_HANDLER_LINENO=1 -DINI_ALLOW_MULTILINE=0 -DINI_MAX_LINE=8192 \
 -DINI_STOP_ON_FIRST_ERROR=1 -DINI_CALL_HANDLER_ON_NEW_SECTION=1 -DINI_ALLOW_INLINE_COMMENTS=0 \
--DPB_BUFFER_ONLY=1 -Inanopb -I$inih"
+-DPB_BUFFER_ONLY=1 -Inanopb -I$inih -I$xxh"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 CFLAGS_FZ="-g -O1 -fno-omit-frame-pointer"
 
