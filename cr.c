@@ -3126,6 +3126,8 @@ static int cmd_stats(void)
  *   cr-manifest 1 xxh3-128
  *   f HASH SIZE NAME      each file: XXH3-128 (32 hex digits), its size
  *   l TARGET NAME         each symlink (a pre-dump chain's "parent")
+ *   r pages               the memory went to a page server (--page-server):
+ *                         pagemap-*.img and pages-*.img are not covered
  *
  * restore and `cr verify` check the directory against it, and follow
  * "parent" into each link of a chain. Logs and statistics are not the
@@ -3134,7 +3136,6 @@ static int cmd_stats(void)
  * can rewrite the manifest.
  */
 #define XXH_INLINE_ALL
-#define XXH_NO_STREAM
 #include "xxhash.h"
 
 #define MANIFEST "cr-manifest"
@@ -3148,25 +3149,38 @@ static bool man_skip(const char *name)
 	       str_eq(name, "lazy-pages.socket") || name[0] == '.';
 }
 
-/* XXH3-128 of a whole file, as 32 hex digits; its size in *size. */
+/*
+ * XXH3-128 of a whole file, as 32 hex digits; its size in *size. read(),
+ * not mmap(): a fault on a hole of a tmpfs file allocates a page, and
+ * --auto-dedup leaves pages files full of holes.
+ */
 static int man_hash(int dfd, const char *name, char hex[33], unsigned long long *size)
 {
-	struct stat st;
+	static char chunk[1 << 20];
+	static XXH3_state_t xs;
 	XXH128_hash_t h;
-	void *p = NULL;
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat st;
+	ssize_t n = 0;
+	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    (st.st_size && (p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0)) == MAP_FAILED)) {
+	*size = 0;
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			errno = EINVAL;
+		close_keep(fd);
+		return -1;
+	}
+	XXH3_128bits_reset(&xs);
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			XXH3_128bits_update(&xs, chunk, (size_t)n), *size += (unsigned long long)n;
+	if (n < 0) {
 		close_keep(fd);
 		return -1;
 	}
 	close(fd);
-	h = XXH3_128bits(p, (size_t)st.st_size);
-	if (st.st_size)
-		munmap(p, (size_t)st.st_size);
+	h = XXH3_128bits_digest(&xs);
 	snprintf(hex, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
-	*size = (unsigned long long)st.st_size;
 	return 0;
 }
 
@@ -3208,14 +3222,14 @@ static int man_add(int dfd, const char *name, void *arg)
 }
 
 /* Write DIR's manifest (dfd, shown in messages). 0, or -1 said why. */
-static int man_write(int dfd, const char *shown)
+static int man_write(int dfd, const char *shown, bool remote_pages)
 {
 	static char buf[MAN_MAX];
 	struct man m = { buf, 0, 0, 0, 0, NULL };
 	int64_t t0 = now_us();
 	int fd;
 
-	m.len = (size_t)snprintf(buf, MAN_MAX, "cr-manifest 1 xxh3-128\n");
+	m.len = (size_t)snprintf(buf, MAN_MAX, "cr-manifest 1 xxh3-128\n%s", remote_pages ? "r pages\n" : "");
 	if (dir_each(dfd, man_add, &m)) {
 		errno = m.err;
 		warn("manifest of %s: %s:", shown, m.bad ? m.bad : ".");
@@ -3264,7 +3278,14 @@ static void man_problem(struct verdict *v, const char *dir, const char *name, co
 struct man_extra {
 	const char *man, *dir;
 	struct verdict *v;
+	bool remote;		/* "r pages": pages files are not covered */
+	unsigned present;
 };
+
+static bool man_uncovered(const struct man_extra *x, const char *name)
+{
+	return man_skip(name) || (x->remote && (!strncmp(name, "pagemap-", 8) || !strncmp(name, "pages-", 6)));
+}
 
 static int man_extra(int dfd, const char *name, void *arg)
 {
@@ -3272,7 +3293,7 @@ static int man_extra(int dfd, const char *name, void *arg)
 	char key[NAME_MAX + 4];
 
 	(void)dfd;
-	if (man_skip(name))
+	if (man_uncovered(x, name))
 		return 0;
 	for (const char *p = x->man; (p = strstr(p, name)); p++)
 		if (p[-1] == ' ' && p[strlen(name)] == '\n')
@@ -3284,8 +3305,10 @@ static int man_extra(int dfd, const char *name, void *arg)
 
 static int man_count(int dfd, const char *name, void *arg)
 {
+	struct man_extra *x = arg;
+
 	(void)dfd;
-	*(unsigned *)arg += !man_skip(name);
+	x->present += !man_uncovered(x, name);
 	return 0;
 }
 
@@ -3298,9 +3321,9 @@ static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
 {
 	static char buf[MAN_MAX + 1];	/* done with before the recursion */
 	char hex[33], target[PATH_MAX], parent[PATH_MAX] = "", name[NAME_MAX + 1];
-	unsigned listed = 0, present = 0, missing = 0;
+	unsigned listed = 0, missing = 0;
 	ssize_t n = read_file_at(dfd, MANIFEST, buf, sizeof(buf));
-	struct man_extra x = { buf, dir, v };
+	struct man_extra x = { buf, dir, v, false, 0 };
 	int pfd;
 
 	v->dirs++;
@@ -3321,6 +3344,12 @@ static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
 		struct stat st;
 
 		e = strchr(l, '\n');
+		if (e && e - l == 7 && !strncmp(l, "r pages", 7)) {
+			x.remote = true;
+			if (!v->quiet && !v->json)
+				out(1, "%s: its memory pages went to a page server: they are not covered\n", dir);
+			continue;
+		}
 		sp = e ? memrchr(l, ' ', (size_t)(e - l)) : NULL;
 		if (!sp || sp < l + 3 || (l[0] != 'f' && l[0] != 'l') || l[1] != ' ' || (size_t)(e - sp - 1) > NAME_MAX ||
 		    e == sp + 1) {
@@ -3365,8 +3394,8 @@ static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
 	}
 	/* as many entries as the manifest lists and are there: none is extra
 	 * (names are unique); else find them */
-	dir_each(dfd, man_count, &present);
-	if (present != listed - missing)
+	dir_each(dfd, man_count, &x);
+	if (x.present != listed - missing)
 		dir_each(dfd, man_extra, &x);
 	if (!parent[0])
 		return;
@@ -3405,6 +3434,51 @@ static int cmd_verify(void)
 		out(1, "%s: intact: %u files, %llu MiB in %u director%s\n", dir, v.files, v.bytes >> 20, v.dirs,
 		    v.dirs == 1 ? "y" : "ies");
 	return v.problems ? EXIT_FAIL : EXIT_OK;
+}
+
+/*
+ * --auto-dedup: CRIU punches the pages a dump writes again out of the
+ * parent chain's pages files, so their hashes change with cr's consent.
+ * man_chain_check() verifies the chain first (a dedup must not bless a
+ * damaged parent); man_chain_rewrite() hashes each link again after it.
+ */
+static int man_chain_check(int dfd, const char *parent)
+{
+	struct verdict v = { 0 };
+	int fd = openat(dfd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	v.quiet = true;
+	man_verify(fd, parent, &v, 0);
+	close(fd);
+	if (v.problems)
+		warn("--auto-dedup would change the parent chain at %s, which fails verification (%u problem%s above): "
+		     "nothing was done. Check it with 'cr verify', or dump without --auto-dedup",
+		     parent, v.problems, v.problems == 1 ? "" : "s");
+	return v.problems ? -1 : 0;
+}
+
+static int man_chain_rewrite(int dfd, const char *parent)
+{
+	char buf[64], shown[PATH_MAX];
+	int fd = openat(dfd, parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC), next, ret = 0;
+	ssize_t n;
+
+	snprintf(shown, sizeof(shown), "%s", parent);
+	for (int depth = 0; fd >= 0 && depth < 64; depth++) {
+		/* a link without a manifest stays without one */
+		if ((n = read_file_at(fd, MANIFEST, buf, sizeof(buf) - 1)) >= 0) {
+			buf[n] = '\0';
+			ret |= man_write(fd, shown, strstr(buf, "\nr pages\n") != NULL);
+		}
+		next = openat(fd, "parent", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		fd = next;
+		snprintf(shown + strlen(shown), sizeof(shown) - strlen(shown), "%s", "/parent");
+	}
+	close_keep(fd);
+	return ret;
 }
 
 /* =============================== Commands ================================ */
@@ -3854,6 +3928,8 @@ static int cmd_dump(void)
 		     d.shown, d.name);
 		goto out;
 	}
+	if (cfg.parent_path[0] && cfg.auto_dedup && man_chain_check(d.fd, cfg.parent_path))
+		goto out;
 	if (rpc_open(&r, criu, cfg.shell_job) || rpc_version(&r))
 		goto out;
 	if ((pre || cfg.parent_path[0] || cfg.lazy_pages) && rpc_features(&r, &f))
@@ -3945,8 +4021,13 @@ static int cmd_dump(void)
 		/* CRIU has let go of the tree: hashing adds no downtime. A
 		 * checkpoint that cannot get its manifest is still kept, and
 		 * said so (exit 1): the tree may be gone */
-		if (!cfg.migrating && man_write(d.fd, img_tmp)) {
+		if (!cfg.migrating && man_write(d.fd, img_tmp, cfg.page_server[0])) {
 			warn("the %s is kept without a manifest: restore will say it cannot be verified", what);
+			bad_manifest = true;
+		}
+		if (cfg.parent_path[0] && cfg.auto_dedup && man_chain_rewrite(d.fd, cfg.parent_path)) {
+			warn("--auto-dedup changed the parent chain at %s and its manifest could not follow: restore will "
+			     "refuse it until you pass --no-verify", cfg.parent_path);
 			bad_manifest = true;
 		}
 		if (img_commit(&d)) {

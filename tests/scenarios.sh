@@ -404,6 +404,10 @@ scenario_page_server() {
 	wait "$P" 2>/dev/null
 	c1=$(count "$D/c")
 	cp -p "$D/remote"/* "$D/local/"
+	cr verify "$D/local" >"$D/out" 2>"$D/err"
+	check "cr verify: the local images are intact (exit 0)" [ $? = 0 ]
+	check "... and it says the pages from the page server are not covered" \
+		grep -q "memory pages went to a page server: they are not covered" "$D/out"
 	cr restore -D "$D/local" >"$D/out" 2>"$D/err"
 	{ [ $? = 0 ] && wait_above "$D/c" $((c1 + 21)) &&
 		grep -q " ok" "$D/c"; }

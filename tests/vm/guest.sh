@@ -520,6 +520,8 @@ scenario_dedup() {
 	a=$(blocks "$D/p1" "$D/ck1") b=$(blocks "$D/q1" "$D/ck2")
 	echo "# the chain takes $a KiB without --auto-dedup, $b KiB with it"
 	check "the deduplicated chain takes less space ($b KiB < $a KiB - 4 MiB)" lt "$b" $((a - 4096))
+	cr verify "$D/ck2" >"$D/out" 2>"$D/err"
+	check "cr verify: the deduplicated chain is intact (its manifests followed the dedup)" [ $? = 0 ]
 	c1=$(count "$D/c")
 	cr restore -D "$D/ck2" >"$D/out" 2>"$D/err"
 	rrc=$?
@@ -529,6 +531,16 @@ scenario_dedup() {
 	grep -q BAD "$D/c" && bad=1
 	c2=$(count "$D/c")
 	check "the restored process finds its data intact ($(cat "$D/c"))" intact
+	# a damaged parent: --auto-dedup must not bless it by hashing it again
+	cr pre-dump -D "$D/r1" "$P" >"$D/out" 2>"$D/err"
+	check "a third pre-dump" [ $? = 0 ]
+	f=$(ls "$D/r1"/pages-*.img | head -n 1)
+	printf 'X' | dd of="$f" bs=1 seek=100 conv=notrunc 2>/dev/null
+	cr checkpoint --leave-running --auto-dedup --parent-path ../r1 -D "$D/ck3" "$P" >"$D/out" 2>"$D/err"
+	st=$?
+	check "--auto-dedup on a damaged parent: exit 1 ($st), says so, writes nothing" \
+		eval '[ $st = 1 ] && grep -q "fails verification" "$D/err" && [ ! -e "$D/ck3" ]'
+	check "... the process runs on" running "$P"
 	stop "$P"
 }
 
