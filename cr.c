@@ -6072,8 +6072,10 @@ static int cmd_receive(void)
 	       t == -3) {
 		if (t == MIG_PS) {
 			rpc_close(&ps);	/* one at a time */
-			if ((psp = mig_page_server(&ps, criu, dfd, m.buf)) < 0 || mig_send(m.ctl, MIG_PSREADY, "", 0, NULL, 0)) {
-				mig_sendf(m.ctl, MIG_ERROR, "the target's page server did not start");
+			if ((psp = mig_page_server(&ps, criu, dfd, m.buf)) < 0 || ps.interrupted ||
+			    mig_send(m.ctl, MIG_PSREADY, "", 0, NULL, 0)) {
+				mig_sendf(m.ctl, MIG_ERROR, ps.interrupted ? "the target was interrupted by %s" :
+					  "the target's page server did not start", sig_name(ps.interrupted));
 				goto out;
 			}
 			continue;
@@ -6085,7 +6087,7 @@ static int cmd_receive(void)
 			rpc_req_init(&req, criu_req_type_WAIT_PID);
 			req.has_pid = true;
 			req.pid = (uint32_t)psp;
-			pst = !rpc_call(&ps, &req, &resp) && resp.success && resp.has_status ? resp.status : -1;
+			pst = !rpc_call(&ps, &req, &resp) && resp.success && resp.has_status && !ps.interrupted ? resp.status : -1;
 			rpc_close(&ps);
 			psp = -1;
 		}

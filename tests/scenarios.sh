@@ -685,10 +685,12 @@ EOF
 	wait "$R"
 	{ [ $? = 1 ] && grep -q "interrupted by SIGINT while waiting for a peer on 10.77.0.2:4448" "$D/rcv.err"; }
 	verdict $? "receive --listen interrupted by SIGINT before a peer came: exit 1, says so"
-	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4449 --token-file "$D/tok" >/dev/null 2>"$D/rcv.err" &
+	# (the images' directory may be a tmpfs no path shows: the receiver's
+	# -v line on where they go says that the transfer begins)
+	on_b "$CR" -v -c none --criu "$CRIU" receive --listen 10.77.0.2:4449 --token-file "$D/tok" >/dev/null 2>"$D/rcv.err" &
 	R=$!
 	sleep 0.5
-	( i=0; while ! ls "$TMPDIR"/cr-receive.*/img >/dev/null 2>&1 && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
+	( i=0; while ! grep -q "the images go to" "$D/rcv.err" && [ $i -lt 3000 ]; do sleep 0.01; i=$((i + 1)); done
 	  on_b pkill -INT -f "receive --listen 10.77.0.2:4449" ) &
 	MIB=256 BURN=1100 source_run --to 10.77.0.2:4449 --token-file "$D/tok" >"$D/src.out"
 	wait "$R"
