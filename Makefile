@@ -61,7 +61,7 @@ LDFLAGS_CR = -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl
 
 PB_RT  = nanopb/pb.h nanopb/pb_common.h nanopb/pb_common.c nanopb/pb_encode.h \
          nanopb/pb_encode.c nanopb/pb_decode.h nanopb/pb_decode.c
-SRC    = cr.c nanopb/rpc.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c \
+SRC    = cr.c nanopb/rpc.pb.c nanopb/images.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c \
          $(INIH_SRC)/ini.c
 
 .SECONDARY:
@@ -69,7 +69,7 @@ SRC    = cr.c nanopb/rpc.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_de
 
 all: cr
 
-cr: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h
+cr: $(SRC) nanopb/rpc.pb.h nanopb/images.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h
 	$(CC) $(CPPFLAGS_CR) $(CPPFLAGS) $(CFLAGS_CR) $(WERROR) $(CFLAGS) -o $@ $(SRC) $(LDFLAGS_CR) $(LDFLAGS)
 	@echo "cr: $$(stat -c %s $@) bytes (budget $(BUDGET))"
 
@@ -78,7 +78,7 @@ cr: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h
 # sanitizer runtime). test.sh runs tier 1 against it after the real cr;
 # `make asan` runs tiers 0 and 1 with it alone.
 ASAN_CC = clang
-cr-asan: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h
+cr-asan: $(SRC) nanopb/rpc.pb.h nanopb/images.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h
 	$(ASAN_CC) $(CPPFLAGS_CR) -std=c11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
 		-fno-sanitize-recover=all $(WARN) -Wno-gnu-zero-variadic-macro-arguments -o $@ $(SRC)
 
@@ -129,12 +129,12 @@ cross_warn_clang = -Wno-sign-compare
 # aarch64 only: what else keeps cr-aarch64 in the budget (1.7 KB together,
 # measured with clang 14): no frame pointer, no SIMD registers (cr.c does
 # no floating point; the varargs prologues stop saving q0-q7), LTO
-cross_flags_aarch64 = -fomit-frame-pointer -mgeneral-regs-only -flto
+cross_flags_aarch64 = -fomit-frame-pointer -mgeneral-regs-only -flto -mcmodel=tiny -Wl,--icf=all -Wl,--build-id=none
 cross_crt_clang = $(addprefix $(call cross_root,$(1))/lib/$(call cx,$(1),3)/,crt1.o crti.o)
 cross_lib_clang = $(call cross_root,$(1))/lib/$(call cx,$(1),3)/libc.a $$($(call cx,$(1),2)-gcc -print-libgcc-file-name) \
 	$(call cross_root,$(1))/lib/$(call cx,$(1),3)/crtn.o
 
-cr-%: $(SRC) nanopb/rpc.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h $(DEPS)/musl-%/gcc.specs
+cr-%: $(SRC) nanopb/rpc.pb.h nanopb/images.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h $(DEPS)/musl-%/gcc.specs
 	@command -v $(call cx,$*,2)-gcc >/dev/null || { echo "no $(call cx,$*,2)-gcc: run 'make deps' as root" >&2; false; }
 	$(call cross_cc_$(call cx,$*,5),$*) $(CPPFLAGS_CR) $(CPPFLAGS) $(CFLAGS_CR) $(WERROR) $(cross_warn_$(call cx,$*,5)) $(cross_flags_$*) $(CFLAGS) \
 		-o $@ $(call cross_crt_$(call cx,$*,5),$*) $(SRC) $(call cross_lib_$(call cx,$*,5),$*) $(LDFLAGS_CR) $(LDFLAGS)
@@ -164,9 +164,15 @@ nanopb/rpc.pb.c: rpc.proto rpc.options | $(NANOPB_GEN)
 	@mkdir -p nanopb
 	$(PYTHON) $(NANOPB_GEN) -q -I. -D nanopb rpc.proto
 
+# images.proto: what cr inspect reads of CRIU's image files
+nanopb/images.pb.h: nanopb/images.pb.c
+nanopb/images.pb.c: images.proto images.options | $(NANOPB_GEN)
+	@mkdir -p nanopb
+	$(PYTHON) $(NANOPB_GEN) -q -I. -D nanopb images.proto
+
 proto:
-	rm -f nanopb/rpc.pb.c nanopb/rpc.pb.h
-	$(MAKE) nanopb/rpc.pb.c
+	rm -f nanopb/rpc.pb.c nanopb/rpc.pb.h nanopb/images.pb.c nanopb/images.pb.h
+	$(MAKE) nanopb/rpc.pb.c nanopb/images.pb.c
 
 $(NANOPB_SRC)/pb.h $(INIH_SRC)/ini.h $(INIH_SRC)/ini.c $(XXH_SRC)/xxhash.h $(NANOPB_GEN):
 	@echo "missing $@: run 'make deps' as root (or set NANOPB_SRC=/INIH_SRC=/XXH_SRC= to release checkouts)" >&2

@@ -52,6 +52,7 @@
 #include "pb_decode.h"
 #include "pb_encode.h"
 #include "rpc.pb.h"
+#include "images.pb.h"
 
 /* ========================= Constants and macros ========================= */
 
@@ -829,17 +830,47 @@ static int parse_hostport(const char *s, char *host, int *port)
 	return 0;
 }
 
+/*
+ * Buffers of 256 KB and more are not static: main reserves one mapping
+ * before any side effect, and each buffer is carved from it when first
+ * needed (BIG). The binary's own data then stays inside the megabyte that
+ * aarch64's tiny code model reaches: cr-aarch64 is 6.5 KB smaller for it.
+ * Untouched pages cost nothing; a fork copies them on write, as it would
+ * static ones.
+ */
+#define BIG_RESERVE (96u << 20)
+static struct {
+	uint8_t *p;
+	size_t used;
+} big_a;
+
+static void *big_map(size_t n)
+{
+	void *p;
+
+	n = (n + 4095) & ~(size_t)4095;
+	if (big_a.p && big_a.used + n <= BIG_RESERVE)
+		return big_a.used += n, big_a.p + big_a.used - n;
+	/* the fuzz harnesses, which do not go through main */
+	p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		die("cannot map %zu bytes:", n);
+	return p;
+}
+#define BIG(p, n) ((p) ? (p) : ((p) = big_map(n)))
+
 /* Strings that outlive the line inih handed them in: a bump arena as big
  * as the largest config file, so it cannot run out and needs no malloc. */
 static size_t str_used;	/* (the ini fuzz harness resets it per input) */
 
 static const char *str_keep(const char *s)
 {
-	static char arena[MAX_CONFIG_SIZE + 1];
+	static char *arena_m;
+	char *const arena = BIG(arena_m, MAX_CONFIG_SIZE + 1);
 	size_t len = strlen(s) + 1;
 	char *p = arena + str_used;
 
-	if (len > sizeof(arena) - str_used)
+	if (len > (MAX_CONFIG_SIZE + 1) - str_used)
 		return NULL;
 	memcpy(p, s, len);
 	str_used += len;
@@ -1129,7 +1160,8 @@ static int cfg_ini_handler(void *user, const char *section, const char *name, co
  */
 static void cfg_load_ini(const char *file, bool must_exist)
 {
-	static char buf[MAX_CONFIG_SIZE + 1];
+	static char *buf_m;
+	char *const buf = BIG(buf_m, MAX_CONFIG_SIZE + 1);
 	struct ini_ctx ctx = { .file = file };
 	struct stat st;
 	ssize_t len;
@@ -1149,7 +1181,7 @@ static void cfg_load_ini(const char *file, bool must_exist)
 		usage_die("config %s: %s; cr runs as root and takes commands from this file (chown root, chmod go-w)",
 			  file, st.st_uid != 0 ? "owned by another user" : "writable by group or others");
 	close(fd);
-	len = read_file_at(AT_FDCWD, file, buf, sizeof(buf));
+	len = read_file_at(AT_FDCWD, file, buf, (MAX_CONFIG_SIZE + 1));
 	if (len < 0)
 		usage_die("config %s:", file);
 	if (len == MAX_CONFIG_SIZE)
@@ -1183,6 +1215,7 @@ static const struct cmd_desc {
 	{ "check", C_CHK, "", "report what works on this host (CRIU, kernel, cgroups)" },
 	{ "stats", C_STATS, "DIR", "print the CRIU statistics kept in a work or image directory" },
 	{ "verify", C_VERIFY, "DIR", "check a checkpoint (and its pre-dump chain) against its manifest" },
+	{ "inspect", C_INSPECT, "DIR", "show what a checkpoint holds: processes, memory, files, sockets, cgroup" },
 	{ "page-server", C_PS, "", "receive the pages of a (pre-)dump sent with --page-server" },
 	{ "migrate", C_MIG, "PID", "move a live tree to another host running 'cr receive'" },
 	{ "receive", C_RCV, "", "the target side of 'cr migrate'" },
@@ -2210,7 +2243,8 @@ static int rpc_features(struct rpc *r, criu_features *f)
 static void rpc_report_failure(const char *what, criu_req_type type, const criu_resp *resp, int wd, const char *log,
 			       const char *log_shown)
 {
-	static char buf[1 << 20];
+	static char *buf_m;
+	char *const buf = BIG(buf_m, 1 << 20);
 	char *lines[64], *save = NULL, *start = buf;
 	int n = 0, shown = 0, last = -1, fd;
 	ssize_t len = -1;
@@ -2236,8 +2270,8 @@ static void rpc_report_failure(const char *what, criu_req_type type, const criu_
 	 * errors come at its end */
 	if ((fd = openat(wd, log, O_RDONLY | O_CLOEXEC)) >= 0) {
 		size = lseek(fd, 0, SEEK_END);
-		if (size >= 0 && lseek(fd, size > (off_t)sizeof(buf) - 1 ? size - (off_t)sizeof(buf) + 1 : 0, SEEK_SET) >= 0)
-			len = read(fd, buf, sizeof(buf) - 1);
+		if (size >= 0 && lseek(fd, size > (off_t)(1 << 20) - 1 ? size - (off_t)(1 << 20) + 1 : 0, SEEK_SET) >= 0)
+			len = read(fd, buf, (1 << 20) - 1);
 		close_keep(fd);
 	}
 	if (len < 0) {
@@ -2333,14 +2367,15 @@ struct cg_dir {
  * ones. Mount points with escaped characters are not supported. */
 static int cg_read_layout(struct cg_layout *l)
 {
-	static char buf[1 << 20];
+	static char *buf_m;
+	char *const buf = BIG(buf_m, 1 << 20);
 	char *save = NULL;
 	ssize_t n0;
 
 	memset(l, 0, sizeof(*l));
-	if ((n0 = read_file_at(AT_FDCWD, "/proc/self/mountinfo", buf, sizeof(buf))) < 0)
+	if ((n0 = read_file_at(AT_FDCWD, "/proc/self/mountinfo", buf, (1 << 20))) < 0)
 		return -1;
-	if (n0 == sizeof(buf) - 1) {
+	if (n0 == (1 << 20) - 1) {
 		errno = E2BIG;	/* a cgroup mount past the end would be missed */
 		return -1;
 	}
@@ -2503,13 +2538,14 @@ static int cg_collect(int fd, const char *name, void *arg);
  * it to the set. */
 static int cg_collect_at(int dirfd, const char *name, struct pidset *s)
 {
-	static char buf[1 << 20];	/* its pids are all taken before the recursion */
+	static char *buf_m;
+	char *const buf = BIG(buf_m, 1 << 20);	/* its pids are all taken before the recursion */
 	char *save = NULL;
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r;
 	ssize_t n;
 
-	if (fd < 0 || (n = read_file_at(fd, "cgroup.procs", buf, sizeof(buf))) < 0 ||
-	    (n == sizeof(buf) - 1 && (errno = E2BIG))) {
+	if (fd < 0 || (n = read_file_at(fd, "cgroup.procs", buf, (1 << 20))) < 0 ||
+	    (n == (1 << 20) - 1 && (errno = E2BIG))) {
 		close_keep(fd);
 		return -1;
 	}
@@ -3026,6 +3062,8 @@ static const char *ms(uint64_t us, char *buf)
  * frozen time is CRIU's bookkeeping, not the tree's downtime (machine-notes:
  * around 4e9 us): it is shown as unknown, with the reason.
  */
+static const char *stats_tail = "}\n";	/* inspect: "}}\n", the object is inside its own */
+
 static void stats_print(const char *what, pid_t pid, uint64_t wall_us, const stats_entry *e, bool lazy)
 {
 	static const char *const dn[] = { "freezing_ms", "frozen_ms", "memdump_ms", "memwrite_ms", "pages_scanned",
@@ -3069,7 +3107,8 @@ static void stats_print(const char *what, pid_t pid, uint64_t wall_us, const sta
 				       (int)strlen(names[i]), names[i], (unsigned long long)(v[i] * page >> 20),
 				       (unsigned long long)((v[i] * page % (1 << 20)) * 100 >> 20));
 		}
-		out(1, ",\"page_size\":%ld%s}\n", page, lazy ? ",\"note\":\"frozen_ms of a lazy dump is not reported by CRIU correctly\"" : "");
+		out(1, ",\"page_size\":%ld%s%s", page, lazy ? ",\"note\":\"frozen_ms of a lazy dump is not reported by CRIU correctly\"" : "",
+		    stats_tail);
 		return;
 	}
 	out(f, "%s statistics%s:\n", what, wall_us ? "" : " (from CRIU's file)");
@@ -3156,7 +3195,8 @@ static bool man_skip(const char *name)
  */
 static int man_hash(int dfd, const char *name, char hex[33], unsigned long long *size)
 {
-	static char chunk[1 << 20];
+	static char *chunk_m;
+	char *const chunk = BIG(chunk_m, 1 << 20);
 	static XXH3_state_t xs;
 	XXH128_hash_t h;
 	struct stat st;
@@ -3171,7 +3211,7 @@ static int man_hash(int dfd, const char *name, char hex[33], unsigned long long 
 		return -1;
 	}
 	XXH3_128bits_reset(&xs);
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0 || (n < 0 && errno == EINTR))
+	while ((n = read(fd, chunk, (1 << 20))) > 0 || (n < 0 && errno == EINTR))
 		if (n > 0)
 			XXH3_128bits_update(&xs, chunk, (size_t)n), *size += (unsigned long long)n;
 	if (n < 0) {
@@ -3224,7 +3264,8 @@ static int man_add(int dfd, const char *name, void *arg)
 /* Write DIR's manifest (dfd, shown in messages). 0, or -1 said why. */
 static int man_write(int dfd, const char *shown, bool remote_pages)
 {
-	static char buf[MAN_MAX];
+	static char *buf_m;
+	char *const buf = BIG(buf_m, MAN_MAX);
 	struct man m = { buf, 0, 0, 0, 0, NULL };
 	int64_t t0 = now_us();
 	int fd;
@@ -3319,10 +3360,11 @@ static int man_count(int dfd, const char *name, void *arg)
  */
 static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
 {
-	static char buf[MAN_MAX + 1];	/* done with before the recursion */
+	static char *buf_m;
+	char *const buf = BIG(buf_m, MAN_MAX + 1);	/* done with before the recursion */
 	char hex[33], target[PATH_MAX], parent[PATH_MAX] = "", name[NAME_MAX + 1];
 	unsigned listed = 0, missing = 0;
-	ssize_t n = read_file_at(dfd, MANIFEST, buf, sizeof(buf));
+	ssize_t n = read_file_at(dfd, MANIFEST, buf, (MAN_MAX + 1));
 	struct man_extra x = { buf, dir, v, false, 0 };
 	int pfd;
 
@@ -3434,6 +3476,344 @@ static int cmd_verify(void)
 		out(1, "%s: intact: %u files, %llu MiB in %u director%s\n", dir, v.files, v.bytes >> 20, v.dirs,
 		    v.dirs == 1 ? "y" : "ies");
 	return v.problems ? EXIT_FAIL : EXIT_OK;
+}
+
+/* ============================ Inspect: images ============================ */
+
+/*
+ * inspect DIR: what a checkpoint holds, read from CRIU's images with the
+ * few fields of images.proto (cr's own description, from CRIU's field
+ * numbers). An image file is one or two little-endian magics, then entries
+ * of a u32 length and a message. Each file is read whole into a buffer of
+ * its own kind (never more than IMG_MAX), and every way it can be wrong is
+ * said with its name and the entry's offset.
+ */
+#define INVENTORY_MAGIC 0x58313116
+#define PSTREE_MAGIC 0x50273030
+#define CORE_MAGIC 0x55053847
+#define MM_MAGIC 0x57492820
+#define PAGEMAP_MAGIC 0x56084025
+#define FDINFO_MAGIC 0x56213732
+#define FILES_MAGIC 0x56303138
+#define CGROUP_MAGIC 0x59383330
+#define IDS_MAGIC 0x54432030
+#define IMG_MAX (16u << 20)
+#define PE_PARENT 1
+#define PE_LAZY 2
+#define PE_PRESENT 4
+
+struct img {
+	uint8_t *buf;
+	size_t len, off;
+	char name[40];
+};
+
+static const char *ins_dir;
+static bool ins_bad;	/* an image could not be read whole */
+
+/* Load dfd's image NAME.img or NAME-N.img (n >= 0) after checking its
+ * magic. 1 when it is not there, 0, or -1 after saying why. */
+static int img_load(struct img *im, uint8_t *buf, int dfd, uint32_t magic, const char *name, long n)
+{
+	uint32_t m[2] = { 0, 0 };
+	ssize_t r;
+	int fd;
+
+	if (n >= 0)
+		snprintf(im->name, sizeof(im->name), "%s-%ld.img", name, n);
+	else
+		snprintf(im->name, sizeof(im->name), "%s.img", name);
+	im->buf = buf, im->len = 0;
+	if ((fd = openat(dfd, im->name, O_RDONLY | O_CLOEXEC)) < 0)
+		return errno == ENOENT ? 1 : (warn("%s/%s:", ins_dir, im->name), ins_bad = true, -1);
+	while (im->len < IMG_MAX && (r = read(fd, buf + im->len, IMG_MAX - im->len)) > 0)
+		im->len += (size_t)r;
+	close(fd);
+	memcpy(m, buf, im->len < 8 ? im->len : 8);
+	im->off = magic == INVENTORY_MAGIC ? 4 : 8;
+	if (im->len >= IMG_MAX)
+		warn("%s/%s: larger than the %u MiB inspect reads", ins_dir, im->name, IMG_MAX >> 20);
+	else if (le32toh(m[0]) != (magic == INVENTORY_MAGIC ? magic : IMG_COMMON_MAGIC) ||
+		 (magic != INVENTORY_MAGIC && le32toh(m[1]) != magic))
+		warn("%s/%s: not the CRIU image its name says (magic %08x %08x)", ins_dir, im->name, le32toh(m[0]),
+		     le32toh(m[1]));
+	else
+		return 0;
+	ins_bad = true;
+	return -1;
+}
+
+/* The next entry into msg: 1, 0 at the end, -1 after saying why. */
+static int img_next(struct img *im, const pb_msgdesc_t *fields, void *msg)
+{
+	uint32_t len;
+	pb_istream_t is;
+
+	if (im->off == im->len)
+		return 0;
+	memcpy(&len, im->buf + im->off, im->len - im->off >= 4 ? 4 : 0);
+	len = le32toh(len);
+	if (im->len - im->off < 4 || len > im->len - im->off - 4) {
+		warn("%s/%s: truncated at byte %zu (an entry of %u bytes)", ins_dir, im->name, im->off,
+		     im->len - im->off < 4 ? 0 : len);
+	} else {
+		is = pb_istream_from_buffer(im->buf + im->off + 4, len);
+		im->off += 4 + len;
+		if (pb_decode(&is, fields, msg))
+			return 1;
+		warn("%s/%s: the entry at byte %zu does not decode (%u bytes)", ins_dir, im->name, im->off - 4 - len,
+		     len);
+	}
+	ins_bad = true;
+	im->off = im->len;
+	return -1;
+}
+
+/* s as the inside of a JSON string (or as it is, for text) */
+static const char *ins_str(const char *s, size_t n)
+{
+	static char b[4 * 1024 * 6 + 8];
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o < sizeof(b) - 8; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (cfg.json && (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f))
+			o += (size_t)snprintf(b + o, 8, "\\u%04x", c);
+		else
+			b[o++] = c >= 0x20 && c != 0x7f ? (char)c : '?';
+	}
+	b[o] = '\0';
+	return b;
+}
+
+/* a repeated uint32 decoded one by one, and counted */
+static bool ins_count(pb_istream_t *is, const pb_field_t *f, void **arg)
+{
+	uint64_t v;
+
+	(void)f;
+	++*(unsigned *)*arg;
+	return pb_decode_varint(is, &v);
+}
+
+struct ins_mem {
+	unsigned vmas;
+	unsigned long long mapped;
+};
+
+static bool ins_vma(pb_istream_t *is, const pb_field_t *f, void **arg)
+{
+	struct ins_mem *m = *arg;
+	img_vma v = { 0 };
+
+	(void)f;
+	if (!pb_decode(is, img_vma_fields, &v))
+		return false;
+	m->vmas++, m->mapped += v.end > v.start ? v.end - v.start : 0;
+	return true;
+}
+
+/* an IPv4 or IPv6 address as CRIU keeps it (the kernel's bytes) */
+static void ins_addr(char *b, size_t n, const uint32_t *a, pb_size_t words, uint32_t port)
+{
+	size_t o = 0;
+
+	for (pb_size_t i = 0; i < words * 4 && i < 16; i++) {
+		unsigned v = a[i / 4] >> (8 * (i % 4)) & 0xff;
+
+		if (words == 1)
+			o += (size_t)snprintf(b + o, n - o, "%s%u", i ? "." : "", v);
+		else
+			o += (size_t)snprintf(b + o, n - o, "%s%02x", i && !(i % 2) ? ":" : "", v);
+	}
+	snprintf(b + o, n - o, words > 1 ? "]:%u" : ":%u", port);
+	if (words > 1)
+		memmove(b + 1, b, strlen(b) + 1), b[0] = '[';
+}
+
+static const char *ins_state(uint32_t s)
+{
+	static const char *const st[] = { "", "established", "syn-sent", "syn-recv", "fin-wait1", "fin-wait2",
+					  "time-wait", "close", "close-wait", "last-ack", "listen", "closing" };
+	return s < 12 ? st[s] : "?";
+}
+
+/* What the file with id is, from files.img: its path, or its kind and ends. */
+static void ins_file(struct img *files, uint32_t id, uint32_t type, char *b, size_t n)
+{
+	static const char *const kind[] = { "?", "file", "pipe", "fifo", "inet", "unix", "eventfd", "eventpoll",
+					    "inotify", "signalfd", "packet", "tty", "fanotify", "netlink", "ns", "tun",
+					    "ext", "timerfd", "memfd", "bpfmap", "pidfd" };
+	static const char *const sock[] = { "", "stream", "dgram", "raw", "rdm", "seqpacket" };
+	static img_file e;
+	char a1[64], a2[64];
+
+	snprintf(b, n, "%s", type < 21 ? kind[type] : "?");
+	files->off = 8;
+	while (files->buf) {
+		int r = img_next(files, img_file_fields, &e);
+
+		if (r < 0)
+			files->buf = NULL;	/* said once */
+		if (r < 1)
+			return;
+		if (e.id != id)
+			continue;
+		if (e.has_reg)
+			snprintf(b, n, "%s", e.reg.name);
+		else if (e.has_pipe)
+			snprintf(b, n, "pipe:[%u]", e.pipe.pipe_id);
+		else if (e.has_isk) {
+			ins_addr(a1, sizeof(a1), e.isk.src_addr, e.isk.src_addr_count, e.isk.src_port);
+			ins_addr(a2, sizeof(a2), e.isk.dst_addr, e.isk.dst_addr_count, e.isk.dst_port);
+			snprintf(b, n, "%s%s %s -> %s %s", e.isk.proto == 6 ? "tcp" : e.isk.proto == 17 ? "udp" : "ip",
+				 e.isk.family == 10 ? "6" : "", a1, a2, ins_state(e.isk.state));
+		} else if (e.has_usk)
+			snprintf(b, n, "unix %s %s%.*s%s %s", e.usk.type < 6 ? sock[e.usk.type] : "?",
+				 e.usk.name.size ? !e.usk.name.bytes[0] ? "@" : "" : "(unnamed)",
+				 (int)e.usk.name.size - (e.usk.name.size && !e.usk.name.bytes[0]),
+				 (char *)e.usk.name.bytes + (e.usk.name.size && !e.usk.name.bytes[0]),
+				 e.usk.peer ? " (connected)" : "", ins_state(e.usk.state));
+		return;
+	}
+}
+
+/* One process: its core, memory and files. */
+static void ins_proc(int dfd, const img_pstree *p, unsigned threads, struct img *files, uint8_t *buf, bool first)
+{
+	static const char *const state[] = { "?", "alive", "dead", "stopped", "?", "?", "zombie" };
+	img_core c = { 0 };
+	img_kobj_ids ids = { 0 };
+	img_pagemap pm;
+	img_mm mm = { 0 };
+	img_fdinfo fi;
+	struct ins_mem mem = { 0, 0 };
+	unsigned long long pg[3] = { 0, 0, 0 };	/* dumped, lazy, in the parent */
+	struct img im;
+	char what[PATH_MAX + 64];
+	int nf = 0;
+	bool j = cfg.json;
+
+	if (!img_load(&im, buf, dfd, CORE_MAGIC, "core", p->pid))
+		img_next(&im, img_core_fields, &c);
+	/* the kernel objects' ids: ids-PID.img, or the core in older CRIU */
+	if (!img_load(&im, buf, dfd, IDS_MAGIC, "ids", p->pid) && img_next(&im, img_kobj_ids_fields, &ids) > 0)
+		c.ids = ids, c.has_ids = true;
+	mm.vmas.funcs.decode = ins_vma, mm.vmas.arg = &mem;
+	if (!img_load(&im, buf, dfd, MM_MAGIC, "mm", p->pid))
+		img_next(&im, img_mm_fields, &mm);
+	if (!img_load(&im, buf, dfd, PAGEMAP_MAGIC, "pagemap", p->pid) && img_next(&im, img_pagemap_fields, &pm) > 0)
+		while (memset(&pm, 0, sizeof(pm)), img_next(&im, img_pagemap_fields, &pm) > 0) {
+			unsigned long long np = pm.nr_pages ? pm.nr_pages : pm.compat_nr_pages;
+
+			if (!pm.has_flags)
+				pm.flags = pm.in_parent ? PE_PARENT : PE_PRESENT;
+			/* lazy: left out of the images, for a page server to serve
+			 * (CRIU marks every page that could be lazy PE_LAZY) */
+			pg[0] += pm.flags & PE_PRESENT ? np : 0;
+			pg[1] += (pm.flags & (PE_LAZY | PE_PRESENT)) == PE_LAZY ? np : 0;
+			pg[2] += pm.flags & PE_PARENT ? np : 0;
+		}
+	out(1, j ? "%s{\"pid\":%u,\"ppid\":%u,\"pgid\":%u,\"sid\":%u,\"comm\":\"%s\",\"state\":\"%s\",\"threads\":%u%s,"
+		   "\"memory\":{\"vmas\":%u,\"mapped_kib\":%llu,\"pages\":%llu,\"lazy_pages\":%llu,\"parent_pages\":%llu},"
+		   "\"files\":["
+		 : "%spid %u, parent %u, pgid %u, sid %u: %s, %s, %u thread%s\n"
+		   "  memory: %u VMAs, %llu KiB mapped; pages: %llu dumped, %llu lazy, %llu in the parent\n",
+	    j && !first ? "," : "", p->pid, p->ppid, p->pgid, p->sid, ins_str(c.tc.comm, strlen(c.tc.comm)),
+	    c.tc.task_state < 7 ? state[c.tc.task_state] : "?", threads, j || threads == 1 ? "" : "s", mem.vmas,
+	    mem.mapped >> 10, pg[0], pg[1], pg[2]);
+	if (c.has_ids && !img_load(&im, buf, dfd, FDINFO_MAGIC, "fdinfo", c.ids.files_id))
+		while (memset(&fi, 0, sizeof(fi)), img_next(&im, img_fdinfo_fields, &fi) > 0) {
+			ins_file(files, fi.id, fi.type, what, sizeof(what));
+			out(1, j ? "%s{\"fd\":%u,\"what\":\"%s\"}" : "%s  fd %u: %s\n", j && nf++ ? "," : "", fi.fd,
+			    j ? ins_str(what, strlen(what)) : what);
+		}
+	if (j)
+		out(1, "]}");
+}
+
+static bool ins_cgset(pb_istream_t *is, const pb_field_t *f, void **arg)
+{
+	static img_cg_set s;
+
+	(void)f;
+	if (!pb_decode(is, img_cg_set_fields, &s))
+		return false;
+	if (s.id != *(uint32_t *)*arg)
+		return true;
+	for (pb_size_t i = 0; i < s.ctls_count; i++)
+		out(1, cfg.json ? "%s{\"controllers\":\"%s\",\"path\":\"%s\"}" : "%s%s:%s", i ? cfg.json ? "," : " " : "",
+		    s.ctls[i].name, ins_str(s.ctls[i].path, strlen(s.ctls[i].path)));
+	return true;
+}
+
+static int cmd_inspect(void)
+{
+	static uint8_t *b_tree_m, *b_proc_m, *b_files_m;
+	uint8_t *const b_tree = BIG(b_tree_m, IMG_MAX), *const b_proc = BIG(b_proc_m, IMG_MAX), *const b_files = BIG(b_files_m, IMG_MAX);
+	static const char *const arch[] = { "?", "x86_64", "arm", "aarch64", "ppc64", "s390", "mips", "loongarch64",
+					    "riscv64" };
+	struct img tree, files, im;
+	img_inventory inv = { 0 };
+	img_pstree p;
+	img_core c = { 0 };
+	img_cgroup cg = { 0 };
+	stats_entry st;
+	char parent[PATH_MAX] = "";
+	unsigned threads, n = 0;
+	uint32_t cgset;
+	int dfd = open(cfg.args[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool j = cfg.json;
+
+	ins_dir = cfg.args[0];
+	if (dfd < 0)
+		die("%s:", ins_dir);
+	if (img_load(&im, b_proc, dfd, INVENTORY_MAGIC, "inventory", -1) || img_next(&im, img_inventory_fields, &inv) < 1)
+		die("%s is not a checkpoint cr can read (its inventory.img is %s)", ins_dir,
+		    faccessat_(dfd, "inventory.img", F_OK) ? "missing" : "damaged, see above");
+	if (inv.img_version > 2)
+		warn("%s was made by a newer CRIU (image version %u; cr knows 1 and 2): what follows may be incomplete",
+		     ins_dir, inv.img_version);
+	if (readlinkat(dfd, "parent", parent, sizeof(parent) - 1) < 0)
+		parent[0] = '\0';
+	if (faccessat_(dfd, "pstree.img", F_OK)) {
+		/* a pre-dump: memory only */
+		out(1, j ? "{\"dir\":\"%s\",\"img_version\":%u,\"pre_dump\":true}\n" :
+			   "%s: a pre-dump (CRIU image version %u): memory pages only, no process tree; inspect the "
+			   "checkpoint made on top of it\n", ins_str(ins_dir, strlen(ins_dir)), inv.img_version);
+		return EXIT_OK;
+	}
+	if (img_load(&tree, b_tree, dfd, PSTREE_MAGIC, "pstree", -1))
+		return EXIT_FAIL;
+	if (img_load(&files, b_files, dfd, FILES_MAGIC, "files", -1))
+		files.buf = NULL;
+	/* the root's core: the architecture and the cgroup set */
+	if (!img_load(&im, b_proc, dfd, PSTREE_MAGIC, "pstree", -1) && img_next(&im, img_pstree_fields, &p) > 0 &&
+	    !img_load(&im, b_proc, dfd, CORE_MAGIC, "core", p.pid))
+		img_next(&im, img_core_fields, &c);
+	cgset = c.tc.has_cg_set ? c.tc.cg_set : inv.root_cg_set;
+	out(1, j ? "{\"dir\":\"%s\",\"img_version\":%u,\"arch\":\"%s\"" : "%s: CRIU image version %u, %s",
+	    ins_str(ins_dir, strlen(ins_dir)), inv.img_version, c.mtype < 9 ? arch[c.mtype] : "?");
+	out(1, j ? ",\"parent\":\"%s\",\"processes\":[" : "%s%s\n", j || !parent[0] ? "" : ", on top of ",
+	    ins_str(parent, strlen(parent)));
+	while (memset(&p, 0, sizeof(p)), threads = 0, p.threads.funcs.decode = ins_count, p.threads.arg = &threads,
+	       img_next(&tree, img_pstree_fields, &p) > 0)
+		ins_proc(dfd, &p, threads, &files, b_proc, !n++);
+	out(1, j ? "],\"cgroup\":[" : "cgroup:");
+	cg.sets.funcs.decode = ins_cgset, cg.sets.arg = &cgset;
+	if (!img_load(&im, b_proc, dfd, CGROUP_MAGIC, "cgroup", -1))
+		img_next(&im, img_cgroup_fields, &cg);
+	else if (!j)
+		out(1, " not recorded (no cgroup.img)");
+	out(1, j ? "],\"stats\":" : "\n");
+	stats_tail = "}}\n";
+	if (!faccessat_(dfd, "stats-dump", F_OK) && !stats_read(dfd, ins_dir, "stats-dump", &st))
+		stats_print("dump", 0, 0, &st, false);
+	else
+		out(1, j ? "null}\n" : "no dump statistics (stats-dump) here\n");
+	close(dfd);
+	return ins_bad ? EXIT_FAIL : EXIT_OK;
 }
 
 /*
@@ -4249,7 +4629,8 @@ static int cmd_restore(void)
 	criu_resp resp, *rp = NULL;
 	int ret = EXIT_FAIL, img, wd;
 	pid_t lazyd = -1;
-	static struct cg_target t;
+	static struct cg_target *t_m;
+	struct cg_target *const t = BIG(t_m, sizeof(struct cg_target));
 	static struct pidset before, left;
 	struct cg_layout l;
 	struct cg_dir cg;
@@ -4315,7 +4696,7 @@ static int cmd_restore(void)
 		/* criu's children start where criu is: move it first, and
 		 * never restore when that failed (the tree would land in
 		 * cr's own cgroup) */
-		if (cg_prepare_target(&l, &cg, &t) || cg_fill_roots(&l, &t, &req.opts) || cg_enter(&t, r.pid))
+		if (cg_prepare_target(&l, &cg, t) || cg_fill_roots(&l, t, &req.opts) || cg_enter(t, r.pid))
 			goto out;
 	}
 	BOOL_OPT(&req.opts, tcp_close);
@@ -4367,8 +4748,8 @@ static int cmd_restore(void)
 		proc_tree(root, &tree);
 		stray.n = 0;
 		for (int i = 0; i < tree.n; i++)
-			for (int k = 0; k < t.n; k++)
-				if (cg_check_member(&t.d[k], tree.v[i])) {
+			for (int k = 0; k < t->n; k++)
+				if (cg_check_member(&t->d[k], tree.v[i])) {
 					stray.v[stray.n++] = tree.v[i];
 					break;
 				}
@@ -4379,7 +4760,7 @@ static int cmd_restore(void)
 			misplaced = true;
 		}
 	}
-	t.n = 0;	/* the cgroups stay: the tree is in them */
+	t->n = 0;	/* the cgroups stay: the tree is in them */
 	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file, root)) {
 		warn("the tree was restored as pid %d", (int)root);
 		misplaced = true;	/* exit 1: what was asked for is not all done */
@@ -4435,7 +4816,7 @@ out:
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
 	}
-	cg_undo_target(&t);
+	cg_undo_target(t);
 	if (wd != img)
 		close(wd);
 	close(img);
@@ -4818,7 +5199,7 @@ static struct {
 	uint8_t part[32], held[32];
 	bool has_held, committed, released, ended, shut;
 	bool passed;		/* the target's own close went to CRIU: the guard is done */
-	uint8_t out[MIG_MAX_FRAME + 64];	/* for pg: whole requests */
+	uint8_t *out;		/* for pg: whole requests (big()->pg_out) */
 	size_t off, len;
 } pg_g;
 
@@ -4888,11 +5269,13 @@ static void guard_verdict(int v)
  */
 static void mig_pump(int cin, int cout, int ctl, int pg, int gc, unsigned long long *moved)
 {
-	static uint8_t in[MIG_MAX_FRAME + 8], out[MIG_MAX_FRAME + 8];
+	static uint8_t *in_m, *out_m;
+	uint8_t *const in = BIG(in_m, MIG_MAX_FRAME + 8), *const out = BIG(out_m, MIG_MAX_FRAME + 8);
 	size_t inlen = 0, ioff = 0, outlen = 0, outoff = 0, doff = 0, dlen = 0;
 	bool in_eof = false, ctl_eof = false, pg_eof = false, told = false;
 	int dfd = -1;
 
+	pg_g.out = big_map(MIG_MAX_FRAME + 64);
 	for (int fd = 0; fd < 5; fd++)
 		fcntl((int[]){ cin, cout, ctl, pg, gc }[fd], F_SETFL, O_NONBLOCK);
 	for (;;) {
@@ -4956,11 +5339,11 @@ static void mig_pump(int cin, int cout, int ctl, int pg, int gc, unsigned long l
 				continue;
 			_exit(1);
 		}
-		if (p[0].revents && (ioff || inlen < sizeof(in))) {
+		if (p[0].revents && (ioff || inlen < (MIG_MAX_FRAME + 8))) {
 			if (ioff)	/* compact, once per read */
 				memmove(in, in + ioff, inlen - ioff), inlen -= ioff, dlen -= dfd >= 0 ? ioff : 0,
 					doff -= dfd >= 0 ? ioff : 0, ioff = 0;
-			n = read(cin, in + inlen, sizeof(in) - inlen);
+			n = read(cin, in + inlen, (MIG_MAX_FRAME + 8) - inlen);
 			if (n > 0)
 				inlen += (size_t)n, *moved += (unsigned long long)n;
 			else if (!n || (errno != EAGAIN && errno != EINTR))
@@ -4999,7 +5382,7 @@ static void mig_pump(int cin, int cout, int ctl, int pg, int gc, unsigned long l
 		}
 		if (outoff == outlen && (p[2].revents & (POLLIN | POLLHUP))) {
 			outoff = 0;
-			if (pump_get(ctl, out, sizeof(out), &outlen) < 0)
+			if (pump_get(ctl, out, (MIG_MAX_FRAME + 8), &outlen) < 0)
 				ctl_eof = true, outlen = 0;
 		} else if ((outoff == outlen || pg_g.ended) && (p[3].revents & (POLLIN | POLLHUP))) {
 			static uint8_t drop[65536];
@@ -5261,7 +5644,8 @@ struct mig_files {
 
 static int mig_send_file(int dirfd, const char *name, void *arg)
 {
-	static char chunk[256 << 10];
+	static char *chunk_m;
+	char *const chunk = BIG(chunk_m, 256 << 10);
 	struct mig_files *m = arg;
 	int fd;
 	ssize_t n;
@@ -5271,7 +5655,7 @@ static int mig_send_file(int dirfd, const char *name, void *arg)
 		return 0;
 	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return errno == ELOOP ? 0 : -1;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0 || first) {
+	while ((n = read(fd, chunk, (256 << 10))) > 0 || first) {
 		first = false;
 		if (n < 0 || mig_send(m->ctl, MIG_FILE, name, strlen(name) + 1, chunk, n > 0 ? (size_t)n : 0)) {
 			close(fd);
@@ -5554,7 +5938,8 @@ static const char *mib(unsigned long long bytes, char *buf)
 static int cmd_migrate(void)
 {
 	static struct pidset tree;
-	static struct mig m;
+	static struct mig *m_m;
+	struct mig *const m = BIG(m_m, sizeof(struct mig));
 	static char hello[MAX_CG_PIDS * 8 + 512], pids[MAX_CG_PIDS * 8], pidarg[16];
 	static char *argp[1] = { pidarg };
 	char tok[256], criu[PATH_MAX], dir[PATH_MAX], img[PATH_MAX], par[16], st[64], b1[24], b2[24];
@@ -5570,7 +5955,7 @@ static int cmd_migrate(void)
 	const char *mname;
 	char *p;
 
-	m.ctl = m.gc = -1;	/* (static, for its size: not 0, which is stdin) */
+	m->ctl = m->gc = -1;	/* (static, for its size: not 0, which is stdin) */
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
 		return EXIT_FAIL;
@@ -5628,20 +6013,20 @@ static int cmd_migrate(void)
 	snprintf(hello, sizeof(hello), "cr-migrate 2 criu=%d pid=%d mib=%llu pids=%s token=%s", r.ver, (int)pid,
 		 pids_rss_mib(&tree), pids, tok[0] ? tok : "-");
 	cfg.phase = "the receiver's checks";
-	if (mig_send(ch, MIG_HELLO, hello, strlen(hello), NULL, 0) || (t = mig_expect(ch, MIG_READY, m.buf, sizeof(m.buf)))) {
+	if (mig_send(ch, MIG_HELLO, hello, strlen(hello), NULL, 0) || (t = mig_expect(ch, MIG_READY, m->buf, sizeof(m->buf)))) {
 		warn("the receiver %s; nothing was done", t == -2 ? "refused" : "did not answer");
 		goto out;
 	}
-	if (post && !mig_num(m.buf, "lazy")) {
+	if (post && !mig_num(m->buf, "lazy")) {
 		warn("--mode %s: the target cannot restore lazily (%s); nothing was done", cfg.mode,
-		     mig_field(m.buf, "why", st, sizeof(st)));
+		     mig_field(m->buf, "why", st, sizeof(st)));
 		goto out;
 	}
-	if ((pre || post) && (r.ver >= 40200) != (mig_num(m.buf, "criu") >= 40200)) {
+	if ((pre || post) && (r.ver >= 40200) != (mig_num(m->buf, "criu") >= 40200)) {
 		/* CRIU 4.2 widened page_server_iov: the two would misread each other */
 		warn("--mode %s: the source's CRIU (%d) and the target's (%lld) speak different page-server protocols "
 		     "(changed in CRIU 4.2); use --mode stop-copy, or CRIU 4.2+ on both or neither; nothing was done",
-		     cfg.mode, r.ver, mig_num(m.buf, "criu"));
+		     cfg.mode, r.ver, mig_num(m->buf, "criu"));
 		goto out;
 	}
 	mname = pre && post ? "pre-copy+post-copy" : pre ? "pre-copy" : post ? "post-copy" : "stop-copy";
@@ -5649,9 +6034,9 @@ static int cmd_migrate(void)
 	if (str_eq(cfg.mode, "auto"))
 		warn("(auto: %s; post-copy only when asked for: it gives up the way back)",
 		     f.mem_track ? "this kernel tracks dirty memory" : "no pre-copy: this kernel has no soft-dirty tracking");
-	if ((m.ctl = mig_pump_start(ch, ch, &pg, &m.gc, &pump, &m.moved)) < 0)
+	if ((m->ctl = mig_pump_start(ch, ch, &pg, &m->gc, &pump, &m->moved)) < 0)
 		goto out;
-	cfg.moved = m.moved;
+	cfg.moved = m->moved;
 	ch = -1;
 	cfg.migrating = true;
 	cfg.ps_fd = pg;
@@ -5668,8 +6053,8 @@ static int cmd_migrate(void)
 		cfg.phase = phase;
 		snprintf(img, sizeof(img), "%s/pre-%d", dir, i);
 		snprintf(par, sizeof(par), "../pre-%d", i - 1);
-		if (mig_sendf(m.ctl, MIG_PS, "dir=pre-%d parent=%s", i, i > 1 ? par + 3 : "-") ||
-		    mig_expect(m.ctl, MIG_PSREADY, m.buf, sizeof(m.buf)))
+		if (mig_sendf(m->ctl, MIG_PS, "dir=pre-%d parent=%s", i, i > 1 ? par + 3 : "-") ||
+		    mig_expect(m->ctl, MIG_PSREADY, m->buf, sizeof(m->buf)))
 			goto out;
 		cfg.cmd = C_PRE;
 		cfg.image_path = img;
@@ -5679,9 +6064,9 @@ static int cmd_migrate(void)
 			warn("pre-dump %d failed: the tree runs on here", i);
 			goto out;
 		}
-		if (mig_send(m.ctl, MIG_PSEND, "", 0, NULL, 0) || mig_expect(m.ctl, MIG_PSDONE, m.buf, sizeof(m.buf)) ||
-		    mig_num(m.buf, "status")) {
-			warn("the target's page server failed (%s): the tree runs on here", m.buf);
+		if (mig_send(m->ctl, MIG_PSEND, "", 0, NULL, 0) || mig_expect(m->ctl, MIG_PSDONE, m->buf, sizeof(m->buf)) ||
+		    mig_num(m->buf, "status")) {
+			warn("the target's page server failed (%s): the tree runs on here", m->buf);
 			goto out;
 		}
 		w = cfg.last.dump.pages_written;
@@ -5705,10 +6090,10 @@ static int cmd_migrate(void)
 	t1 = now_us();
 	snprintf(img, sizeof(img), "%s/img", dir);
 	snprintf(par, sizeof(par), "../pre-%d", iters);
-	m.lazy = post;
-	m.remote = !post;	/* stop-copy and pre-copy: the pages stream to the target */
-	if (m.remote && (mig_sendf(m.ctl, MIG_PS, "dir=img parent=%s", iters ? par + 3 : "-") ||
-			 mig_expect(m.ctl, MIG_PSREADY, m.buf, sizeof(m.buf))))
+	m->lazy = post;
+	m->remote = !post;	/* stop-copy and pre-copy: the pages stream to the target */
+	if (m->remote && (mig_sendf(m->ctl, MIG_PS, "dir=img parent=%s", iters ? par + 3 : "-") ||
+			 mig_expect(m->ctl, MIG_PSREADY, m->buf, sizeof(m->buf))))
 		goto out;
 	cfg.cmd = C_DUMP;
 	cfg.image_path = img;
@@ -5729,16 +6114,16 @@ static int cmd_migrate(void)
 	}
 	cfg.ps_fd = pg;
 	cfg.hold = mig_src_hold;
-	cfg.hold_arg = &m;
+	cfg.hold_arg = m;
 	proc_tree(pid, &tree);
 	memset(&cfg.last, 0, sizeof(cfg.last));
-	m.psz = r.ver >= 40200 ? 32 : 24;	/* 4.2 widened page_server_iov.nr_pages */
+	m->psz = r.ver >= 40200 ? 32 : 24;	/* 4.2 widened page_server_iov.nr_pages */
 	stopped = !post;	/* until COMMIT: a failed dump may have left it stopped */
 	cfg.phase = "the final dump";
 	t = cmd_dump();
 	cfg.hold = NULL, cfg.watch = NULL;
 	if (t != EXIT_OK) {
-		if (m.committed)
+		if (m->committed)
 			warn("post-copy broke off after the target's tree ran: the target kills its copy (its memory is not "
 			     "complete) and CRIU resumed the tree here, from the checkpoint");
 		else if (cfg.abandoned)
@@ -5750,23 +6135,23 @@ static int cmd_migrate(void)
 	}
 	if (post) {
 		stopped = true;	/* leave_stopped: until the target has every page */
-		if (mig_post_end(&m, &tree, &stopped))
+		if (mig_post_end(m, &tree, &stopped))
 			goto out;
 	} else {
 		proc_tree(pid, &tree);	/* stopped now: the tasks as they were dumped */
 		cfg.phase = "the target's resume (RESUMED)";
-		if (mig_send(m.ctl, MIG_COMMIT, "", 0, NULL, 0) || mig_expect(m.ctl, MIG_RESUMED, m.buf, sizeof(m.buf))) {
+		if (mig_send(m->ctl, MIG_COMMIT, "", 0, NULL, 0) || mig_expect(m->ctl, MIG_RESUMED, m->buf, sizeof(m->buf))) {
 			/* COMMIT may or may not have arrived, or been acted on */
 			pids[0] = '\0';
 			for (int i = 0; i < tree.n; i++)
 				snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), " %d", (int)tree.v[i]);
 			warn("no confirmation after the go-ahead: the target may run the tree (pid %d) or may not. The "
 			     "source tree stays stopped: if it runs on the target, kill it here (kill -KILL%s), else "
-			     "resume it (kill -CONT%s)", (int)m.pid, pids, pids);
+			     "resume it (kill -CONT%s)", (int)m->pid, pids, pids);
 			stopped = false;
 			goto out;
 		}
-		m.t_commit = now_us();	/* RESUMED: the tree runs on the target */
+		m->t_commit = now_us();	/* RESUMED: the tree runs on the target */
 		pids_signal(&tree, SIGKILL);
 		stopped = false;
 	}
@@ -5774,26 +6159,26 @@ static int cmd_migrate(void)
 	/* from the freeze (CRIU's pre-dump event) until the tree ran there:
 	 * RESUMED's arrival, or for post-copy COMMIT plus the target's time
 	 * from COMMIT to the running tree */
-	if (!m.t_freeze)
-		m.t_freeze = t1;
-	t = (int)((m.t_commit - m.t_freeze) / 1000 + m.resume_ms);
+	if (!m->t_freeze)
+		m->t_freeze = t1;
+	t = (int)((m->t_commit - m->t_freeze) / 1000 + m->resume_ms);
 	/* where the downtime went: the final dump (its pages stream to the
 	 * target meanwhile), sending the other images, the target's restore,
 	 * and the rest (round trips, the page server's end, CRIU letting go,
 	 * COMMIT to RESUMED) */
-	dump_ms = (m.t_dumped - m.t_freeze) / 1000;
-	xfer_ms = (m.t_sent - m.t_dumped) / 1000;
-	wait_ms = t - dump_ms - xfer_ms - m.restore_ms;
+	dump_ms = (m->t_dumped - m->t_freeze) / 1000;
+	xfer_ms = (m->t_sent - m->t_dumped) / 1000;
+	wait_ms = t - dump_ms - xfer_ms - m->restore_ms;
 	if (cfg.json)
 		out(1, "{\"mode\":\"%s\",\"iterations\":%d,\"total_ms\":%lld,\"downtime_ms\":%d,\"dump_ms\":%lld,"
 		       "\"transfer_ms\":%lld,\"restore_ms\":%lld,\"wait_ms\":%lld,\"mib_moved\":%s,\"target_pid\":%d}\n",
-		    mname, iters, (long long)(now_us() - t0) / 1000, t, dump_ms, xfer_ms, m.restore_ms, wait_ms,
-		    mib(*m.moved, b1), (int)m.pid);
+		    mname, iters, (long long)(now_us() - t0) / 1000, t, dump_ms, xfer_ms, m->restore_ms, wait_ms,
+		    mib(*m->moved, b1), (int)m->pid);
 	else
 		warn("done: %s, %d pre-dump iteration%s, total %lld ms, downtime %d ms (from the final freeze until the "
 		     "tree ran on the target: dump %lld, transfer %lld, restore %lld, waits %lld), %s MiB moved; on the "
 		     "target it is pid %d", mname, iters, iters == 1 ? "" : "s", (long long)(now_us() - t0) / 1000, t,
-		     dump_ms, xfer_ms, m.restore_ms, wait_ms, mib(*m.moved, b1), (int)m.pid);
+		     dump_ms, xfer_ms, m->restore_ms, wait_ms, mib(*m->moved, b1), (int)m->pid);
 out:
 	if (stopped) {
 		pids_signal(&tree, SIGCONT);
@@ -5801,8 +6186,8 @@ out:
 			warn("the tree (pid %d) runs on here", (int)pid);
 	}
 	close_keep(ch);
-	close_keep(m.ctl);
-	close_keep(m.gc);
+	close_keep(m->ctl);
+	close_keep(m->gc);
 	close_keep(pg);
 	mig_reap(pump);
 	mig_reap(via);
@@ -5981,7 +6366,8 @@ static pid_t mig_pid_taken(const char *hello)
 
 static int cmd_receive(void)
 {
-	static struct mig m;
+	static struct mig *m_m;
+	struct mig *const m = BIG(m_m, sizeof(struct mig));
 	static char hello[MAX_CG_PIDS * 8 + 512];
 	char tok[256], got[256], criu[PATH_MAX], dir[PATH_MAX] = "", img[PATH_MAX], why[128] = "";
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
@@ -5993,7 +6379,7 @@ static int cmd_receive(void)
 	struct cg_dir cg;
 	uint32_t len;
 
-	m.ctl = m.gc = -1;	/* (static, for its size: not 0, which is stdin) */
+	m->ctl = m->gc = -1;	/* (static, for its size: not 0, which is stdin) */
 	prog = "cr: receive";	/* with --via both ends share one stderr: "cr: receive: ..." */
 	mig_token(tok, sizeof(tok));
 	if (rpc_find_criu(criu, sizeof(criu)))
@@ -6058,9 +6444,9 @@ static int cmd_receive(void)
 	if (!lazy)
 		snprintf(why, sizeof(why), " why=%s", !f.lazy_pages ? "no-userfaultfd" : "fs.pipe-max-size-too-small");
 	if (mig_sendf(cout, MIG_READY, "criu=%d lazy=%d%s", r.ver, lazy, why) ||
-	    (m.ctl = mig_pump_start(cin, cout, &pg, &m.gc, &pump, &m.moved)) < 0)
+	    (m->ctl = mig_pump_start(cin, cout, &pg, &m->gc, &pump, &m->moved)) < 0)
 		goto out;
-	cfg.moved = m.moved;
+	cfg.moved = m->moved;
 	cfg.ps_fd = pg;
 	cfg.migrating = true;
 	/* the page servers of the pre-copy iterations, then the images */
@@ -6068,13 +6454,13 @@ static int cmd_receive(void)
 	/* a page server ends when its dump flushed, usually before PSEND
 	 * arrives: it is waited for then (a failed one ends all at once, so
 	 * the source's CRIU is not left writing into nothing), else at PSEND */
-	while ((t = mig_recv_watch(m.ctl, m.buf, sizeof(m.buf), &len, psp > 0 ? psp : 0)) == MIG_PS || t == MIG_PSEND ||
+	while ((t = mig_recv_watch(m->ctl, m->buf, sizeof(m->buf), &len, psp > 0 ? psp : 0)) == MIG_PS || t == MIG_PSEND ||
 	       t == -3) {
 		if (t == MIG_PS) {
 			rpc_close(&ps);	/* one at a time */
-			if ((psp = mig_page_server(&ps, criu, dfd, m.buf)) < 0 || ps.interrupted ||
-			    mig_send(m.ctl, MIG_PSREADY, "", 0, NULL, 0)) {
-				mig_sendf(m.ctl, MIG_ERROR, ps.interrupted ? "the target was interrupted by %s" :
+			if ((psp = mig_page_server(&ps, criu, dfd, m->buf)) < 0 || ps.interrupted ||
+			    mig_send(m->ctl, MIG_PSREADY, "", 0, NULL, 0)) {
+				mig_sendf(m->ctl, MIG_ERROR, ps.interrupted ? "the target was interrupted by %s" :
 					  "the target's page server did not start", sig_name(ps.interrupted));
 				goto out;
 			}
@@ -6093,7 +6479,7 @@ static int cmd_receive(void)
 		}
 		if (t == -3 && !pst)
 			continue;
-		if (mig_sendf(m.ctl, t == -3 ? MIG_ERROR : MIG_PSDONE, "status=%d (the target's page server)", pst) || pst)
+		if (mig_sendf(m->ctl, t == -3 ? MIG_ERROR : MIG_PSDONE, "status=%d (the target's page server)", pst) || pst)
 			goto out;
 		pst = -1;
 	}
@@ -6102,40 +6488,40 @@ static int cmd_receive(void)
 		warn("the sender ended before sending the images");
 		goto out;
 	}
-	if (mig_recv_files(&m, ifd, t, len)) {
-		mig_sendf(m.ctl, MIG_ERROR, "the images did not arrive whole");
+	if (mig_recv_files(m, ifd, t, len)) {
+		mig_sendf(m->ctl, MIG_ERROR, "the images did not arrive whole");
 		goto out;
 	}
-	mig_field(m.buf, "parent", got, sizeof(got));
+	mig_field(m->buf, "parent", got, sizeof(got));
 	snprintf(img, sizeof(img), "../%s", got);
 	if (!str_eq(got, "-") && !strchr(got, '/') && symlinkat(img, ifd, "parent") && errno != EEXIST) {
-		mig_sendf(m.ctl, MIG_ERROR, "the target cannot link its images to their parent");
+		mig_sendf(m->ctl, MIG_ERROR, "the target cannot link its images to their parent");
 		goto out;
 	}
 	snprintf(img, sizeof(img), "%s/img", cfg.image_path);
 	cfg.image_path = img;
-	cfg.tcp_established = !!strstr(m.buf, "tcp-established,");
-	cfg.ext_unix_sk = !!strstr(m.buf, "ext-unix-sk,");
-	cfg.file_locks = !!strstr(m.buf, "file-locks,");
-	mig_field(m.buf, "cgmode", got, sizeof(got));
+	cfg.tcp_established = !!strstr(m->buf, "tcp-established,");
+	cfg.ext_unix_sk = !!strstr(m->buf, "ext-unix-sk,");
+	cfg.file_locks = !!strstr(m->buf, "file-locks,");
+	mig_field(m->buf, "cgmode", got, sizeof(got));
 	if (in_choices(got, "soft|full|strict|ignore"))
 		cfg.cg_mode = got;
-	cfg.lazy_pages = mig_num(m.buf, "lazy") && lazy;
+	cfg.lazy_pages = mig_num(m->buf, "lazy") && lazy;
 	cfg.cmd = C_RST;
 	cfg.phase = "the restore";
 	cfg.hold = mig_dst_hold;
-	cfg.hold_arg = &m;
+	cfg.hold_arg = m;
 	cfg.watch = mig_dst_watch;
-	cfg.watch_fd = m.ctl;
-	m.t_restore = now_us();
+	cfg.watch_fd = m->ctl;
+	m->t_restore = now_us();
 	if (cmd_restore() != EXIT_OK) {
 		cfg.watch = NULL;
-		mig_sendf(m.ctl, MIG_ERROR, "the restore on the target failed (%s%s)", tmp || inmem ? "the target quotes CRIU's log" : "its log: ",
+		mig_sendf(m->ctl, MIG_ERROR, "the restore on the target failed (%s%s)", tmp || inmem ? "the target quotes CRIU's log" : "its log: ",
 			  tmp || inmem ? "" : img);
 		goto out;
 	}
 	cfg.hold = NULL, cfg.watch = NULL;
-	if (mig_sendf(m.ctl, MIG_RESUMED, "pid=%d resume_ms=%lld", (int)cfg.restored, (long long)(now_us() - m.t_commit) / 1000))
+	if (mig_sendf(m->ctl, MIG_RESUMED, "pid=%d resume_ms=%lld", (int)cfg.restored, (long long)(now_us() - m->t_commit) / 1000))
 		goto out;
 	warn("restored pid %d; it runs", (int)cfg.restored);
 	if (cfg.lazyd > 0) {
@@ -6146,11 +6532,11 @@ static int cmd_receive(void)
 		cfg.lazyd = -1;
 		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 			warn("criu lazy-pages failed (see %s/lazy-pages.log)", img);
-			mig_sendf(m.ctl, MIG_END, "status=%d", st);
+			mig_sendf(m->ctl, MIG_END, "status=%d", st);
 			lazy_left = true;
 			goto out;
 		}
-		if (mig_sendf(m.ctl, MIG_END, "status=0"))
+		if (mig_sendf(m->ctl, MIG_END, "status=0"))
 			goto out;
 	}
 	ret = EXIT_OK;
@@ -6169,8 +6555,8 @@ out:
 	rpc_close(&ps);
 	close_keep(ifd);
 	close_keep(dfd);
-	close_keep(m.ctl);
-	close_keep(m.gc);
+	close_keep(m->ctl);
+	close_keep(m->gc);
 	mig_reap(pump);
 	if (tmp)
 		rm_rf_at(AT_FDCWD, dir);
@@ -6189,6 +6575,9 @@ int main(int argc, char **argv)
 
 	if (argc > MAX_ARGS)
 		usage_die("more than %d arguments", MAX_ARGS - 1);
+	big_a.p = mmap(NULL, BIG_RESERVE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (big_a.p == MAP_FAILED)
+		die("cannot reserve %u MiB of address space for cr's buffers:", BIG_RESERVE >> 20);
 	signal(SIGPIPE, SIG_IGN);
 	/* images hold process memory, secrets included: whatever CRIU and cr
 	 * create is private to root (CRIU creates its files 0644 & ~umask) */
@@ -6224,6 +6613,8 @@ int main(int argc, char **argv)
 		return cmd_stats();
 	if (cfg.cmd == C_VERIFY)
 		return cmd_verify();
+	if (cfg.cmd == C_INSPECT)
+		return cmd_inspect();
 	if (cfg.cmd == C_PS)
 		return cmd_page_server();
 	if (cfg.cmd == C_MIG)
