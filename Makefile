@@ -126,10 +126,14 @@ cross_cc_gcc = $(call cx,$(1),2)-gcc -specs=$(DEPS)/musl-$(1)/gcc.specs
 cross_cc_clang = clang --target=$(call cx,$(1),3) -nostdinc -isystem $(call cross_root,$(1))/include/$(call cx,$(1),3) \
 	-isystem $$(clang -print-resource-dir)/include -fuse-ld=lld -nostdlib
 cross_warn_clang = -Wno-sign-compare
-# aarch64 only: what else keeps cr-aarch64 in the budget (1.7 KB together,
-# measured with clang 14): no frame pointer, no SIMD registers (cr.c does
-# no floating point; the varargs prologues stop saving q0-q7), LTO
-cross_flags_aarch64 = -fomit-frame-pointer -mgeneral-regs-only -flto -mcmodel=tiny -Wl,--icf=all -Wl,--build-id=none
+# aarch64 only: what keeps cr-aarch64 in the budget (measured with clang
+# 14): the tiny code model, one instruction per address instead of two
+# (6.5 KB; cr.c keeps its data within its megabyte: see BIG), no frame
+# pointer, no SIMD registers (cr.c does no floating point; the varargs
+# prologues stop saving q0-q7), LTO and identical code folding (1.9 KB
+# together), jump tables (0.3 KB: the fixed-size instructions make
+# compares dearer than on x86)
+cross_flags_aarch64 = -fjump-tables -fomit-frame-pointer -mgeneral-regs-only -flto -mcmodel=tiny -Wl,--icf=all -Wl,--build-id=none
 cross_crt_clang = $(addprefix $(call cross_root,$(1))/lib/$(call cx,$(1),3)/,crt1.o crti.o)
 cross_lib_clang = $(call cross_root,$(1))/lib/$(call cx,$(1),3)/libc.a $$($(call cx,$(1),2)-gcc -print-libgcc-file-name) \
 	$(call cross_root,$(1))/lib/$(call cx,$(1),3)/crtn.o
@@ -198,14 +202,18 @@ MATRIX_PKGS = python3 nodejs default-jre-headless sqlite3 tmux curl iproute2 gcc
 MATRIX_CMDS = python3 node java sqlite3 tmux curl ip gcc aarch64-linux-gnu-gcc riscv64-linux-gnu-gcc qemu-aarch64-static \
 	qemu-system-aarch64 ld.lld
 
-# the cross compilers (lld: cr-aarch64 links with clang and lld), qemu-user
-# for tier 0 of cr-aarch64, qemu-system for the arm64 VM tier
-CROSS_PKGS = gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu gcc-arm-linux-gnueabihf lld qemu-user-static qemu-system-arm
+# the cross compilers (lld: cr-aarch64 links with clang and lld), arm64's
+# glibc for the VM tier's dynamically linked workload (only recommended by
+# the cross gcc, so named here), qemu-user for tier 0 of cr-aarch64,
+# qemu-system for the arm64 VM tier
+CROSS_PKGS = gcc-aarch64-linux-gnu gcc-riscv64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross lld \
+	qemu-user-static qemu-system-arm
 
 # demo and check work on a fresh machine: they fetch what is missing first.
 HAVE_DEPS = test -f $(NANOPB_SRC)/pb.h -a -f $(INIH_SRC)/ini.c -a -f $(XXH_SRC)/xxhash.h -a -x $(NANOPB_GEN) && command -v $(CC) >/dev/null && \
 	test -z "$$(for c in $(MATRIX_CMDS); do command -v $$c >/dev/null || echo $$c; done)" && \
-	command -v $(ASAN_CC) >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1
+	command -v $(ASAN_CC) >/dev/null && ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 && \
+	test -f /usr/aarch64-linux-gnu/include/sys/socket.h
 
 demo:
 	@$(HAVE_DEPS) || $(MAKE) deps

@@ -922,15 +922,13 @@ static int split_path(const char *path, char *dir, size_t dsize, char *base, siz
 /* ================ Configuration: defaults, ini, argv, checks ============= */
 
 /* CRIU's notification names a hook can be attached to (criu-rpc.md 4). */
-static const char *const hook_events[] = {
-	"pre-dump", "post-dump", "network-lock", "network-unlock", "pre-restore", "post-restore",
-	"setup-namespaces", "post-setup-namespaces", "pre-resume", "post-resume", "status-ready",
-};
+static const char hook_events[] = "pre-dump\0post-dump\0network-lock\0network-unlock\0pre-restore\0post-restore\0"
+				   "setup-namespaces\0post-setup-namespaces\0pre-resume\0post-resume\0status-ready\0";
 
 static bool hook_event_known(const char *ev, size_t len)
 {
-	for (size_t i = 0; i < ARRAY_LEN(hook_events); i++)
-		if (strlen(hook_events[i]) == len && !strncmp(hook_events[i], ev, len))
+	for (const char *e = hook_events; *e; e += strlen(e) + 1)
+		if (strlen(e) == len && !strncmp(e, ev, len))
 			return true;
 	return false;
 }
@@ -1675,15 +1673,19 @@ struct rpc {
 	int status_fd;		/* --status-fd: gets "\\0" at status-ready; -1 */
 };
 
+/* The i-th of a list of NUL-separated names ("a\0b\0"), or "?" past its
+ * end: a table of names without a pointer (and relocation) per entry. */
+static const char *nth(const char *list, unsigned i)
+{
+	for (; *list && i; i--)
+		list += strlen(list) + 1;
+	return *list ? list : "?";
+}
+
 static const char *rpc_type_name(criu_req_type t)
 {
-	static const char *const names[] = {
-		"EMPTY", "DUMP", "RESTORE", "CHECK", "PRE_DUMP", "PAGE_SERVER", "NOTIFY",
-		"CPUINFO_DUMP", "CPUINFO_CHECK", "FEATURE_CHECK", "VERSION", "WAIT_PID",
-		"PAGE_SERVER_CHLD", "SINGLE_PRE_DUMP",
-	};
-
-	return (unsigned)t < ARRAY_LEN(names) ? names[t] : "UNKNOWN";
+	return nth("EMPTY\0DUMP\0RESTORE\0CHECK\0PRE_DUMP\0PAGE_SERVER\0NOTIFY\0CPUINFO_DUMP\0CPUINFO_CHECK\0"
+		   "FEATURE_CHECK\0VERSION\0WAIT_PID\0PAGE_SERVER_CHLD\0SINGLE_PRE_DUMP\0", (unsigned)t);
 }
 
 /* An executable NAME on $PATH (or the usual directories) into out; the
@@ -3066,12 +3068,11 @@ static const char *stats_tail = "}\n";	/* inspect: "}}\n", the object is inside 
 
 static void stats_print(const char *what, pid_t pid, uint64_t wall_us, const stats_entry *e, bool lazy)
 {
-	static const char *const dn[] = { "freezing_ms", "frozen_ms", "memdump_ms", "memwrite_ms", "pages_scanned",
-					  "pages_skipped_parent", "pages_written", "pages_lazy" };
-	static const char *const rn[] = { "forking_ms", "restore_ms", "pages_restored" };
 	long page = getpagesize();
 	uint64_t v[8];
-	const char *const *names = e->has_dump ? dn : rn;
+	const char *names = e->has_dump ? "freezing_ms\0frozen_ms\0memdump_ms\0memwrite_ms\0pages_scanned\0"
+					  "pages_skipped_parent\0pages_written\0pages_lazy\0"
+					: "forking_ms\0restore_ms\0pages_restored\0";
 	int n = e->has_dump ? 8 : 3, times = e->has_dump ? 4 : 2;
 	char b[24];
 	int f = cfg.json || !wall_us ? 1 : 2;	/* cr stats: the table is the result */
@@ -3099,12 +3100,12 @@ static void stats_print(const char *what, pid_t pid, uint64_t wall_us, const sta
 			out(1, ",\"cr_wall_ms\":%s", ms(wall_us, b));
 		for (int i = 0; i < n; i++) {
 			if (i < times && lazy && i == 1)
-				out(1, ",\"%s\":null", names[i]);
+				out(1, ",\"%s\":null", nth(names, (unsigned)i));
 			else if (i < times)
-				out(1, ",\"%s\":%s", names[i], ms(v[i], b));
+				out(1, ",\"%s\":%s", nth(names, (unsigned)i), ms(v[i], b));
 			else
-				out(1, ",\"%s\":%llu,\"%.*s_mib\":%llu.%02llu", names[i], (unsigned long long)v[i],
-				       (int)strlen(names[i]), names[i], (unsigned long long)(v[i] * page >> 20),
+				out(1, ",\"%s\":%llu,\"%.*s_mib\":%llu.%02llu", nth(names, (unsigned)i), (unsigned long long)v[i],
+				       (int)strlen(nth(names, (unsigned)i)), nth(names, (unsigned)i), (unsigned long long)(v[i] * page >> 20),
 				       (unsigned long long)((v[i] * page % (1 << 20)) * 100 >> 20));
 		}
 		out(1, ",\"page_size\":%ld%s%s", page, lazy ? ",\"note\":\"frozen_ms of a lazy dump is not reported by CRIU correctly\"" : "",
@@ -3119,9 +3120,9 @@ static void stats_print(const char *what, pid_t pid, uint64_t wall_us, const sta
 			out(f, "  %-22s %10s    (CRIU's figure is wrong for lazy dumps: measure downtime from outside)\n",
 				"frozen", "unknown");
 		else if (i < times)
-			out(f, "  %-22s %10s ms\n", names[i], ms(v[i], b));
+			out(f, "  %-22s %10s ms\n", nth(names, (unsigned)i), ms(v[i], b));
 		else
-			out(f, "  %-22s %10llu pages %8llu MiB\n", names[i], (unsigned long long)v[i],
+			out(f, "  %-22s %10llu pages %8llu MiB\n", nth(names, (unsigned)i), (unsigned long long)v[i],
 				(unsigned long long)(v[i] * page >> 20));
 	}
 }
@@ -3634,22 +3635,18 @@ static void ins_addr(char *b, size_t n, const uint32_t *a, pb_size_t words, uint
 
 static const char *ins_state(uint32_t s)
 {
-	static const char *const st[] = { "", "established", "syn-sent", "syn-recv", "fin-wait1", "fin-wait2",
-					  "time-wait", "close", "close-wait", "last-ack", "listen", "closing" };
-	return s < 12 ? st[s] : "?";
+	return nth("-\0established\0syn-sent\0syn-recv\0fin-wait1\0fin-wait2\0time-wait\0close\0close-wait\0"
+		   "last-ack\0listen\0closing\0", s);
 }
 
 /* What the file with id is, from files.img: its path, or its kind and ends. */
 static void ins_file(struct img *files, uint32_t id, uint32_t type, char *b, size_t n)
 {
-	static const char *const kind[] = { "?", "file", "pipe", "fifo", "inet", "unix", "eventfd", "eventpoll",
-					    "inotify", "signalfd", "packet", "tty", "fanotify", "netlink", "ns", "tun",
-					    "ext", "timerfd", "memfd", "bpfmap", "pidfd" };
-	static const char *const sock[] = { "", "stream", "dgram", "raw", "rdm", "seqpacket" };
 	static img_file e;
 	char a1[64], a2[64];
 
-	snprintf(b, n, "%s", type < 21 ? kind[type] : "?");
+	snprintf(b, n, "%s", nth("?\0file\0pipe\0fifo\0inet\0unix\0eventfd\0eventpoll\0inotify\0signalfd\0packet\0tty\0"
+				 "fanotify\0netlink\0ns\0tun\0ext\0timerfd\0memfd\0bpfmap\0pidfd\0", type));
 	files->off = 8;
 	while (files->buf) {
 		int r = img_next(files, img_file_fields, &e);
@@ -3670,7 +3667,7 @@ static void ins_file(struct img *files, uint32_t id, uint32_t type, char *b, siz
 			snprintf(b, n, "%s%s %s -> %s %s", e.isk.proto == 6 ? "tcp" : e.isk.proto == 17 ? "udp" : "ip",
 				 e.isk.family == 10 ? "6" : "", a1, a2, ins_state(e.isk.state));
 		} else if (e.has_usk)
-			snprintf(b, n, "unix %s %s%.*s%s %s", e.usk.type < 6 ? sock[e.usk.type] : "?",
+			snprintf(b, n, "unix %s %s%.*s%s %s", nth("?\0stream\0dgram\0raw\0rdm\0seqpacket\0", e.usk.type),
 				 e.usk.name.size ? !e.usk.name.bytes[0] ? "@" : "" : "(unnamed)",
 				 (int)e.usk.name.size - (e.usk.name.size && !e.usk.name.bytes[0]),
 				 (char *)e.usk.name.bytes + (e.usk.name.size && !e.usk.name.bytes[0]),
@@ -3682,7 +3679,6 @@ static void ins_file(struct img *files, uint32_t id, uint32_t type, char *b, siz
 /* One process: its core, memory and files. */
 static void ins_proc(int dfd, const img_pstree *p, unsigned threads, struct img *files, uint8_t *buf, bool first)
 {
-	static const char *const state[] = { "?", "alive", "dead", "stopped", "?", "?", "zombie" };
 	img_core c = { 0 };
 	img_kobj_ids ids = { 0 };
 	img_pagemap pm;
@@ -3721,7 +3717,7 @@ static void ins_proc(int dfd, const img_pstree *p, unsigned threads, struct img 
 		 : "%spid %u, parent %u, pgid %u, sid %u: %s, %s, %u thread%s\n"
 		   "  memory: %u VMAs, %llu KiB mapped; pages: %llu dumped, %llu lazy, %llu in the parent\n",
 	    j && !first ? "," : "", p->pid, p->ppid, p->pgid, p->sid, ins_str(c.tc.comm, strlen(c.tc.comm)),
-	    c.tc.task_state < 7 ? state[c.tc.task_state] : "?", threads, j || threads == 1 ? "" : "s", mem.vmas,
+	    nth("?\0alive\0dead\0stopped\0?\0?\0zombie\0", c.tc.task_state), threads, j || threads == 1 ? "" : "s", mem.vmas,
 	    mem.mapped >> 10, pg[0], pg[1], pg[2]);
 	if (c.has_ids && !img_load(&im, buf, dfd, FDINFO_MAGIC, "fdinfo", c.ids.files_id))
 		while (memset(&fi, 0, sizeof(fi)), img_next(&im, img_fdinfo_fields, &fi) > 0) {
@@ -3752,8 +3748,6 @@ static int cmd_inspect(void)
 {
 	static uint8_t *b_tree_m, *b_proc_m, *b_files_m;
 	uint8_t *const b_tree = BIG(b_tree_m, IMG_MAX), *const b_proc = BIG(b_proc_m, IMG_MAX), *const b_files = BIG(b_files_m, IMG_MAX);
-	static const char *const arch[] = { "?", "x86_64", "arm", "aarch64", "ppc64", "s390", "mips", "loongarch64",
-					    "riscv64" };
 	struct img tree, files, im;
 	img_inventory inv = { 0 };
 	img_pstree p;
@@ -3794,7 +3788,7 @@ static int cmd_inspect(void)
 		img_next(&im, img_core_fields, &c);
 	cgset = c.tc.has_cg_set ? c.tc.cg_set : inv.root_cg_set;
 	out(1, j ? "{\"dir\":\"%s\",\"img_version\":%u,\"arch\":\"%s\"" : "%s: CRIU image version %u, %s",
-	    ins_str(ins_dir, strlen(ins_dir)), inv.img_version, c.mtype < 9 ? arch[c.mtype] : "?");
+	    ins_str(ins_dir, strlen(ins_dir)), inv.img_version, nth("?\0x86_64\0arm\0aarch64\0ppc64\0s390\0mips\0loongarch64\0riscv64\0", c.mtype));
 	out(1, j ? ",\"parent\":\"%s\",\"processes\":[" : "%s%s\n", j || !parent[0] ? "" : ", on top of ",
 	    ins_str(parent, strlen(parent)));
 	while (memset(&p, 0, sizeof(p)), threads = 0, p.threads.funcs.decode = ins_count, p.threads.arg = &threads,
@@ -5190,6 +5184,40 @@ static int pump_get(int fd, uint8_t *buf, size_t size, size_t *len)
  * never blocks on a write on its way to the verdict.
  */
 enum { PUMP_GUARD = 0x100, PUMP_COMMIT, PUMP_RELEASE, PUMP_ABORT, PUMP_FINISH };
+
+/*
+ * Shared with the pump: its count of the bytes moved, and the XXH3-128 of
+ * the page stream each way (out: what CRIU here sent to the peer; in: what
+ * the peer's pages brought to CRIU here). The target says its `in` at
+ * PSDONE and END; the source compares it with its `out`: pages that changed
+ * on the way fail the migration before the target's tree runs.
+ */
+static struct pump_share {
+	unsigned long long moved;
+	XXH3_state_t out, in;
+} *pump_sh;
+
+static void xxh_hex(const XXH3_state_t *st, char hex[33])
+{
+	XXH128_hash_t h = XXH3_128bits_digest(st);
+
+	snprintf(hex, 33, "%016llx%016llx", (unsigned long long)h.high64, (unsigned long long)h.low64);
+}
+
+/* The target's sum (in frame) against the source's: 0 when they agree or
+ * the peer sent none (an older cr), -1 after saying so. */
+static int mig_sum_check(const char *frame, const char *what)
+{
+	char here[33], there[40];
+
+	if (!mig_field(frame, "sum", there, sizeof(there))[0])
+		return 0;
+	xxh_hex(&pump_sh->out, here);
+	if (str_eq(here, there))
+		return 0;
+	warn("%s changed on the way to the target (XXH3-128 of everything sent: %s here, %s there)", what, here, there);
+	return -1;
+}
 #define PS_IOV_CLOSE 0x1023
 #define PS_IOV_FORCE_CLOSE 0x1024
 
@@ -5293,6 +5321,8 @@ static void mig_pump(int cin, int cout, int ctl, int pg, int gc, unsigned long l
 			if (inlen - ioff >= 8 + le32toh(h[1])) {
 				bool pages = le32toh(h[0]) == MIG_PAGES;
 
+				if (pages)
+					XXH3_128bits_update(&pump_sh->in, in + ioff + 8, le32toh(h[1]));
 				if (pages && pg_g.psz && pg_g.off == pg_g.len) {
 					pg_g.off = pg_g.len = 0;
 					guard_feed(in + ioff + 8, le32toh(h[1]));
@@ -5389,6 +5419,7 @@ static void mig_pump(int cin, int cout, int ctl, int pg, int gc, unsigned long l
 
 			n = read(pg, pg_g.ended ? drop : out + 8, pg_g.ended ? sizeof(drop) : MIG_MAX_FRAME);
 			if (n > 0 && !pg_g.ended) {
+				XXH3_128bits_update(&pump_sh->out, out + 8, (size_t)n);
 				memcpy(out, (uint32_t[]){ htole32(MIG_PAGES), htole32((uint32_t)n) }, 8);
 				outoff = 0, outlen = 8 + (size_t)n;
 			} else if (!n || (n < 0 && errno != EAGAIN && errno != EINTR))
@@ -5416,8 +5447,11 @@ static int mig_pump_start(int cin, int cout, int *pg, int *gc, pid_t *pump, unsi
 {
 	int c[2], s[2], k[2];
 
-	*moved = mmap(NULL, sizeof(**moved), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (*moved == MAP_FAILED || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) ||
+	pump_sh = mmap(NULL, sizeof(*pump_sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	*moved = pump_sh != MAP_FAILED ? &pump_sh->moved : NULL;
+	if (pump_sh != MAP_FAILED)
+		XXH3_128bits_reset(&pump_sh->out), XXH3_128bits_reset(&pump_sh->in);
+	if (pump_sh == MAP_FAILED || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, k) || (*pump = fork()) < 0) {
 		warn("start the stream's pump:");
@@ -5640,6 +5674,7 @@ struct mig_files {
 	int ctl;
 	unsigned n;
 	unsigned long long bytes;
+	XXH3_state_t sum;	/* of every FILE frame's payload, sent in DONE */
 };
 
 static int mig_send_file(int dirfd, const char *name, void *arg)
@@ -5657,6 +5692,8 @@ static int mig_send_file(int dirfd, const char *name, void *arg)
 		return errno == ELOOP ? 0 : -1;
 	while ((n = read(fd, chunk, (256 << 10))) > 0 || first) {
 		first = false;
+		XXH3_128bits_update(&m->sum, name, strlen(name) + 1);
+		XXH3_128bits_update(&m->sum, chunk, n > 0 ? (size_t)n : 0);
 		if (n < 0 || mig_send(m->ctl, MIG_FILE, name, strlen(name) + 1, chunk, n > 0 ? (size_t)n : 0)) {
 			close(fd);
 			return -1;
@@ -5743,7 +5780,10 @@ static int mig_src_watch(void *arg, bool ready)
 		m->resume_ms = mig_num(m->buf, "resume_ms");
 		return mig_pump_ctl(m, PUMP_RELEASE) ? -1 : 0;
 	} else if (t == MIG_END && m->resumed) {
-		m->end = mig_num(m->buf, "status") ? -1 : 1;
+		/* pages that changed on the way: the tree on the target runs
+		 * on memory that is not the source's, it is for the user to
+		 * decide (mig_post_end says how) */
+		m->end = mig_num(m->buf, "status") ? -1 : mig_sum_check(m->buf, "the pages served in post-copy") ? 0 : 1;
 		return -1;
 	} else if (t > 0 && t != MIG_ERROR)
 		warn("the target sent frame %d during post-copy", t);
@@ -5768,9 +5808,12 @@ static int mig_src_watch(void *arg, bool ready)
 static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 {
 	struct mig *m = arg;
-	struct mig_files fl = { m->ctl, 0, 0 };
+	static struct mig_files fl;
+	char sum[33];
 	int dfd;
 
+	fl.ctl = m->ctl, fl.n = 0, fl.bytes = 0;
+	XXH3_128bits_reset(&fl.sum);
 	(void)pid;
 	if (str_eq(event, "pre-dump"))
 		m->t_freeze = now_us();	/* CRIU freezes the tree right after */
@@ -5789,8 +5832,9 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 	close(dfd);
 	if (m->lazy && mig_pump_ctl(m, PUMP_GUARD))
 		return -1;
-	if (mig_sendf(m->ctl, MIG_DONE, "files=%u bytes=%llu lazy=%d parent=%s opts=%s%s%s- cgmode=%s", fl.n,
-		      fl.bytes, m->lazy, cfg.parent_path[0] ? cfg.parent_path + 3 : "-",
+	xxh_hex(&fl.sum, sum);
+	if (mig_sendf(m->ctl, MIG_DONE, "files=%u bytes=%llu sum=%s lazy=%d parent=%s opts=%s%s%s- cgmode=%s", fl.n,
+		      fl.bytes, sum, m->lazy, cfg.parent_path[0] ? cfg.parent_path + 3 : "-",
 		      cfg.tcp_established ? "tcp-established," : "", cfg.ext_unix_sk ? "ext-unix-sk," : "",
 		      cfg.file_locks ? "file-locks," : "", cfg.cg_mode))
 		return -1;
@@ -5812,6 +5856,8 @@ static int mig_src_hold(void *arg, const char *event, int pid, const char *img)
 		warn("the target's page server failed: %s", m->buf);
 		return -1;
 	}
+	if (m->remote && mig_sum_check(m->buf, "the pages"))
+		return -1;
 	cfg.phase = "the target's restore";
 	if (mig_expect(m->ctl, MIG_RESULT, m->buf, sizeof(m->buf))) {
 		warn("the target did not restore the tree");
@@ -6069,6 +6115,10 @@ static int cmd_migrate(void)
 			warn("the target's page server failed (%s): the tree runs on here", m->buf);
 			goto out;
 		}
+		if (mig_sum_check(m->buf, "the pages of pre-dump iteration")) {
+			warn("the tree runs on here");
+			goto out;
+		}
 		w = cfg.last.dump.pages_written;
 		iters = i;
 		snprintf(st, sizeof(st), ", dirty rate %s MiB/s", mib(w * page * 1000000 / (unsigned long long)(ti - tp + 1), b2));
@@ -6270,14 +6320,17 @@ static int mig_images_tmpfs(unsigned long long mib)
  * size must be DONE's, and there must be an inventory. */
 static int mig_recv_files(struct mig *m, int dirfd, int t, uint32_t len)
 {
-	char cur[NAME_MAX + 1] = "";
+	static XXH3_state_t xs;
+	char cur[NAME_MAX + 1] = "", here[33], there[40];
 	unsigned n = 0;
 	unsigned long long bytes = 0;
 	int fd = -1;
 
+	XXH3_128bits_reset(&xs);
 	for (; t == MIG_FILE; t = mig_recv(m->ctl, m->buf, sizeof(m->buf), &len)) {
 		size_t nl = strnlen(m->buf, len);
 
+		XXH3_128bits_update(&xs, m->buf, len);
 		if (nl == len || !nl || nl > NAME_MAX || strchr(m->buf, '/') || m->buf[0] == '.') {
 			warn("the sender sent a bad file name");
 			close_keep(fd);
@@ -6306,6 +6359,11 @@ static int mig_recv_files(struct mig *m, int dirfd, int t, uint32_t len)
 	if (n != mig_num(m->buf, "files") || bytes != (unsigned long long)mig_num(m->buf, "bytes") ||
 	    faccessat_(dirfd, "inventory.img", F_OK)) {
 		warn("the image set is incomplete: %u files, %llu bytes arrived (%s)", n, bytes, m->buf);
+		return -1;
+	}
+	xxh_hex(&xs, here);
+	if (mig_field(m->buf, "sum", there, sizeof(there))[0] && !str_eq(here, there)) {
+		warn("the images changed on the way (XXH3-128 of what arrived: %s; the sender's: %s)", here, there);
 		return -1;
 	}
 	return 0;
@@ -6369,7 +6427,7 @@ static int cmd_receive(void)
 	static struct mig *m_m;
 	struct mig *const m = BIG(m_m, sizeof(struct mig));
 	static char hello[MAX_CG_PIDS * 8 + 512];
-	char tok[256], got[256], criu[PATH_MAX], dir[PATH_MAX] = "", img[PATH_MAX], why[128] = "";
+	char tok[256], got[256], criu[PATH_MAX], dir[PATH_MAX] = "", img[PATH_MAX], why[128] = "", sum[33];
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, pst = -1, lazy;
 	bool tmp = !cfg.set[O_image_path], lazy_left = false, inmem = false;
@@ -6479,7 +6537,9 @@ static int cmd_receive(void)
 		}
 		if (t == -3 && !pst)
 			continue;
-		if (mig_sendf(m->ctl, t == -3 ? MIG_ERROR : MIG_PSDONE, "status=%d (the target's page server)", pst) || pst)
+		xxh_hex(&pump_sh->in, sum);
+		if (mig_sendf(m->ctl, t == -3 ? MIG_ERROR : MIG_PSDONE, "status=%d sum=%s (the target's page server)", pst, sum) ||
+		    pst)
 			goto out;
 		pst = -1;
 	}
@@ -6536,9 +6596,13 @@ static int cmd_receive(void)
 			lazy_left = true;
 			goto out;
 		}
-		if (mig_sendf(m->ctl, MIG_END, "status=0"))
+		xxh_hex(&pump_sh->in, sum);
+		if (mig_sendf(m->ctl, MIG_END, "status=0 sum=%s", sum))
 			goto out;
 	}
+	/* -D: what arrived is a checkpoint of its own, restore verifies it */
+	if (!tmp && !inmem && man_write(ifd, img, cfg.lazy_pages))
+		warn("the images in %s are kept without a manifest", img);
 	ret = EXIT_OK;
 out:
 	if (lazy_left || (cfg.lazyd > 0 && ret != EXIT_OK)) {

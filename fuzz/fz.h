@@ -2,8 +2,8 @@
 /*
  * Shared part of cr's libFuzzer harnesses: cr.c is one file with everything
  * static, so each harness includes it whole. exit() (die, usage_die and the
- * ini loader's own) jumps back into the harness instead, and cr's main is
- * renamed out of libFuzzer's way.
+ * ini loader's own) jumps back into the harness instead, cr's main is
+ * renamed out of libFuzzer's way, and its big buffers get guard pages.
  *
  * Use: fz_armed = 1; if (!setjmp(fz_jmp)) { code that may exit } fz_armed = 0;
  * an exit() inside ends the block early, with its code in fz_status.
@@ -28,10 +28,37 @@ __attribute__((noreturn)) static void fz_exit(int code)
 	abort();	/* exit() outside an armed block: a harness bug */
 }
 
+/*
+ * cr's big buffers (BIG: big_map) are anonymous mappings, where ASan has no
+ * redzones. Each gets an inaccessible page on either side, so a read or
+ * write just before or after one faults (a SEGV, which libFuzzer reports).
+ * Only what big_map asks for: private, anonymous, anywhere.
+ */
+#include <sys/mman.h>
+#include <unistd.h>
+
+static void *fz_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	uint8_t *p;
+
+	if (addr || fd != -1 || !(flags & MAP_ANONYMOUS) || !(flags & MAP_PRIVATE))
+		return mmap(addr, len, prot, flags, fd, off);
+	len = (len + pg - 1) & ~(pg - 1);
+	p = mmap(NULL, len + 2 * pg, PROT_NONE, flags, -1, 0);
+	if (p == MAP_FAILED)
+		return p;
+	if (mprotect(p + pg, len, prot))
+		abort();
+	return p + pg;
+}
+
 #define exit(c) fz_exit(c)
+#define mmap fz_mmap
 #define main cr_main
 #include "../cr.c"
 #undef exit
+#undef mmap
 #undef main
 
 /* stdout to /dev/null (stats_print's JSON, --print-config); stderr stays
@@ -66,6 +93,34 @@ static uint8_t *fz_dup(const uint8_t *data, size_t len)
 		abort();
 	memcpy(p, data, len);
 	return p;
+}
+
+/* The file descriptors open below FZ_FDS, a bit each: taken before a call
+ * and compared after it, so what the call left open shows. */
+#define FZ_FDS 128
+struct fz_fds {
+	uint64_t bit[FZ_FDS / 64];
+};
+
+static void fz_fds_take(struct fz_fds *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (int fd = 0; fd < FZ_FDS; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
+			s->bit[fd / 64] |= 1ull << (fd % 64);
+}
+
+/* Close the descriptors open now that were not in before; how many. */
+static int fz_fds_close_new(const struct fz_fds *before)
+{
+	struct fz_fds now;
+	int n = 0;
+
+	fz_fds_take(&now);
+	for (int fd = 0; fd < FZ_FDS; fd++)
+		if (now.bit[fd / 64] & ~before->bit[fd / 64] & 1ull << (fd % 64))
+			close(fd), n++;
+	return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

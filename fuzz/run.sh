@@ -19,7 +19,7 @@ secs=${1:-${FUZZ_SECS:-60}}
 case $secs in
 '' | *[!0-9]*) echo "usage: sh fuzz/run.sh [SECS]" >&2; exit 2 ;;
 esac
-harnesses=${FZ_ONLY:-"rpc stats ini mig"}
+harnesses=${FZ_ONLY:-"rpc stats ini mig man img"}
 bin=fuzz/bin
 log=$bin/log
 inih=${INIH_SRC:-.deps/inih-r59}
@@ -34,11 +34,13 @@ CFLAGS_FZ="-g -O1 -fno-omit-frame-pointer"
 mkdir -p "$bin/obj" "$log" fuzz/crashes || exit 1
 
 build() {
-	for f in nanopb/rpc.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c "$inih/ini.c"; do
+	for f in nanopb/rpc.pb.c nanopb/images.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c \
+		"$inih/ini.c"; do
 		[ -f "$f" ] || { echo "missing $f: run 'make deps' and 'make' first"; return 1; }
 	done
 	objs=
-	for f in nanopb/rpc.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c "$inih/ini.c"; do
+	for f in nanopb/rpc.pb.c nanopb/images.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c \
+		"$inih/ini.c"; do
 		o=$bin/obj/$(basename "$f" .c).o
 		echo "$CC $CFLAGS_FZ $SAN -fsanitize=fuzzer-no-link $DEFS -c -o $o $f"
 		# shellcheck disable=SC2086

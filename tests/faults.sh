@@ -579,5 +579,40 @@ scenario_fault_timeout() {
 	check "... the images are unchanged" [ "$(fingerprint "$D/ck")" = "$fp" ]
 }
 
+# ========================= a verified migration ==========================
+
+# Stop-copy over --via, once intact (the images kept with -D on B carry a
+# manifest that verifies), then through tests/flip.py, which flips one byte
+# of the stream: in the pages (the source compares the page stream's XXH3
+# with the target's at PSDONE) and in an image file (the target compares
+# the images' sum at DONE). Either way: exit 1, the tree runs on A
+# untraced, nothing runs on B.
+scenario_migrate_verify() {
+	. "$(dirname "$0")/hosts.sh"
+	trap net_down EXIT
+	net_up && hosts_up || { fail "set up hosts A and B"; return; }
+	export D W CR CRIU
+	RCV="$VIA_B $CR -v -c none --criu $CRIU receive --stdio"
+	MIB=64 BURN=300 source_run --mode stop-copy --via "$RCV -D $D/in" >"$D/src.out"
+	c1=$(count "$D/c")
+	{ [ "$(field rc "$D/src.out")" = 0 ] && wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"; }
+	verdict $? "stop-copy of 64 MiB with the images kept on B (-D): it moves and counts on intact"
+	"$CR" verify "$D/in/img" >"$D/out" 2>&1
+	check "... the images kept on B carry a manifest: cr verify says intact ($(cat "$D/out"))" \
+		grep -q "intact" "$D/out"
+	on_b pkill -x workload
+	for t in 14:pages 7:images; do
+		rm -f "$D/c"
+		MIB=64 BURN=$((400 + ${#t} * 10)) source_run --mode stop-copy \
+			--via "python3 $(dirname "$0")/flip.py ${t%%:*} | $RCV" >"$D/src.out" 2>"$D/flip.err"
+		check "one byte of the ${t#*:} flipped on the way: exit 1, the tree runs on A untraced ($(grep P= "$D/src.out"))" \
+			[ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes -a "$(field traced "$D/src.out")" = no ]
+		check "... the flip happened ($(cat "$D/flip.err"))" grep -q "flipped byte" "$D/flip.err"
+		check "... cr says the ${t#*:} changed on the way" grep -q "${t#*:} changed on the way" "$D/err"
+		check "... and nothing runs on B" not b_runs_workload
+		on_a pkill -x workload
+	done
+}
+
 "scenario_$name"
 exit 0
