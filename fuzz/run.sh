@@ -29,7 +29,7 @@ DEFS="-DCR_VERSION=\"0.1.0\" -DINI_HANDLER_LINENO=1 -DINI_ALLOW_MULTILINE=0 -DIN
 -DINI_STOP_ON_FIRST_ERROR=1 -DINI_CALL_HANDLER_ON_NEW_SECTION=1 -DINI_ALLOW_INLINE_COMMENTS=0 \
 -DPB_BUFFER_ONLY=1 -Inanopb -I$inih -I$xxh"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
-CFLAGS_FZ="-g -O1 -fno-omit-frame-pointer"
+CFLAGS_FZ="-g -O1 -fno-omit-frame-pointer -ftrivial-auto-var-init=pattern"
 
 mkdir -p "$bin/obj" "$log" fuzz/crashes || exit 1
 

@@ -467,32 +467,6 @@ scenario_fault_disk() {
 
 # ========================= damaged images ===============================
 
-# bump_version FILE VERSION: inventory.img says img_version VERSION (CRIU's
-# image layout: u32 magic 0x58313116, then a u32 length and the protobuf
-# InventoryEntry, whose field 1 is img_version, a varint)
-bump_version() {
-	/usr/bin/python3 - "$1" "$2" <<'EOF'
-import struct, sys
-path, ver = sys.argv[1], int(sys.argv[2])
-b = open(path, 'rb').read()
-magic, n = struct.unpack_from('<II', b, 0)
-assert magic == 0x58313116, hex(magic)
-msg = b[8:8 + n]
-assert msg[0] == 0x08, 'field 1 (img_version, varint) does not come first'
-i = 1
-while msg[i] & 0x80:
-    i += 1
-v, out = ver, b''
-while True:
-    c, v = v & 0x7f, v >> 7
-    out += bytes([c | 0x80 if v else c])
-    if not v:
-        break
-msg = b'\x08' + out + msg[i + 1:]
-open(path, 'wb').write(struct.pack('<II', magic, len(msg)) + msg + b[8 + n:])
-EOF
-}
-
 scenario_fault_restore() {
 	mkdir -p "$D/wd"
 	start_counter "$D/c" 16
@@ -602,9 +576,10 @@ scenario_migrate_verify() {
 		grep -q "intact" "$D/out"
 	on_b pkill -x workload
 	for t in 14:pages 7:images; do
-		rm -f "$D/c"
-		MIB=64 BURN=$((400 + ${#t} * 10)) source_run --mode stop-copy \
-			--via "python3 $(dirname "$0")/flip.py ${t%%:*} | $RCV" >"$D/src.out" 2>"$D/flip.err"
+		rm -f "$D/c" "$D/flip.err"
+		# (--via runs a command, not a shell line: the pipe goes in a script)
+		echo "python3 $(cd "$(dirname "$0")" && pwd)/flip.py ${t%%:*} 2>$D/flip.err | $RCV" >"$D/via.sh"
+		MIB=64 BURN=$((400 + ${#t} * 10)) source_run --mode stop-copy --via "sh $D/via.sh" >"$D/src.out"
 		check "one byte of the ${t#*:} flipped on the way: exit 1, the tree runs on A untraced ($(grep P= "$D/src.out"))" \
 			[ "$(field rc "$D/src.out")" = 1 -a "$(field alive "$D/src.out")" = yes -a "$(field traced "$D/src.out")" = no ]
 		check "... the flip happened ($(cat "$D/flip.err"))" grep -q "flipped byte" "$D/flip.err"

@@ -7,22 +7,36 @@
 # frame of type TYPE that is large enough (14: PAGES, near its end, in
 # page data; 7: FILE, in the file's data past its name). Used as
 #   --via "python3 tests/flip.py 14 | <receiver>"
+import os
+import select
 import struct
 import sys
 
 want = int(sys.argv[1])
-src, dst = sys.stdin.buffer, sys.stdout.buffer
 done = False
 
 
+# raw reads and writes that wait: the stream may be a non-blocking socket
 def read(n):
     b = b""
     while len(b) < n:
-        c = src.read(n - len(b))
+        try:
+            c = os.read(0, n - len(b))
+        except BlockingIOError:
+            select.select([0], [], [])
+            continue
         if not c:
             return None
         b += c
     return b
+
+
+def write(b):
+    while b:
+        try:
+            b = b[os.write(1, b):]
+        except BlockingIOError:
+            select.select([], [1], [])
 
 
 while True:
@@ -32,7 +46,7 @@ while True:
     t, n = struct.unpack("<II", h)
     p = read(n) if n else b""
     if p is None:
-        dst.write(h)
+        write(h)
         break
     if not done and t == want:
         if t == 7:
@@ -44,5 +58,4 @@ while True:
             p = p[:at] + bytes([p[at] ^ 0x5A]) + p[at + 1:]
             done = True
             sys.stderr.write("flip.py: flipped byte %d of a frame of type %d (%d bytes)\n" % (at, t, n))
-    dst.write(h + p)
-    dst.flush()
+    write(h + p)

@@ -107,3 +107,32 @@ stopped_untraced() {
 	[ "$(sed -n 's/^State:[[:space:]]*\([A-Za-z]\).*/\1/p' "/proc/$1/status" 2>/dev/null)" = T ] &&
 		[ "$(sed -n 's/^TracerPid:[[:space:]]*//p' "/proc/$1/status")" = 0 ]
 }
+
+# ============================ damaged images ============================
+
+# bump_version FILE VERSION: inventory.img says img_version VERSION (CRIU's
+# image layout: u32 magic 0x58313116, then a u32 length and the protobuf
+# InventoryEntry, whose field 1 is img_version, a varint). For the damaged
+# images of tests/faults.sh and tests/scenarios.sh (inspect).
+bump_version() {
+	/usr/bin/python3 - "$1" "$2" <<'EOF'
+import struct, sys
+path, ver = sys.argv[1], int(sys.argv[2])
+b = open(path, 'rb').read()
+magic, n = struct.unpack_from('<II', b, 0)
+assert magic == 0x58313116, hex(magic)
+msg = b[8:8 + n]
+assert msg[0] == 0x08, 'field 1 (img_version, varint) does not come first'
+i = 1
+while msg[i] & 0x80:
+    i += 1
+v, out = ver, b''
+while True:
+    c, v = v & 0x7f, v >> 7
+    out += bytes([c | 0x80 if v else c])
+    if not v:
+        break
+msg = b'\x08' + out + msg[i + 1:]
+open(path, 'wb').write(struct.pack('<II', magic, len(msg)) + msg + b[8 + n:])
+EOF
+}
