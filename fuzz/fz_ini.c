@@ -82,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!setjmp(fz_jmp)) {
 			cfg_load_ini(fz_file, true);
 			fz_check();
-			for (size_t i = 0; i < ARRAY_LEN(hook_events); i++)
-				(void)hook_find(hook_events[i]);
+			for (const char *e = hook_events; *e; e += strlen(e) + 1)
+				(void)hook_find(e);
 		}
 		fz_armed = 0;
 		if (fz_status == EXIT_OK)	/* exit(0): cfg_load_ini has none */

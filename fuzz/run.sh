@@ -2,16 +2,20 @@
 # SPDX-License-Identifier: MIT
 #
 # fuzz/run.sh: build cr's libFuzzer harnesses (fuzz/fz_*.c, clang with
-# libFuzzer, ASan and UBSan) into fuzz/bin/, replay fuzz/regress/NAME/*,
-# then fuzz each harness for SECS seconds (default $FUZZ_SECS, else 60) on a
-# scratch copy of fuzz/corpus/NAME (the committed corpus never grows).
+# libFuzzer, ASan and UBSan, uninitialised locals filled with a pattern)
+# into fuzz/bin/, replay fuzz/regress/NAME/*, then fuzz each harness for
+# SECS seconds (default $FUZZ_SECS, else 60) on a scratch copy of
+# fuzz/corpus/NAME (the committed corpus never grows). The harnesses: rpc
+# (CRIU's replies), stats (its stats files), ini (config files), mig (the
+# migration stream), man (the manifest check: verify) and img (CRIU's
+# images as inspect reads them); FZ_ONLY="man img" runs only those.
 #
 #   sh fuzz/run.sh [SECS]
 #
 # One line per harness (TAP-like "ok - ..." / "not ok - ..."), logs in
 # fuzz/bin/log/, crashing inputs in fuzz/crashes/. Exit status 1 on any
-# failure. Needs nanopb/ and .deps/inih-r59/ (make deps && make, or an
-# earlier build) and clang with libFuzzer (libclang-rt-dev).
+# failure. Needs nanopb/ (with images.pb.c) and .deps/ (make deps && make,
+# or an earlier build) and clang with libFuzzer (libclang-rt-dev).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 

@@ -41,6 +41,9 @@ cd "$D" || exit 1
 MX=$(cd "$(dirname "$0")" && pwd)/matrix
 
 WD=60		# seconds before a cr command counts as hung (then its state is recorded)
+INSPECT=	# 1: the checkpoint modes also check cr inspect --json against /proc
+ITRANS=		# processes of this comm may come and go (tests/inspect_check.py --transient)
+IC=$(cd "$(dirname "$0")" && pwd)/inspect_check.py
 m_n=0		# modes run so far: each gets ports of its own
 
 # ============================== plumbing ==================================
@@ -114,6 +117,31 @@ mfailed() {
 	fail "$PN, $MODE: $1" "$MD/err" "$MD/rcv.err" "$MD/hang.txt" $(find "$MD" -name '*.log' 2>/dev/null)
 }
 row() { echo "# matrix: $PN|$MODE|$1|${2:-}"; }
+# With INSPECT=1, the checkpoint modes check what cr inspect reads from the
+# images against /proc: m_snap right before the checkpoint (the tree runs),
+# m_inspect once it is written. The set of pids and each one's ppid, pgid,
+# sid, comm and thread count; its fd numbers, the paths of its regular files
+# and the ports of its listening TCP sockets (tests/inspect_check.py).
+m_snap() {
+	[ -n "$INSPECT" ] || return 0
+	/usr/bin/python3 "$IC" snap "$P" >"$MD/snap.json" 2>"$MD/inspect.err"
+}
+m_inspect() {
+	[ -n "$INSPECT" ] || return 0
+	_t=$(date +%s%N)
+	"$CR" inspect --json "$MD/ck" >"$MD/inspect.json" 2>"$MD/inspect.err"
+	_st=$? _t=$((($(date +%s%N) - _t) / 1000000))
+	# shellcheck disable=SC2046
+	/usr/bin/python3 "$IC" compare "$MD/snap.json" "$MD/inspect.json" $(for _c in $ITRANS; do echo --transient "$_c"; done) \
+		>"$MD/inspect.diff" 2>&1
+	if [ $? = 0 ] && [ $_st = 0 ]; then
+		pass "$PN, $MODE: cr inspect --json (exit 0, $_t ms) agrees with /proc right before the dump: $(tail -1 "$MD/inspect.diff")"
+	else
+		[ -n "$MFAIL" ] || MFAIL="cr inspect --json disagrees with /proc"
+		fail "$PN, $MODE: cr inspect --json (exit $_st, $_t ms) agrees with /proc right before the dump (images kept in $MD/ck)" \
+			"$MD/inspect.diff" "$MD/inspect.err"
+	fi
+}
 # what the scenario ran: "# NAME: VERSIONS"
 versions() { echo "# $name: $*"; }
 # need CMD PACKAGE...: CMD is there, else a failure that names the Debian
@@ -225,21 +253,25 @@ m_mode() {
 	t0=$(date +%s%N)
 	case $MODE in
 	checkpoint+restore)
+		m_snap
 		mrun "$MD/out" "$MD/err" cra checkpoint $FLAGS -D "$MD/ck" "$P"
 		mcheck "cr checkpoint${FLAGS:+ $FLAGS} exits 0" [ $? = 0 ]
 		"${p}_mark" "$R"
 		mcheck "... the tree is gone (all $(echo $pids | wc -w) processes)" reaped $pids
 		"${p}_absent"
+		m_inspect
 		mrun "$MD/out" "$MD/err" cra restore $FLAGS -D "$MD/ck"
 		{ [ $? = 0 ] && [ "$(cat "$MD/out")" = "$P" ]; }
 		mverdict $? "cr restore${FLAGS:+ $FLAGS} (this scenario's pid namespace) exits 0, prints pid $P ($(cat "$MD/out"))"
 		"${p}_after" a "$R" restored
 		;;
 	"leave-running copy")
+		m_snap
 		mrun "$MD/out" "$MD/err" cra checkpoint --leave-running $FLAGS -D "$MD/ck" "$P"
 		mcheck "cr checkpoint --leave-running${FLAGS:+ $FLAGS} exits 0" [ $? = 0 ]
 		"${p}_mark" "$R"
 		mcheck "... the original runs on, untraced" running "$P"
+		m_inspect
 		dir=$R
 		if [ -n "$BVIEW" ]; then
 			mcheck "B gets its own copy of the program's files (cp -a, bind mount)" b_view "$R"
@@ -357,7 +389,7 @@ py_after() {
 	mcheck "... and a directory listing" grep -q 'href="data.txt"' "$MD/got"
 }
 scenario_m_python() {
-	PN="python3 -m http.server" FLAGS= BVIEW=
+	PN="python3 -m http.server" FLAGS= BVIEW= INSPECT=1
 	need /usr/bin/python3 python3 && need curl curl || return
 	m_up || return
 	versions "/usr/bin/python3: $(/usr/bin/python3 --version 2>&1)"
@@ -393,7 +425,7 @@ js_after() {
 		[ "$(awk '{ print $2 }' "$MD/got")" = $((js_n + 2)) -a "$(awk '{ print $4 }' "$MD/got")" -gt "${_t:-0}" -a "${_t:-0}" -ge "$js_t" ]
 }
 scenario_m_node() {
-	PN="node HTTP server" FLAGS= BVIEW=
+	PN="node HTTP server" FLAGS= BVIEW= INSPECT=1
 	need node nodejs && need curl curl || return
 	m_up || return
 	versions "$(command -v node): node $(node --version)"
@@ -452,7 +484,7 @@ scenario_m_jvm() {
 	# kills it: in this scenario's mount namespace (of which A's and B's
 	# are copies) that directory is $D/hsperf. If it did not exist, it is
 	# made for the bind mount and removed afterwards.
-	PN="java, 20 threads" FLAGS= BVIEW=
+	PN="java, 20 threads" FLAGS= BVIEW= INSPECT=1
 	need java default-jre-headless && need curl curl || return
 	hs=/tmp/hsperfdata_$(id -un)
 	mkdir -p "$D/hsperf"
@@ -517,7 +549,9 @@ pl_after() {
 	mcheck "... all three stages run there ($_procs)" sh -c "echo '$_procs' | grep -q 'bash bash.*tee.*tr'"
 }
 scenario_m_pipeline() {
-	PN="bash pipeline" FLAGS= BVIEW=copy
+	# (the loop forks a sleep every 50 ms: one may come or go between
+	# the /proc snapshot and the dump)
+	PN="bash pipeline" FLAGS= BVIEW=copy INSPECT=1 ITRANS=sleep
 	need bash bash && need stdbuf coreutils || return
 	m_up || return
 	versions "$(bash --version | head -1); $(tr --version | head -1)"

@@ -540,6 +540,182 @@ assert j['intact'] is False and len(j['problems']) >= 1 and all('file' in p and 
 	wait "$P" 2>/dev/null
 }
 
+# ============================== inspect =================================
+
+# cr inspect DIR [--json]: what a checkpoint holds, read from CRIU's images.
+# Checked against /proc (tests/inspect_check.py snap, taken right before
+# the dump), the text against the JSON, and on damaged images: each problem
+# named with its file and byte offset, exit 1, never a signal.
+IC=$(cd "$(dirname "$0")" && pwd)/inspect_check.py
+# inspect_damaged DESC STATUS FILE-PATTERN [ARGS]: cr inspect of $D/d, which
+# the caller damaged: exit STATUS, stderr matches FILE-PATTERN
+inspect_damaged() {
+	"$CR" inspect ${4:-} "$D/d" >"$D/out" 2>"$D/err"
+	_st=$?
+	{ [ $_st = "$2" ] && grep -q -e "$3" "$D/err"; }
+	verdict $? "$1: exit $2 ($_st), stderr says /$3/ ($(head -c 200 "$D/err" | tr '\n' ' '))"
+}
+damage() { rm -rf "$D/d"; cp -a "$D/ck" "$D/d"; }
+scenario_inspect() {
+	# 1. the workload holding a file at an offset, a pipe and a socketpair
+	mkdir -p "$D/files"
+	"$W" fds "$D/c" "$D/files" &
+	P=$!
+	wait_above "$D/c" 3
+	pipe=$(readlink "/proc/$P/fd/4")
+	/usr/bin/python3 "$IC" snap "$P" >"$D/snap.json"
+	cr checkpoint --leave-running -D "$D/ck" "$P" 2>"$D/err"
+	check "checkpoint --leave-running of the workload with a file, a pipe and a socketpair open" [ $? = 0 ]
+	"$CR" inspect "$D/ck" >"$D/text" 2>"$D/err"
+	check "cr inspect DIR: exit 0, nothing on stderr" [ $? = 0 -a ! -s "$D/err" ]
+	check "... the header: $(head -1 "$D/text")" grep -qFx "$D/ck: CRIU image version 2, $(uname -m)" "$D/text"
+	check "... the process: pid $P, parent 0, its own session, comm workload, alive, 1 thread" \
+		grep -qx "pid $P, parent 0, pgid $P, sid $P: workload, alive, 1 thread" "$D/text"
+	check "... and nothing else: one process" [ "$(grep -c '^pid ' "$D/text")" = 1 ]
+	check "... its memory: VMAs, KiB mapped, pages dumped ($(grep '^  memory:' "$D/text"))" \
+		grep -qx "  memory: [1-9][0-9]* VMAs, [1-9][0-9]* KiB mapped; pages: [1-9][0-9]* dumped, 0 lazy, 0 in the parent" "$D/text"
+	check "... fd 3 is the open file's path ($D/files/data)" grep -qFx "  fd 3: $D/files/data" "$D/text"
+	{ grep -qFx "  fd 4: $pipe" "$D/text" && grep -qFx "  fd 5: $pipe" "$D/text"; }
+	verdict $? "... fds 4 and 5 are the pipe, with the inode /proc showed ($pipe)"
+	{ grep -qx "  fd 6: unix stream .*established" "$D/text" && grep -qx "  fd 7: unix stream .*established" "$D/text"; }
+	verdict $? "... fds 6 and 7 are the unix stream socketpair"
+	check "... fds 0-2 are /dev/null, in order, and there are no others: 8 fds ($(grep -c '^  fd ' "$D/text"))" \
+		[ "$(grep '^  fd ' "$D/text" | head -3 | tr '\n' '|')" = "$(printf '  fd %s: /dev/null|' 0 1 2)" -a \
+		"$(grep -c '^  fd ' "$D/text")" = 8 ]
+	check "... the dump statistics, from stats-dump" grep -q "^  pages_written  *[1-9][0-9]* pages" "$D/text"
+	"$CR" inspect --json "$D/ck" >"$D/json" 2>"$D/err"
+	check "cr inspect --json DIR: exit 0" [ $? = 0 ]
+	check "... a strict parser accepts it (python3 -m json.tool)" sh -c "/usr/bin/python3 -m json.tool '$D/json' >/dev/null"
+	check "... it says what the text says ($(/usr/bin/python3 "$IC" text "$D/text" "$D/json" | tail -1))" \
+		sh -c "/usr/bin/python3 '$IC' text '$D/text' '$D/json' >'$D/err'"
+	check "... and what /proc showed before the dump ($(/usr/bin/python3 "$IC" compare "$D/snap.json" "$D/json" | tail -1))" \
+		sh -c "/usr/bin/python3 '$IC' compare '$D/snap.json' '$D/json' >'$D/err'"
+	check "... --json after the directory works too, and stats is CRIU's (pages_written as cr stats says)" \
+		/usr/bin/python3 -c "
+import json, subprocess, sys
+a = json.loads(subprocess.run([sys.argv[1], 'inspect', sys.argv[2], '--json'], capture_output=True, check=True).stdout)
+b = json.loads(subprocess.run([sys.argv[1], 'stats', '--json', sys.argv[2]], capture_output=True, check=True).stdout)
+assert a == json.load(open(sys.argv[3])), 'differs from inspect --json DIR'
+assert a['stats']['pages_written'] == b['pages_written'] > 0, (a['stats'], b)
+assert a['dir'] == sys.argv[2] and a['img_version'] == 2 and a['parent'] == '', a" "$CR" "$D/ck" "$D/json"
+	kill "$P"
+	wait "$P" 2>/dev/null
+
+	# 2. a tree: sh, its children (a subshell, a workload tree with a
+	# session of its own) and grandchildren
+	"$W" exec sh -c '"$0" tree 3 "$1" & (sleep 600 & sleep 600 & wait) & wait' "$W" "$D/t" >/dev/null 2>&1 &
+	R=$!
+	wait_above "$D/t.2" 3
+	pids=$(tree_pids "$R" | sort -n)
+	/usr/bin/python3 "$IC" snap "$R" >"$D/snap2.json"
+	cr checkpoint --leave-running -D "$D/ck2" "$R" 2>"$D/err"
+	check "checkpoint --leave-running of a tree of $(echo $pids | wc -w) processes, three levels deep" [ $? = 0 ]
+	"$CR" inspect "$D/ck2" >"$D/text" 2>"$D/err"
+	check "cr inspect of the tree: exit 0" [ $? = 0 ]
+	bad=
+	for p in $pids; do
+		pp=$(awk '{ print $4 }' "/proc/$p/stat")
+		[ "$p" = "$R" ] && pp=0
+		grep -q "^pid $p, parent $pp, pgid $(awk '{ print $5 }' "/proc/$p/stat"), sid $(awk '{ print $6 }' "/proc/$p/stat"): $(cat "/proc/$p/comm"), alive, 1 thread\$" "$D/text" ||
+			bad="$bad $p"
+	done
+	check "... every pid with its parent, pgid, sid and comm as /proc says (wrong or missing:${bad:- none})" [ -z "$bad" ]
+	check "... and no other process ($(grep -c '^pid ' "$D/text") of $(echo $pids | wc -w))" \
+		[ "$(grep -c '^pid ' "$D/text")" = "$(echo $pids | wc -w)" -a "$(echo $pids | wc -w)" = 7 ]
+	"$CR" inspect --json "$D/ck2" >"$D/json" 2>"$D/err"
+	check "... --json agrees with /proc ($(/usr/bin/python3 "$IC" compare "$D/snap2.json" "$D/json" | tail -1))" \
+		sh -c "/usr/bin/python3 '$IC' compare '$D/snap2.json' '$D/json' >'$D/err'"
+	check "... and with the text ($(/usr/bin/python3 "$IC" text "$D/text" "$D/json" | tail -1))" \
+		sh -c "/usr/bin/python3 '$IC' text '$D/text' '$D/json' >'$D/err'"
+	kill -KILL $(tree_pids "$R") 2>/dev/null
+	wait "$R" 2>/dev/null
+
+	# 3. damaged images
+	core=core-$P.img
+	damage
+	_n=$(/usr/bin/python3 -c "import struct,sys; print(struct.unpack_from('<I', open(sys.argv[1],'rb').read(), 8)[0])" "$D/d/$core")
+	truncate -s $((12 + _n / 2)) "$D/d/$core"
+	inspect_damaged "$core cut in the middle of its entry ($_n bytes)" 1 "d/$core: truncated at byte 8 "
+	check "... it still shows the rest: the process and its fds" \
+		sh -c "grep -q '^pid $P, ' '$D/out' && grep -qFx '  fd 3: $D/files/data' '$D/out'"
+	damage
+	_n=$(/usr/bin/python3 -c "import struct,sys; print(struct.unpack_from('<I', open(sys.argv[1],'rb').read(), 8)[0])" "$D/d/mm-$P.img")
+	truncate -s $((12 + _n - 1)) "$D/d/mm-$P.img"
+	inspect_damaged "mm-$P.img one byte short of its entry" 1 "d/mm-$P.img: truncated at byte 8 (an entry of $_n bytes)"
+	damage
+	printf 'XXXX' | dd of="$D/d/pstree.img" conv=notrunc 2>/dev/null
+	inspect_damaged "pstree.img with a bad magic" 1 "d/pstree.img: not the CRIU image its name says (magic 58585858"
+	check "... and shows no process" not grep -q '^pid ' "$D/out"
+	damage
+	rm "$D/d/inventory.img"
+	inspect_damaged "no inventory.img" 1 "d is not a checkpoint cr can read (its inventory.img is missing)"
+	check "... nothing on stdout" [ ! -s "$D/out" ]
+	inspect_damaged "... --json too" 1 "d is not a checkpoint" --json
+	check "... nothing on stdout" [ ! -s "$D/out" ]
+	damage
+	head -c 86 /dev/urandom >"$D/d/inventory.img"
+	inspect_damaged "an inventory.img of random bytes" 1 "d is not a checkpoint cr can read (its inventory.img is damaged"
+	"$CR" inspect "$D/nonexistent" >"$D/out" 2>"$D/err"
+	{ [ $? = 1 ] && grep -q "$D/nonexistent: No such file" "$D/err"; }
+	verdict $? "a directory that does not exist: exit 1, named"
+	"$CR" inspect "$D/d/pstree.img" >"$D/out" 2>"$D/err"
+	check "a file, not a directory: exit 1" [ $? = 1 ]
+	damage
+	if bump_version "$D/d/inventory.img" 1000; then
+		inspect_damaged "inventory.img from a newer CRIU (img_version 1000)" 0 "made by a newer CRIU (image version 1000"
+		{ grep -qFx "$D/d: CRIU image version 1000, $(uname -m)" "$D/out" &&
+			grep -q "^pid $P, parent 0, .*: workload, alive, 1 thread" "$D/out" && grep -qFx "  fd 3: $D/files/data" "$D/out"; }
+		verdict $? "... and goes on: the header says version 1000, the process and its fds are there"
+	else
+		fail "rewrite img_version in $D/d/inventory.img"
+	fi
+	damage
+	rm "$D/d/pstree.img"
+	"$CR" inspect "$D/d" >"$D/out" 2>"$D/err"
+	{ [ $? = 0 ] && [ "$(wc -l <"$D/out")" = 1 ] && grep -q "^$D/d: a pre-dump (CRIU image version 2)" "$D/out"; }
+	verdict $? "no pstree.img (as a pre-dump): exit 0, a one-line note ($(cat "$D/out"))"
+	"$CR" inspect --json "$D/d" >"$D/out" 2>"$D/err"
+	check "... --json: {\"pre_dump\":true}" /usr/bin/python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j['pre_dump'] is True and j['img_version'] == 2, j" "$D/out"
+
+	# garbage as files.img: random bytes, and CRIU's two magics followed
+	# by entries of random bytes, the last one cut short (seeded: the same
+	# 24 files every run; one that fails is kept as $D/files-seedN.img)
+	damage
+	head -c 65536 /dev/urandom >"$D/d/files.img"
+	inspect_damaged "64 KiB of random bytes as files.img" 1 "d/files.img: not the CRIU image its name says"
+	inspect_damaged "... --json" 1 "d/files.img: not the CRIU image its name says" --json
+	check "... the JSON is still whole" sh -c "/usr/bin/python3 -m json.tool '$D/out' >/dev/null"
+	bad=
+	for seed in $(seq 1 24); do
+		/usr/bin/python3 -c "
+import random, struct, sys
+r = random.Random(int(sys.argv[2]))
+b = struct.pack('<II', 0x54564319, 0x56303138)
+k = r.randint(1, 6)
+for i in range(k):
+    n = r.choice([0, 1, 2, 5, 17, 64, 300, 4000, r.randint(0, 70000)])
+    p = bytes(r.getrandbits(8) for _ in range(n))
+    # a valid length (the bytes may even decode), but the last entry's
+    # runs past the end or wraps: no file of these is whole
+    w = [n] if i < k - 1 else [n + 7, 0xffffffff, 0x7ffffffc, n + 1]
+    b += struct.pack('<I', r.choice(w)) + p
+open(sys.argv[1], 'wb').write(b)" "$D/d/files.img" "$seed"
+		for j in "" --json; do
+			"$CR" inspect $j "$D/d" >"$D/out" 2>"$D/err"
+			st=$?
+			if [ $st != 1 ] || ! grep -q "d/files.img: .* byte [0-9]" "$D/err"; then
+				bad="$bad $seed${j:+(json)}:exit-$st"
+				cp "$D/d/files.img" "$D/files-seed$seed.img"
+			fi
+		done
+	done
+	check "24 files.img of the right magics and random entries: each exit 1, files.img and a byte offset named (failed:${bad:- none})" [ -z "$bad" ]
+	check "... cr inspect of the intact checkpoint still exits 0 (the damage was in the copies)" sh -c "'$CR' inspect '$D/ck' >/dev/null 2>&1"
+}
+
 # ============================ migration =================================
 
 . "$(dirname "$0")/hosts.sh"
