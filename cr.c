@@ -3178,6 +3178,26 @@ static int cmd_stats(void)
 #define XXH_INLINE_ALL
 #include "xxhash.h"
 
+/* s as the inside of a JSON string (or as it is, for text) */
+static const char *ins_str(const char *s, size_t n)
+{
+	static char bufs[3][PATH_MAX * 6 + 8];	/* three to a message */
+	static unsigned k;
+	char *b = bufs[k++ % 3];
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o < sizeof(bufs[0]) - 8; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (cfg.json && (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f))
+			o += (size_t)snprintf(b + o, 8, "\\u%04x", c);
+		else
+			b[o++] = c >= 0x20 && c != 0x7f ? (char)c : '?';
+	}
+	b[o] = '\0';
+	return b;
+}
+
 #define MANIFEST "cr-manifest"
 #define MAN_MAX (2u << 20)	/* bytes: about 20,000 files */
 
@@ -3307,8 +3327,8 @@ static void man_problem(struct verdict *v, const char *dir, const char *name, co
 	fmt_v(&o, fmt, ap);
 	va_end(ap);
 	if (v->json)
-		out(1, "%s{\"file\":\"%s%s%s\",\"problem\":\"%s\"}", v->problems ? "," : "", dir, name[0] ? "/" : "", name,
-		    what);
+		out(1, "%s{\"file\":\"%s%s%s\",\"problem\":\"%s\"}", v->problems ? "," : "", ins_str(dir, strlen(dir)),
+		    name[0] ? "/" : "", ins_str(name, strlen(name)), ins_str(what, strlen(what)));
 	else if (v->quiet)
 		warn("%s%s%s: %s", dir, name[0] ? "/" : "", name, what);
 	else
@@ -3338,7 +3358,7 @@ static int man_extra(int dfd, const char *name, void *arg)
 	if (man_uncovered(x, name))
 		return 0;
 	for (const char *p = x->man; (p = strstr(p, name)); p++)
-		if (p[-1] == ' ' && p[strlen(name)] == '\n')
+		if (p > x->man && p[-1] == ' ' && p[strlen(name)] == '\n')
 			return 0;
 	snprintf(key, sizeof(key), "%s", name);
 	man_problem(x->v, x->dir, key, "an extra file, not in the manifest");
@@ -3395,7 +3415,7 @@ static void man_verify(int dfd, const char *dir, struct verdict *v, int depth)
 		}
 		sp = e ? memrchr(l, ' ', (size_t)(e - l)) : NULL;
 		if (!sp || sp < l + 3 || (l[0] != 'f' && l[0] != 'l') || l[1] != ' ' || (size_t)(e - sp - 1) > NAME_MAX ||
-		    e == sp + 1) {
+		    e == sp + 1 || (l[0] == 'f' && (sp <= l + 35 || l[34] != ' '))) {
 			man_problem(v, dir, MANIFEST, "is damaged: line %u does not parse", listed + 2);
 			return;
 		}
@@ -3467,7 +3487,7 @@ static int cmd_verify(void)
 		die("%s:", dir);
 	v.json = cfg.json;
 	if (v.json)
-		out(1, "{\"dir\":\"%s\",\"problems\":[", dir);
+		out(1, "{\"dir\":\"%s\",\"problems\":[", ins_str(dir, strlen(dir)));
 	man_verify(fd, dir, &v, 0);
 	close(fd);
 	if (v.json)
@@ -3568,24 +3588,6 @@ static int img_next(struct img *im, const pb_msgdesc_t *fields, void *msg)
 	ins_bad = true;
 	im->off = im->len;
 	return -1;
-}
-
-/* s as the inside of a JSON string (or as it is, for text) */
-static const char *ins_str(const char *s, size_t n)
-{
-	static char b[4 * 1024 * 6 + 8];
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o < sizeof(b) - 8; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (cfg.json && (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f))
-			o += (size_t)snprintf(b + o, 8, "\\u%04x", c);
-		else
-			b[o++] = c >= 0x20 && c != 0x7f ? (char)c : '?';
-	}
-	b[o] = '\0';
-	return b;
 }
 
 /* a repeated uint32 decoded one by one, and counted */
@@ -3723,7 +3725,7 @@ static void ins_proc(int dfd, const img_pstree *p, unsigned threads, struct img 
 		while (memset(&fi, 0, sizeof(fi)), img_next(&im, img_fdinfo_fields, &fi) > 0) {
 			ins_file(files, fi.id, fi.type, what, sizeof(what));
 			out(1, j ? "%s{\"fd\":%u,\"what\":\"%s\"}" : "%s  fd %u: %s\n", j && nf++ ? "," : "", fi.fd,
-			    j ? ins_str(what, strlen(what)) : what);
+			    ins_str(what, strlen(what)));
 		}
 	if (j)
 		out(1, "]}");
@@ -3740,7 +3742,7 @@ static bool ins_cgset(pb_istream_t *is, const pb_field_t *f, void **arg)
 		return true;
 	for (pb_size_t i = 0; i < s.ctls_count; i++)
 		out(1, cfg.json ? "%s{\"controllers\":\"%s\",\"path\":\"%s\"}" : "%s%s:%s", i ? cfg.json ? "," : " " : "",
-		    s.ctls[i].name, ins_str(s.ctls[i].path, strlen(s.ctls[i].path)));
+		    ins_str(s.ctls[i].name, strlen(s.ctls[i].name)), ins_str(s.ctls[i].path, strlen(s.ctls[i].path)));
 	return true;
 }
 
@@ -3776,13 +3778,17 @@ static int cmd_inspect(void)
 		out(1, j ? "{\"dir\":\"%s\",\"img_version\":%u,\"pre_dump\":true}\n" :
 			   "%s: a pre-dump (CRIU image version %u): memory pages only, no process tree; inspect the "
 			   "checkpoint made on top of it\n", ins_str(ins_dir, strlen(ins_dir)), inv.img_version);
+		close(dfd);
 		return EXIT_OK;
 	}
-	if (img_load(&tree, b_tree, dfd, PSTREE_MAGIC, "pstree", -1))
+	if (img_load(&tree, b_tree, dfd, PSTREE_MAGIC, "pstree", -1)) {
+		close(dfd);
 		return EXIT_FAIL;
+	}
 	if (img_load(&files, b_files, dfd, FILES_MAGIC, "files", -1))
 		files.buf = NULL;
 	/* the root's core: the architecture and the cgroup set */
+	memset(&p, 0, sizeof(p));
 	if (!img_load(&im, b_proc, dfd, PSTREE_MAGIC, "pstree", -1) && img_next(&im, img_pstree_fields, &p) > 0 &&
 	    !img_load(&im, b_proc, dfd, CORE_MAGIC, "core", p.pid))
 		img_next(&im, img_core_fields, &c);

@@ -748,6 +748,9 @@ scenario_refuse() {
 
 # ========================================================================
 
+# reboot.sh sources this file for its helpers (CR_VM_LIB=1): no scenario runs.
+[ "${CR_VM_LIB:-}" = 1 ] && return 0
+
 # guest.sh one CRIU VERSION NAME: one scenario, in a process of its own so
 # that the loop below can bound it with timeout. The test numbers restart
 # in each; the host renumbers.

@@ -132,26 +132,40 @@ fi
 # The exact package bookworm's linux-image-DARCH depends on: a pattern would
 # match dozens of kernels (over 1 GB); another architecture's is named
 # NAME:DARCH. Stale or empty lists are refreshed once, only when they fail us.
+# (APT: the apt wrapper to ask, xapt or, for the reboot scenario's second
+# kernel, tapt.)
 kpkg() {
-	xapt apt-cache depends "linux-image-$DARCH" 2>/dev/null |
+	$APT apt-cache depends "linux-image-$DARCH" 2>/dev/null |
 		sed -n 's/^ *Depends: \(linux-image-[0-9][^ :]*\)\(:[a-z0-9]*\)\{0,1\}$/\1/p' | head -n 1
 }
 updated=""
-refresh() { [ -n "$updated" ] && return 1; updated=1; log "apt-get update"; xapt apt-get update $APT_OPTS >&2; }
+refresh() { [ -n "$updated" ] && return 1; updated=1; log "apt-get update"; $APT apt-get update $APT_OPTS >&2; }
+# What of a kernel package is kept: the kernel and the module trees CRIU's
+# needs come from (net, netfilter, crc32c, tun/veth): about a third of the
+# 400 MB unpacked; on x86_64 also virtio-blk and ext4 (the reboot
+# scenario's disk). The list is written into KDIR/complete: a cache made
+# with another list is unpacked again (from the cached .deb).
+KEEP="net lib crypto arch/$KARCH/crypto drivers/net"
+[ "$ARCH" != x86_64 ] || KEEP="$KEEP drivers/block drivers/virtio fs/ext4 fs/jbd2 fs/mbcache.ko*"
+# getkernel APT: the kernel linux-image-DARCH depends on, as APT names it,
+# downloaded (not installed) and unpacked once into $VM/PKG; sets KPKG,
+# KDIR and KVER.
+getkernel() {
+APT=$1 updated=""
 KPKG=$(kpkg)
 [ -n "$KPKG" ] || { refresh && KPKG=$(kpkg); } || true
 [ -n "$KPKG" ] || die "apt knows no linux-image-$DARCH (are bookworm's sources configured?)"
 KDIR=$VM/$KPKG
 
-if [ ! -f "$KDIR/complete" ]; then
+if [ ! -f "$KDIR/complete" ] || [ "$(cat "$KDIR/complete")" != "$KPKG $KEEP" ]; then
 	mkdir -p "$VM/debs"
 	# Only the package just named: an older kernel's .deb in the cache is
 	# not what linux-image-amd64 points at any more.
 	deb=$(ls "$VM/debs/${KPKG}_"*.deb 2>/dev/null | head -n 1 || true)
 	if [ -z "$deb" ]; then
 		log "downloading $KPKG"
-		(cd "$VM/debs" && xapt apt-get download $APT_OPTS "$KPKG" >&2) ||
-			{ refresh && (cd "$VM/debs" && xapt apt-get download $APT_OPTS "$KPKG" >&2); } ||
+		(cd "$VM/debs" && $APT apt-get download $APT_OPTS "$KPKG" >&2) ||
+			{ refresh && (cd "$VM/debs" && $APT apt-get download $APT_OPTS "$KPKG" >&2); } ||
 			die "apt-get download $KPKG failed"
 		deb=$(ls "$VM/debs/${KPKG}_"*.deb | head -n 1)
 	fi
@@ -161,8 +175,6 @@ if [ ! -f "$KDIR/complete" ]; then
 	# A download cut short leaves a file that is no package: drop it so the
 	# next run fetches it again.
 	dpkg-deb -x "$deb" "$KDIR.tmp/x" || { rm -f "$deb"; die "$deb is damaged; removed it, run again"; }
-	# Keep the kernel and the module trees CRIU's needs come from (net,
-	# netfilter, crc32c, tun/veth): about a third of the 400 MB unpacked.
 	# Newer packages ship /usr/lib/modules: accept both.
 	mdir=$(ls -d "$KDIR.tmp/x/lib/modules/"* "$KDIR.tmp/x/usr/lib/modules/"* 2>/dev/null | head -n 1)
 	[ -n "$mdir" ] || die "$KPKG holds no modules directory"
@@ -172,9 +184,12 @@ if [ ! -f "$KDIR/complete" ]; then
 	cp "$KDIR.tmp/x/boot/vmlinuz-$kver" "$KDIR.tmp/k/vmlinuz"
 	cp "$KDIR.tmp/x/boot/config-$kver" "$KDIR.tmp/k/config"
 	cp "$mdir"/modules.order "$mdir"/modules.builtin* "$keep/"
-	for d in net lib crypto arch/$KARCH/crypto drivers/net; do
-		[ -d "$mdir/kernel/$d" ] && mkdir -p "$keep/kernel/$(dirname "$d")" &&
-			cp -a "$mdir/kernel/$d" "$keep/kernel/$(dirname "$d")/"
+	# (a name may be a pattern: trixie's modules end in .ko.xz)
+	for d in $KEEP; do
+		for f in "$mdir/kernel/"$d; do
+			[ -e "$f" ] && mkdir -p "$keep/kernel/$(dirname "$d")" &&
+				cp -a "$f" "$keep/kernel/$(dirname "$d")/"
+		done
 	done
 	depmod -b "$KDIR.tmp/k" "$kver"
 	echo "$kver" >"$KDIR.tmp/k/kver"
@@ -183,9 +198,71 @@ if [ ! -f "$KDIR/complete" ]; then
 	rmdir "$KDIR.tmp"
 	grep -q '^CONFIG_MEM_SOFT_DIRTY=y' "$KDIR/config" || [ "$ARCH" != x86_64 ] ||
 		log "warning: $KPKG has no CONFIG_MEM_SOFT_DIRTY: the pre-dump scenarios will fail"
-	echo "$KPKG" >"$KDIR/complete"
+	echo "$KPKG $KEEP" >"$KDIR/complete"
 fi
 KVER=$(cat "$KDIR/kver")
+}
+getkernel xapt
+# The reboot scenario (x86_64; tests/vm/reboot.sh): a process kept across a
+# reboot into another kernel, trixie's, from the package trixie's
+# linux-image-amd64 depends on, fetched through a private apt configuration
+# in $VM/apt-trixie (the mirror the host's sources name or CR_MIRROR;
+# nothing under /etc/apt is touched). It runs unless CR_VM_REBOOT=0 or
+# CR_VM_ONLY names other scenarios; with CR_VM_ONLY=reboot only it runs
+# (no main boot).
+ONLY=${CR_VM_ONLY:-}
+REBOOT=${CR_VM_REBOOT:-1}
+[ "$ARCH" = x86_64 ] || REBOOT=0
+[ -z "$ONLY" ] || case reboot in *"$ONLY"*) ;; *) REBOOT=0 ;; esac
+MAIN=1
+if [ -n "$ONLY" ]; then
+	MAIN=0
+	for s in check counter chain prefault dedup cgroup tcp refuse migrate bench \
+		data leave nopredump fault stopcopy postcopy; do
+		case $s in *"$ONLY"*) MAIN=1 ;; esac
+	done
+fi
+if [ "$REBOOT" = 1 ]; then
+	B1PKG=$KPKG B1DIR=$KDIR B1VER=$KVER
+	TA=$VM/apt-trixie
+	TMIRROR=${CR_MIRROR:-}
+	[ -n "$TMIRROR" ] || TMIRROR=$(apt-get indextargets --format '$(REPO_URI)' \
+		"Release: $(. /etc/os-release; echo "$VERSION_CODENAME")" "Target-Of: deb" 2>/dev/null | head -n 1)
+	[ -n "$TMIRROR" ] || die "no Debian archive in the host's apt sources; set CR_MIRROR"
+	mkdir -p "$TA/lists/partial" "$TA/cache/archives/partial"
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg arch=$DARCH] $TMIRROR trixie main" \
+		>"$TA/sources.list"
+	[ -f "$TA/status" ] || : >"$TA/status"
+	tapt() {
+		_c=$1
+		shift
+		"$_c" -o Dir::Etc::SourceList="$TA/sources.list" -o Dir::Etc::SourceParts=/dev/null \
+			-o Dir::State::Lists="$TA/lists" -o Dir::Cache="$TA/cache" -o Dir::State::status="$TA/status" \
+			-o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null \
+			-o APT::Architectures="$DARCH" -o Acquire::Languages=none "$@"
+	}
+	getkernel tapt
+	B2PKG=$KPKG B2DIR=$KDIR B2VER=$KVER
+	KPKG=$B1PKG KDIR=$B1DIR KVER=$B1VER
+	# kexec-tools (bookworm's, the host's apt) for the kexec variant, with
+	# the Xen libraries it links (not on the host): unpacked into
+	# $VM/kexec/root, complete once its loader finds every library there
+	# or on the host.
+	KX=$VM/kexec/root
+	KXPKGS="kexec-tools libxenmisc4.17 libxencall1 libxendevicemodel1 libxenevtchn1 libxenforeignmemory1
+		libxengnttab1 libxentoolcore1 libxentoollog1 libxenhypfs1 libxenstore4 libyajl2"
+	if [ "$(cat "$VM/kexec/complete" 2>/dev/null)" != "$(echo $KXPKGS)" ]; then
+		rm -rf "$VM/kexec"
+		mkdir -p "$VM/kexec/debs" "$KX"
+		# shellcheck disable=SC2086
+		(cd "$VM/kexec/debs" && apt-get download $APT_OPTS $KXPKGS >&2) || die "apt-get download kexec-tools failed"
+		for d in "$VM/kexec/debs/"*.deb; do
+			dpkg-deb -x "$d" "$KX" || { rm -rf "$VM/kexec"; die "$d: damaged package"; }
+		done
+		echo $KXPKGS >"$VM/kexec/complete"
+	fi
+fi
+
 # What the guest checks cr check's and cr pre-dump's answers against: the
 # kernel's own configuration (soft-dirty is x86, powerpc and s390 only).
 SOFT_DIRTY=no
@@ -289,7 +366,7 @@ qpid=""
 # the last run's console stays in $VM/console.log for a look afterwards
 # (|| true: set -e holds in the trap too, and a run that failed before the
 # boot has no console log: the cp would end the trap before the rm)
-trap 'cp "$B/console.log" "$VM/console.log" 2>/dev/null || true; rm -rf "$B"; [ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
+trap 'cp "$B/console.log" "$VM/console.log" 2>/dev/null || true; for f in "$B"/reboot-*.ts; do [ ! -f "$f" ] || cp "$f" "$VM/"; done; rm -rf "$B"; [ -z "$qpid" ] || kill "$qpid" 2>/dev/null' EXIT
 trap 'exit 130' INT TERM
 if [ "$ARCH" = x86_64 ]; then
 	musl-gcc -static -O2 -o "$B/workload" "$top/tests/workload.c"
@@ -400,20 +477,35 @@ done
 MODS="crc32c_generic unix_diag inet_diag tcp_diag udp_diag raw_diag netlink_diag
 	af_packet_diag nf_tables nft_ct nf_conntrack nft_compat xt_mark xt_tcpudp tun veth"
 : >"$B/load"
-for m in $MODS; do
-	modprobe -d "$KDIR" -S "$KVER" --show-depends "$m" >"$B/deps" || die "no module $m in $KPKG"
-	# builtin lines name nothing to load
-	for f in $(awk '$1 == "insmod" { print $2 }' "$B/deps"); do
-		rel=${f#"$KDIR"/}
-		[ -e "$S/$rel" ] && continue
-		mkdir -p "$S/$(dirname "$rel")"
-		cp "$f" "$S/$rel"
-		basename "$f" .ko >>"$B/load"
+# addmods KDIR KVER LOADFILE MODULE...: the modules and their dependencies
+# into $S/lib/modules/KVER, their names appended to LOADFILE in load order
+# (a module already there is skipped). Compressed ones (trixie's are .ko.xz)
+# are unpacked here: busybox modprobe reads plain .ko files.
+addmods() {
+	_kd=$1 _kv=$2 _lf=$3
+	shift 3
+	for m in "$@"; do
+		modprobe -d "$_kd" -S "$_kv" --show-depends "$m" >"$B/deps" || die "no module $m in $_kd"
+		# builtin lines name nothing to load
+		for f in $(awk '$1 == "insmod" { print $2 }' "$B/deps"); do
+			rel=${f#"$_kd"/}
+			case $rel in *.ko.xz) rel=${rel%.xz} ;; *.ko.zst) rel=${rel%.zst} ;; esac
+			[ -e "$S/$rel" ] && continue
+			mkdir -p "$S/$(dirname "$rel")"
+			case $f in
+			*.xz) xz -dc "$f" >"$S/$rel" ;;
+			*.zst) zstd -qdc "$f" >"$S/$rel" ;;
+			*) cp "$f" "$S/$rel" ;;
+			esac
+			basename "$rel" .ko >>"$_lf"
+		done
 	done
-done
-cp "$KDIR/lib/modules/$KVER/modules.order" "$KDIR/lib/modules/$KVER/modules.builtin" \
-	"$KDIR/lib/modules/$KVER/modules.builtin.modinfo" "$S/lib/modules/$KVER/"
-depmod -b "$S" "$KVER"
+	cp "$_kd/lib/modules/$_kv/modules.order" "$_kd/lib/modules/$_kv/modules.builtin" \
+		"$_kd/lib/modules/$_kv/modules.builtin.modinfo" "$S/lib/modules/$_kv/"
+	depmod -b "$S" "$_kv"
+}
+# shellcheck disable=SC2086 # MODS: words
+addmods "$KDIR" "$KVER" "$B/load" $MODS
 cp "$B/load" "$S/etc/cr-vm-modules"
 
 # What the guest script needs to know, as shell assignments.
@@ -440,6 +532,52 @@ INITRD=$B/initrd.gz
 (cd "$S" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 >"$INITRD.tmp"
 mv "$INITRD.tmp" "$INITRD"
 log "initramfs $(du -k "$INITRD" | cut -f1) KiB; kernel $KPKG; criu $v_old and $v_new; accel $ACCEL${QEMU_USER:+; $ARCH, cpu $CPU}"
+
+# --------------------------------------------------- the reboot scenario's
+# One initramfs for both of its kernels: the tier's, plus reboot.sh, kexec
+# (bookworm's kexec-tools and the Xen libraries it links), virtio-blk and
+# ext4 for 6.1, and trixie's modules (the same list, with the disk's) with
+# a load list of their own (/init picks /etc/cr-vm-modules-$(uname -r)).
+# Two disks (ext4 images, made as files with mkfs.ext4 -d: no mount), with
+# the programs in /bin: one for the cold reboot, one for kexec that also
+# carries trixie's kernel and this initramfs in /boot for kexec -l.
+if [ "$REBOOT" = 1 ]; then
+	cp "$top/tests/vm/reboot.sh" "$S/reboot.sh"
+	cp "$KX/sbin/kexec" "$S/sbin/kexec"
+	libs=$(/lib64/ld-linux-x86-64.so.2 --library-path "$KX/usr/lib/x86_64-linux-gnu" --list "$KX/sbin/kexec") ||
+		die "kexec does not load"
+	printf '%s\n' "$libs" | grep -q 'not found' && die "kexec: missing libraries: $libs"
+	for f in $(printf '%s\n' "$libs" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do
+		case $f in
+		"$KX"/*) mkdir -p "$S$(dirname "${f#"$KX"}")"; cp -L "$f" "$S${f#"$KX"}" ;;
+		*) addfile "$f" ;;
+		esac
+	done
+	DISKMODS="virtio_pci virtio_blk ext4"
+	cp "$B/load" "$B/load1"
+	# shellcheck disable=SC2086 # words
+	addmods "$KDIR" "$KVER" "$B/load1" $DISKMODS
+	cp "$B/load1" "$S/etc/cr-vm-modules-$KVER"
+	: >"$B/load2"
+	# shellcheck disable=SC2086 # words
+	addmods "$B2DIR" "$B2VER" "$B/load2" $MODS $DISKMODS
+	cp "$B/load2" "$S/etc/cr-vm-modules-$B2VER"
+	RINITRD=$B/initrd-reboot.gz
+	(cd "$S" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 >"$RINITRD"
+	mkdir -p "$B/disk/bin"
+	cp "$B/workload" "$B/workload-glibc" "$B/disk/bin/"
+	for d in cold kexec; do
+		if [ $d = kexec ]; then
+			mkdir -p "$B/disk/boot"
+			cp "$B2DIR/vmlinuz" "$B/disk/boot/vmlinuz"
+			cp "$RINITRD" "$B/disk/boot/initrd.gz"
+		fi
+		rm -f "$B/disk-$d.img"
+		truncate -s 256M "$B/disk-$d.img"
+		mkfs.ext4 -q -F -L crdisk -d "$B/disk" "$B/disk-$d.img" >&2 || die "mkfs.ext4 -d failed (e2fsprogs 1.43 or later needed)"
+	done
+	log "reboot scenario: initramfs $(du -k "$RINITRD" | cut -f1) KiB; kernels $KPKG and $B2PKG; criu $(${QEMU_USER} "$CRIU_NEW" --version | sed -n 's/^Version: //p')"
+fi
 
 # ---------------------------------------------------------------------- boot
 # -nic none: no network device, so no option ROM to look for either.
@@ -472,29 +610,130 @@ boot() {
 	qpid=""
 	return $_rc
 }
-rm -f "$LOGF.hung"
-start=$(date +%s)
-set +e
-boot
-qrc=$?
-if [ $qrc = 200 ]; then
-	log "no /init output after $BOOT_LIMIT s; booting again"
-	cp "$LOGF" "$LOGF.hung"
+# clean LOG: serial output ends lines with CR LF, and SeaBIOS's terminal
+# escapes run into the guest's first line.
+clean() { tr -d '\r' <"$1" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'; }
+# Every boot's console goes into one stream, each after a line
+# "CR-VM-BOOT NAME QEMU-STATUS SECONDS LOG", for the parser below; LOGS:
+# the boots' logs, whose tails are shown when one did not reach its end.
+ALL=$B/results
+: >"$ALL"
+LOGS=""
+secs=0
+if [ "$MAIN" = 1 ]; then
+	rm -f "$LOGF.hung"
 	start=$(date +%s)
+	set +e
 	boot
 	qrc=$?
+	if [ $qrc = 200 ]; then
+		log "no /init output after $BOOT_LIMIT s; booting again"
+		cp "$LOGF" "$LOGF.hung"
+		start=$(date +%s)
+		boot
+		qrc=$?
+	fi
+	set -e
+	secs=$(($(date +%s) - start))
+	{ echo "CR-VM-BOOT main $qrc $secs $LOGF"; clean "$LOGF"; } >>"$ALL"
+	LOGS="$LOGS $LOGF"
 fi
-set -e
-secs=$(($(date +%s) - start))
+
+# The reboot scenario's boots: each console is stamped with the host's
+# clock as it arrives (the guest's "CR-T WHAT" lines mark the moments the
+# downtime is measured between), in $B/reboot-NAME.ts (kept in $VM).
+# rboot NAME KERNEL DISK APPEND: one boot; sets qrc and rsecs. A boot that
+# shows nothing of /init within BOOT_LIMIT s is killed and tried again once
+# (nothing ran in it, the disk is as it was).
+rboot() {
+	_try=0
+	while :; do
+		_t=$(date +%s)
+		{
+			timeout -k 10 300 qemu-system-x86_64 -accel "$ACCEL" -cpu "$CPU" -m 2048 -smp 2 -nographic \
+				-no-reboot -nic none -rtc base=utc -drive "file=$3,if=virtio,format=raw" \
+				-kernel "$2" -initrd "$RINITRD" -append "console=ttyS0 quiet panic=-1 $4" </dev/null 2>&1 &
+			echo $! >"$B/rboot.pid"
+			wait $!
+			echo "CR-QEMU-EXIT $?"
+		} | while IFS= read -r _l; do printf '%s %s\n' "$(date +%s.%N)" "$_l"; done >"$B/reboot-$1.ts" &
+		_p=$! _w=0
+		while kill -0 $_p 2>/dev/null; do
+			if [ $_w -ge $BOOT_LIMIT ] && ! grep -q 'cr VM tier: kernel' "$B/reboot-$1.ts"; then
+				kill "$(cat "$B/rboot.pid")" 2>/dev/null
+				break
+			fi
+			sleep 1
+			_w=$((_w + 1))
+		done
+		wait $_p
+		rsecs=$(($(date +%s) - _t))
+		grep -q 'cr VM tier: kernel' "$B/reboot-$1.ts" && break
+		_try=$((_try + 1))
+		[ $_try -lt 2 ] || break
+		log "reboot-$1: no /init output after $BOOT_LIMIT s; booting again"
+	done
+	qrc=$(sed -n 's/.* CR-QEMU-EXIT \([0-9]*\).*/\1/p' "$B/reboot-$1.ts" | tail -n 1)
+	sed 's/^[^ ]* //' "$B/reboot-$1.ts" | grep -v '^CR-QEMU-EXIT' >"$B/reboot-$1.log"
+	{ echo "CR-VM-BOOT reboot-$1 ${qrc:-1} $rsecs $VM/reboot-$1.ts"; clean "$B/reboot-$1.log"; } >>"$ALL"
+	LOGS="$LOGS $B/reboot-$1.log"
+}
+# stamp NAME WHAT: the host's time of the first console line of boot NAME
+# that holds WHAT
+stamp() { grep -m 1 -- "$2" "$B/reboot-$1.ts" | cut -d' ' -f1; }
+# hostcheck DESC COND...: a result of the host's own, in the stream
+hostcheck() {
+	_d=$1
+	shift
+	if "$@"; then echo "ok 1 - $_d"; else echo "not ok 1 - $_d"; fi >>"$ALL"
+}
+if [ "$REBOOT" = 1 ]; then
+	rt0=$(date +%s)
+	K1="$KDIR/vmlinuz" K2="$B2DIR/vmlinuz"
+	rboot cold1 "$K1" "$B/disk-cold.img" "cr.phase=checkpoint cr.via=cold"
+	rboot cold2 "$K2" "$B/disk-cold.img" "cr.phase=restore cr.via=cold"
+	hostcheck "reboot/cold: boot 1 ran Linux $KVER, boot 2 Linux $B2VER" eval \
+		'grep -q "cr VM tier: kernel $KVER," "$B/reboot-cold1.log" && grep -q "cr VM tier: kernel $B2VER," "$B/reboot-cold2.log"'
+	a=$(stamp cold1 'CR-T ck-start') z=$(stamp cold2 'CR-T running')
+	q=$(grep -m 1 . "$B/reboot-cold2.ts" | cut -d' ' -f1)
+	[ -z "$a" ] || [ -z "$z" ] ||
+		echo "# reboot/cold: downtime seen by the host $(awk -v a="$a" -v z="$z" 'BEGIN { printf "%.2f", z - a }') s (checkpoint start in boot 1 to both counting in boot 2; of that, boot 2's first console line (SeaBIOS) to running $(awk -v a="$q" -v z="$z" 'BEGIN { printf "%.2f", z - a }') s, and boot 2 includes the failure case)" >>"$ALL"
+	rboot kexec "$K1" "$B/disk-kexec.img" "cr.phase=checkpoint cr.via=kexec"
+	hostcheck "reboot/kexec: Linux $KVER, then Linux $B2VER by kexec -e in the same qemu run" eval \
+		'grep -q "cr VM tier: kernel $KVER," "$B/reboot-kexec.log" && grep -q "cr VM tier: kernel $B2VER," "$B/reboot-kexec.log"'
+	a=$(stamp kexec 'CR-T ck-start') e=$(stamp kexec 'CR-T kexec-e') z=$(stamp kexec 'CR-T running')
+	[ -z "$a" ] || [ -z "$z" ] ||
+		echo "# reboot/kexec: downtime seen by the host $(awk -v a="$a" -v z="$z" 'BEGIN { printf "%.2f", z - a }') s (checkpoint start to both counting; kexec -e to running $(awk -v a="$e" -v z="$z" 'BEGIN { printf "%.2f", z - a }') s)" >>"$ALL"
+	echo "# reboot: the scenario's three boots took $(($(date +%s) - rt0)) s" >>"$ALL"
+fi
 
 # ------------------------------------------------------------------- results
-# Serial output ends lines with CR LF, and SeaBIOS's terminal escapes run
-# into the guest's first line. Results are renumbered in the order seen; "#"
-# lines (cr check's report, failure details) are shown as they are. The
-# marker carries guest.sh's exit status: a script that died half-way (a
+# Results are renumbered in the order seen; "#" lines (cr check's report,
+# failure details) are shown as they are. Each boot must reach the marker,
+# which carries its script's exit status: a script that died half-way (a
 # shell error) printed fewer results, all of which may be ok.
-clean() { tr -d '\r' <"$LOGF" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g'; }
-clean | awk -v mark="$MARK" -v secs="$secs" -v qrc="$qrc" -v logf="$LOGF" -v limit="$BOOT_LIMIT" '
+awk -v mark="$MARK" -v limit="$BOOT_LIMIT" '
+	function finish() {
+		if (name == "") return
+		if (!done && qrc == 200) {
+			printf "not ok %d - %sthe guest booted (no output from /init within %d s, twice; log %s)\n", ++n, pre, limit, logf
+			failed++
+		} else if (!done) {
+			printf "not ok %d - %sthe guest reached %s (qemu exit %d after %d s; log %s)\n", ++n, pre, mark, qrc, secs, logf
+			failed++
+		} else if (rc != "0") {
+			printf "not ok %d - %sthe guest script ran to its end (it exited %s)\n", ++n, pre, rc
+			failed++
+		}
+		name = ""
+	}
+	$1 == "CR-VM-BOOT" {
+		finish()
+		name = $2; qrc = $3; secs = $4; logf = $5; done = 0; rc = ""
+		pre = name == "main" ? "" : name ": "
+		if (name == "main") mainsecs = secs; else rebootsecs += secs
+		next
+	}
 	/^(not )?ok [0-9]+/ {
 		bad = /^not /
 		sub(/^(not )?ok [0-9]+ ?/, "")
@@ -505,22 +744,17 @@ clean | awk -v mark="$MARK" -v secs="$secs" -v qrc="$qrc" -v logf="$LOGF" -v lim
 	/^#/ { print; next }
 	$1 == mark { done = 1; rc = $2 }
 	END {
-		if (!done && qrc == 200) {
-			printf "not ok %d - the guest booted (no output from /init within %d s, twice; log %s)\n", ++n, limit, logf
-			failed++
-		} else if (!done) {
-			printf "not ok %d - the guest reached %s (qemu exit %d after %d s; log %s)\n", ++n, mark, qrc, secs, logf
-			failed++
-		} else if (rc != "0") {
-			printf "not ok %d - guest.sh ran to its end (it exited %s)\n", ++n, rc
-			failed++
-		}
-		printf "%d passed, %d failed (guest run %d s)\n", passed, failed, secs
+		finish()
+		t = mainsecs != "" ? sprintf("guest run %d s", mainsecs) : ""
+		if (rebootsecs) t = t (t != "" ? ", " : "") sprintf("reboot scenario %d s", rebootsecs)
+		printf "%d passed, %d failed (%s)\n", passed, failed, t
 		exit failed ? 1 : 0
-	}' && exit 0
+	}' "$ALL" && exit 0
 # The verdict is in; for a crash or a hang the console tail says why.
-if ! clean | grep -q "^$MARK "; then
-	echo "# --- last lines of $LOGF"
-	clean | tail -n 40 | sed 's/^/#   /'
-fi
+for l in $LOGS; do
+	if ! clean "$l" | grep -q "^$MARK "; then
+		echo "# --- last lines of $l"
+		clean "$l" | tail -n 40 | sed 's/^/#   /'
+	fi
+done
 exit 1
