@@ -59,6 +59,13 @@ CFLAGS_CR  = -std=c11 -Oz -fno-jump-tables -pipe -fno-pie -ffunction-sections -f
 LDFLAGS_CR = -static -Wl,--gc-sections -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,-z,noexecstack \
            -Wl,-z,common-page-size=16 -s
 
+# The section headers go too (1.1 KB): the kernel loads a program by its
+# program headers, and a stripped static binary has no use for the rest
+# (file(1) still says "statically linked"; readelf -S shows nothing). With
+# llvm-objcopy, from make deps' llvm; without it the binary keeps them.
+STRIP_SECTIONS = if command -v llvm-objcopy >/dev/null; then llvm-objcopy --strip-sections $@; \
+	else echo "no llvm-objcopy: $@ keeps its section headers (make deps installs llvm)" >&2; fi
+
 PB_RT  = nanopb/pb.h nanopb/pb_common.h nanopb/pb_common.c nanopb/pb_encode.h \
          nanopb/pb_encode.c nanopb/pb_decode.h nanopb/pb_decode.c
 SRC    = cr.c nanopb/rpc.pb.c nanopb/images.pb.c nanopb/pb_common.c nanopb/pb_encode.c nanopb/pb_decode.c \
@@ -71,6 +78,7 @@ all: cr
 
 cr: $(SRC) nanopb/rpc.pb.h nanopb/images.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH_SRC)/xxhash.h
 	$(CC) $(CPPFLAGS_CR) $(CPPFLAGS) $(CFLAGS_CR) $(WERROR) $(CFLAGS) -o $@ $(SRC) $(LDFLAGS_CR) $(LDFLAGS)
+	$(STRIP_SECTIONS)
 	@echo "cr: $$(stat -c %s $@) bytes (budget $(BUDGET))"
 
 # cr-asan: the same sources with AddressSanitizer and
@@ -142,6 +150,7 @@ cr-%: $(SRC) nanopb/rpc.pb.h nanopb/images.pb.h $(PB_RT) $(INIH_SRC)/ini.h $(XXH
 	@command -v $(call cx,$*,2)-gcc >/dev/null || { echo "no $(call cx,$*,2)-gcc: run 'make deps' as root" >&2; false; }
 	$(call cross_cc_$(call cx,$*,5),$*) $(CPPFLAGS_CR) $(CPPFLAGS) $(CFLAGS_CR) $(WERROR) $(cross_warn_$(call cx,$*,5)) $(cross_flags_$*) $(CFLAGS) \
 		-o $@ $(call cross_crt_$(call cx,$*,5),$*) $(SRC) $(call cross_lib_$(call cx,$*,5),$*) $(LDFLAGS_CR) $(LDFLAGS)
+	$(STRIP_SECTIONS)
 	@echo "cr-$*: $$(stat -c %s $@) bytes (budget $(BUDGET))"
 
 # tests/workload.c for another architecture's VM tier (tests/vm/run.sh with
@@ -188,7 +197,7 @@ $(NANOPB_SRC)/pb.h $(INIH_SRC)/ini.h $(INIH_SRC)/ini.c $(XXH_SRC)/xxhash.h $(NAN
 # mirror the system already uses: the system's apt sources are not touched.
 deps:
 	@test "$$(id -u)" = 0 || { echo "make deps needs root (apt-get)" >&2; exit 1; }
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools nanopb protobuf-compiler clang libclang-rt-14-dev \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q musl-tools nanopb protobuf-compiler clang llvm libclang-rt-14-dev \
 		$(MATRIX_PKGS)
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CROSS_PKGS)
 	sh tests/debfetch.sh source $(DEPS)/apt nanopb=$(NANOPB_VER)-2 libinih=$(INIH_VER)-1 xxhash=$(XXH_VER)-2
@@ -200,7 +209,7 @@ deps:
 # programs from Debian's packages, checkpointed and migrated as users run them.
 MATRIX_PKGS = python3 nodejs default-jre-headless sqlite3 tmux curl iproute2 gcc libc6-dev
 MATRIX_CMDS = python3 node java sqlite3 tmux curl ip gcc aarch64-linux-gnu-gcc riscv64-linux-gnu-gcc qemu-aarch64-static \
-	qemu-system-aarch64 ld.lld
+	qemu-system-aarch64 ld.lld llvm-objcopy
 
 # the cross compilers (lld: cr-aarch64 links with clang and lld), arm64's
 # glibc for the VM tier's dynamically linked workload (only recommended by
