@@ -3136,17 +3136,25 @@ static int cmd_stats(void)
 
 	if (fd < 0)
 		die("%s:", dir);
+	/* --json: one document, {"dump":{...},"restore":{...}} */
+	stats_tail = "}";
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? "stats-restore" : "stats-dump";
 
 		if (faccessat_(fd, name, F_OK))
 			continue;
+		if (cfg.json)
+			out(1, "%s\"%s\":", found ? "," : "{", i ? "restore" : "dump");
 		found++;
-		if (stats_read(fd, dir, name, &e))
+		if (stats_read(fd, dir, name, &e)) {
 			ret = EXIT_FAIL;
-		else
+			if (cfg.json)
+				out(1, "null");
+		} else
 			stats_print(i ? "restore" : "dump", 0, 0, &e, false);
 	}
+	if (cfg.json && found)
+		out(1, "}\n");
 	close(fd);
 	if (!found)
 		die("%s holds neither stats-dump nor stats-restore (CRIU writes them into the work directory after a "
@@ -4963,13 +4971,15 @@ out:
  *   PS      S  "dir=NAME parent=NAME|-": start a page server into NAME
  *   PSREADY R  it runs
  *   PSEND   S  the (pre-)dump is over: wait for the page server
- *   PSDONE  R  "status=N" (0: every page is written)
+ *   PSDONE  R  "status=N sum=H" (0: every page is written; H: the XXH3-128
+ *              of the page stream as it arrived, which the source checks)
  *   FILE    S  NAME "\0" DATA: a chunk of an image file
- *   DONE    S  "files=N bytes=B lazy=0|1 opts=...": restore
+ *   DONE    S  "files=N bytes=B sum=H lazy=0|1 opts=...": restore (H: the
+ *              XXH3-128 of the FILE frames, which the target checks)
  *   RESULT  R  "pid=PID restore_ms=MS": restored, waiting at post-restore
  *   COMMIT  S  the source lets go: resume the tree
  *   RESUMED R  "pid=PID": it runs on the target
- *   END     R  "status=N": post-copy's last page arrived (0), or not
+ *   END     R  "status=N sum=H": post-copy's last page arrived (0), or not
  *   ERROR   both  a message for the other side's user
  *   PAGES   both  page-server bytes, pump to pump
  *

@@ -54,8 +54,9 @@ op() {
 	if [ -d "$IMG" ] && [ -f "$IMG/stats-dump" -o -f "$IMG/stats-restore" ]; then
 		_k=dump
 		[ "$_o" = first ] && _k=restore
-		_st=$(cr stats --json "$IMG" 2>/dev/null | grep "\"command\":\"$_k\"" |
-			sed 's/[{}"]//g; s/,/ /g; s/:/=/g; s/\([^ ]*=\)/criu_\1/g')
+		_st=$(cr stats --json "$IMG" 2>/dev/null | python3 -c 'import json, sys
+d = json.load(sys.stdin).get(sys.argv[1]) or {}
+print(" ".join("criu_%s=%s" % kv for kv in d.items()))' "$_k" 2>/dev/null)
 	fi
 	echo "bench=$_b tool=$_t pair=$_p $(cat "$S/ru") $(cat "$S/obs") $_st" >>"$RAW"
 	if ! grep -q '^status=0 ' "$S/ru"; then
