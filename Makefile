@@ -12,6 +12,7 @@
 #   make cross    cr-aarch64 and cr-riscv64 (cr-armhf by name): the same
 #                 sources and flags, Debian's cross gcc, musl from Debian
 #   make size     every built binary against the size budget
+#   make docs     docs/options.md from cr.c's option and command tables
 #
 # NANOPB_SRC=, INIH_SRC= and XXH_SRC= point the build at your own release checkouts
 # (Buildroot, Alpine, an offline mirror) instead of the fetched ones.
@@ -183,6 +184,13 @@ nanopb/images.pb.c: images.proto images.options | $(NANOPB_GEN)
 	@mkdir -p nanopb
 	$(PYTHON) $(NANOPB_GEN) -q -I. -D nanopb images.proto
 
+# docs/options.md: every flag of every command, from cr.c's tables
+# (tests/gen-options.py); test.sh fails when it is not current.
+.PHONY: docs
+docs:
+	$(PYTHON) tests/gen-options.py cr.c >docs/options.md.tmp
+	mv docs/options.md.tmp docs/options.md
+
 proto:
 	rm -f nanopb/rpc.pb.c nanopb/rpc.pb.h nanopb/images.pb.c nanopb/images.pb.h
 	$(MAKE) nanopb/rpc.pb.c nanopb/images.pb.c
@@ -249,8 +257,8 @@ vm-check-aarch64:
 	$(MAKE) cr-aarch64
 	CR_VM_ARCH=aarch64 sh tests/vm/run.sh
 
-# Benchmarks: cr against the criu CLI, side by side (bench/run.sh; README
-# "Performance"). Root; about 4 minutes, or 1 with bench-quick.
+# Benchmarks: cr against the criu CLI, side by side (bench/run.sh;
+# docs/performance.md). Root; about 4 minutes, or 1 with bench-quick.
 bench: cr
 	sh bench/run.sh
 

@@ -135,7 +135,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
  * [restore]), ini key ("": the long flag), default, the accepted words or
  * the maximum (UINT), the argument's name in --help, and the help text.
  * Everything else (struct cfg, getopt's table, the ini handler, defaults,
- * --help, the README's configuration table) comes from here.
+ * --help, docs/options.md through tests/gen-options.py) comes from here.
  */
 #define CR_OPTIONS(X) \
 	X(config, "config", 'c', T_STR, C_ALL, "-", "", "", "", "FILE", "ini file to read (default /etc/cr.ini when it exists; 'none' for no file)") \
@@ -155,7 +155,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(shell_job, "shell-job", 0, T_BOOL, C_DR, "", "", "false", "", "", "the tree is a job of a shell (attached to a terminal)") \
 	X(file_locks, "file-locks", 0, T_BOOL, C_DR | C_MIG, "", "", "false", "", "", "checkpoint/restore file locks") \
 	X(link_remap, "link-remap", 0, T_BOOL, C_DUMP | C_MIG, "", "", "false", "", "", "allow link remaps of deleted files") \
-	X(cg_mode, "manage-cgroups-mode", 0, T_STR, C_DPR | C_MIG, "", "", "ignore", "soft|full|strict|ignore", "MODE", "how CRIU handles cgroups (README: Cgroups)") \
+	X(cg_mode, "manage-cgroups-mode", 0, T_STR, C_DPR | C_MIG, "", "", "ignore", "soft|full|strict|ignore", "MODE", "how CRIU handles cgroups (docs/cgroups.md)") \
 	X(empty_ns, "empty-ns", 0, T_STR, C_DR, "", "", "", "network", "NS", "leave this namespace empty (only 'network')") \
 	X(auto_dedup, "auto-dedup", 0, T_BOOL, C_DPR, "", "", "false", "", "", "free parent image pages the new dump supersedes") \
 	X(network_lock, "network-lock", 0, T_STR, C_DUMP | C_MIG, "", "", "", "iptables|nftables|skip", "METHOD", "how CRIU locks the network (default: CRIU's, iptables)") \
@@ -184,7 +184,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(status_fd, "status-fd", 0, T_UINT, C_DUMP | C_PS, "", "", "0", "1048576", "FD", "write one NUL byte to FD when the page server is ready, then close it") \
 	X(via, "via", 0, T_STR, C_MIG, "migrate", "", "", "", "CMD", "migrate over CMD's stdin/stdout (split on blanks, no shell), e.g. ssh root@b cr receive --stdio") \
 	X(to, "to", 0, T_STR, C_MIG, "migrate", "", "", "", "ADDR:PORT", "migrate to 'cr receive --listen' at this numeric address (trusted networks)") \
-	X(mode, "mode", 0, T_STR, C_MIG, "migrate", "", "auto", "auto|stop-copy|pre-copy|post-copy|pre-copy+post-copy", "MODE", "migration mode (README: Live migration)") \
+	X(mode, "mode", 0, T_STR, C_MIG, "migrate", "", "auto", "auto|stop-copy|pre-copy|post-copy|pre-copy+post-copy", "MODE", "migration mode (docs/migration.md)") \
 	X(max_iter, "max-iterations", 0, T_UINT, C_MIG, "migrate", "", "8", "64", "N", "pre-copy: at most N pre-dumps before the final dump") \
 	X(min_pages, "min-pages", 0, T_UINT, C_MIG, "migrate", "", "64", "1000000000", "PAGES", "pre-copy: a pre-dump that writes no more pages than this is the last") \
 	X(min_shrink, "min-shrink", 0, T_UINT, C_MIG, "migrate", "", "10", "100", "PERCENT", "pre-copy: so is one that shrank by less than this from the one before") \
@@ -2337,7 +2337,7 @@ static int sig_setup(bool with_chld)
  * comes from /proc/self/mountinfo (pure v2, pure v1, or hybrid: v1
  * controllers plus a v2 tree), and everything else is reading and writing
  * the kernel's well-known files (cgroup.procs, freezer.state,
- * cgroup.freeze, cgroup.subtree_control). README "Cgroups" describes the
+ * cgroup.freeze, cgroup.subtree_control). docs/cgroups.md describes the
  * steps; ../shared/runc-cgroups.md what runc and crun do and got wrong.
  */
 
@@ -3059,7 +3059,7 @@ static const char *ms(uint64_t us, char *buf)
 
 /*
  * Print a stats entry: a short table on stderr, or with --json one object
- * on stdout (README "Statistics" documents the fields). wall_us is cr's own
+ * on stdout (docs/statistics.md documents the fields). wall_us is cr's own
  * wall time for the operation, 0 when unknown (cr stats). A lazy dump's
  * frozen time is CRIU's bookkeeping, not the tree's downtime (machine-notes:
  * around 4e9 us): it is shown as unknown, with the reason.
@@ -4983,7 +4983,7 @@ out:
  *   ERROR   both  a message for the other side's user
  *   PAGES   both  page-server bytes, pump to pump
  *
- * Safety (README "Live migration"): the source's final dump waits in its
+ * Safety (docs/migration.md, "Safety"): the source's final dump waits in its
  * post-dump notification while the images go over and the target restores;
  * the target's restore waits in post-restore, its tree not yet running.
  * Any failure before COMMIT answers both with failure, so CRIU resumes the

@@ -201,6 +201,24 @@ done
 sed 's/^;\([a-z-]* = \)/\1/' "$top/cr.ini.example" >"$T/all.ini"; chmod 600 "$T/all.ini"
 expect "every key of cr.ini.example, uncommented, is accepted" 1 "connect to criu service at /run/criu_service.socket" "$CR" -c "$T/all.ini" check
 
+# The documentation (README.md, docs/*.md) against cr.c's option and command
+# tables (tests/check-docs.py; it reads them, it runs nothing). Sources, not
+# the binary: once, not again for each cross binary.
+if [ -n "${CR_TIER0_ONLY:-}" ]; then
+	:
+elif ! command -v python3 >/dev/null; then
+	if [ "${CI:-}" = true ]; then notok "python3 for the documentation checks"
+	else echo "# documentation checks skipped: no python3"; fi
+else
+	for c in "options:docs/options.md is current (make docs)" \
+		"coverage:every command has a section in docs/usage.md, every flag is documented, every --flag shown exists" \
+		"commands:every cr command line in README.md's and docs/'s code blocks parses" \
+		"links:every relative link in README.md and docs/ leads to a file and a heading"; do
+		if python3 "$top/tests/check-docs.py" "${c%%:*}" >"$T/docs-${c%%:*}.out" 2>&1; then ok "${c#*:}"
+		else notok "${c#*:}" "$T/docs-${c%%:*}.out"; fi
+	done
+fi
+
 # The binary itself (a sanitizer build is neither static nor small).
 if [ -n "${CR_SANITIZED:-}" ]; then
 	echo "# $CR is a sanitizer build: static link and size not checked"

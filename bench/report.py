@@ -2,7 +2,7 @@
 # bench/report.py FACTS RAW OUT.json: the table on stdout and the figures in
 # OUT.json, from what bench/run.sh and bench/pairs.sh recorded.
 #
-# Figure names are stable: scripts and the README compare runs by them.
+# Figure names are stable: scripts and docs/performance.md compare runs by them.
 #   <op>_<tool>_<metric>_<stat>[_<workload>]   one tool's distribution
 #       op: dump, restore, version, check; tool: cr, criu
 #       metric: wall_ms, cpu_ms (the process alone), kids_cpu_ms (the

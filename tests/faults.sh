@@ -279,7 +279,7 @@ after_cr_killed() {
 # while it runs a syscall inside the process: compel writes that code (a
 # syscall and an int3) over the process's own for a moment, and with criu
 # gone the process runs into the int3 and dies of SIGTRAP. cr cannot undo
-# that (about 1 in 40 here; README: Reliability); then this returns 1 and
+# that (about 1 in 40 here; docs/reliability.md); then this returns 1 and
 # the scenario starts a new process.
 after_criu_killed() { # after_criu_killed POINT
 	check "... exit 1 ($st)" [ "$st" = 1 ]

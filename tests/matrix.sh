@@ -30,7 +30,7 @@
 # files (the leave-running copy; sqlite3's database in every mode that ends
 # on B) gets its own copy of the program's directory, bind-mounted over the
 # same path in B's mount namespace: as on a second machine, the files are at
-# the same paths with the same content (README: Live migration, Limits).
+# the same paths with the same content (docs/migration.md: Live migration, Limits).
 set -u
 name=$1
 D=$2
@@ -51,7 +51,7 @@ m_n=0		# modes run so far: each gets ports of its own
 m_up() {
 	m_old=$(cat /proc/sys/fs/pipe-max-size)
 	trap 'echo "$m_old" >/proc/sys/fs/pipe-max-size; m_down; net_down' EXIT
-	echo 4194304 >/proc/sys/fs/pipe-max-size	# post-copy (README: the pipe-size guard)
+	echo 4194304 >/proc/sys/fs/pipe-max-size	# post-copy (docs/migration.md: the pipe-size guard)
 	net_up && hosts_up || { fail "set up hosts A and B"; return 1; }
 	echo s3cret >"$D/tok"
 	chmod 600 "$D/tok"
