@@ -3225,7 +3225,7 @@ static bool man_skip(const char *name)
 static int man_hash(int dfd, const char *name, char hex[33], unsigned long long *size)
 {
 	static char *chunk_m;
-	char *const chunk = BIG(chunk_m, 1 << 20);
+	char *const chunk = BIG(chunk_m, 256 << 10);	/* in L2, and cr's RSS stays small */
 	static XXH3_state_t xs;
 	XXH128_hash_t h;
 	struct stat st;
@@ -3240,7 +3240,7 @@ static int man_hash(int dfd, const char *name, char hex[33], unsigned long long 
 		return -1;
 	}
 	XXH3_128bits_reset(&xs);
-	while ((n = read(fd, chunk, (1 << 20))) > 0 || (n < 0 && errno == EINTR))
+	while ((n = read(fd, chunk, (256 << 10))) > 0 || (n < 0 && errno == EINTR))
 		if (n > 0)
 			XXH3_128bits_update(&xs, chunk, (size_t)n), *size += (unsigned long long)n;
 	if (n < 0) {

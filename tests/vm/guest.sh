@@ -445,6 +445,30 @@ scenario_chain() {
 		echo "# cr has no stats command: CRIU statistics not checked"
 	fi
 
+	# Every link has its manifest; restore and verify check the whole
+	# chain. The checkpoint's parent link pointed at the first pre-dump
+	# (skipping the second), then a flipped byte in that first pre-dump:
+	# both refused before CRIU runs, each named; put right, it restores.
+	cr verify "$D/ck" >"$D/out" 2>"$D/err"
+	check "cr verify: the chain is intact, 3 directories ($(cat "$D/out"))" grep -q "intact: .* in 3 directories" "$D/out"
+	ln -sfn ../p1 "$D/ck/parent"
+	cr restore -D "$D/ck" >"$D/out" 2>"$D/err"
+	st=$?
+	check "the parent link changed to ../p1: restore exits 1 ($st), names the link, restores nothing" \
+		eval '[ $st = 1 ] && grep -q "parent: points to ../p1; the manifest says ../p2" "$D/err" && ! running "$P"'
+	cr verify "$D/ck" >"$D/out" 2>"$D/err"
+	st=$?
+	check "... cr verify exits 1 ($st) and says so too" eval '[ $st = 1 ] && grep -q "points to ../p1" "$D/out"'
+	ln -sfn ../p2 "$D/ck/parent"
+	f=$(ls "$D/p1"/pages-*.img | head -n 1)
+	cp "$f" "$D/pages.bak"
+	printf 'X' | dd of="$f" bs=1 seek=4096 conv=notrunc 2>/dev/null
+	cr restore -D "$D/ck" >"$D/out" 2>"$D/err"
+	st=$?
+	check "a flipped byte two links down the chain: restore exits 1 ($st), names $(basename "$f") of parent/parent" \
+		eval '[ $st = 1 ] && grep -q "ck/parent/parent/$(basename "$f"): changed" "$D/err" && ! running "$P"'
+	cp "$D/pages.bak" "$f"
+
 	cr restore -D "$D/ck" >"$D/out" 2>"$D/err"
 	rrc=$?
 	check "restore of the chain exits 0 and prints the restored pid" [ $rrc = 0 -a "$(cat "$D/out")" = "$P" ]
