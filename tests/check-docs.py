@@ -26,8 +26,9 @@ spec = importlib.util.spec_from_file_location('gen_options', os.path.join(TOP, '
 gen = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(gen)
 
-# flags of other programs that the documents show (kexec, ld, CRIU's own CLI)
-NOT_CR = {'--append', '--initrd', '--gc-sections', '--ps-socket'}
+# flags of other programs that the documents show (kexec, ld, CRIU's own CLI,
+# llvm-objcopy)
+NOT_CR = {'--append', '--initrd', '--gc-sections', '--ps-socket', '--strip-sections'}
 # cr's own flags outside the option table (cfg_parse_argv)
 BUILTIN = {'--help', '--version'}
 # commands documented in the text of docs/usage.md rather than by a heading
