@@ -336,14 +336,20 @@ scenario_stats() {
 	cr checkpoint --leave-running --print-stats --json -D "$D/ck" "$P" >"$D/json" 2>"$D/err"
 	check "checkpoint --print-stats --json" [ $? = 0 ]
 	check "... the JSON parses" sh -c "/usr/bin/python3 -m json.tool \"$D/json\" >/dev/null"
-	jget() { /usr/bin/python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$@"; }
+	# jget FILE KEY[.KEY...]: a value of the JSON document in FILE
+	jget() { /usr/bin/python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split('.'):
+    d = d[k]
+print(d)" "$@"; }
 	pw=$(jget "$D/json" pages_written) fz=$(jget "$D/json" frozen_ms) wall=$(jget "$D/json" cr_wall_ms)
 	check "... pages written ($pw) > 4096 for 16 MiB of data" [ "${pw%.*}" -gt 4096 ]
 	check "... CRIU's frozen time ($fz ms) is not above cr's wall time ($wall ms)" \
 		/usr/bin/python3 -c "import sys; sys.exit(not 0 < float('$fz') <= float('$wall'))"
 	"$CR" stats --json "$D/ck" >"$D/json2" 2>"$D/err"
-	check "cr stats DIR --json reproduces the figures" [ $? = 0 -a "$(jget "$D/json2" pages_written)" = "$pw" -a \
-		"$(jget "$D/json2" frozen_ms)" = "$fz" ]
+	check "cr stats DIR --json reproduces the figures" [ $? = 0 -a "$(jget "$D/json2" dump.pages_written)" = "$pw" -a \
+		"$(jget "$D/json2" dump.frozen_ms)" = "$fz" ]
 	"$CR" stats "$D/ck" >"$D/out" 2>"$D/err"
 	check "cr stats DIR prints a table on stdout" grep -q "pages_written *$pw pages" "$D/out"
 	cr checkpoint --print-stats -D "$D/ck2" "$P" >"$D/out" 2>"$D/err"
