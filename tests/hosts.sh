@@ -52,8 +52,10 @@ on_a() { nsenter -t "$APID" --pid --net --mount -- "$@"; }
 on_b() { nsenter -t "$BPID" --pid --net --mount -- "$@"; }
 on_b_alive() { on_b sh -c "[ -d /proc/$1 ] && ! grep -q '^State:.*Z' /proc/$1/status"; }
 # Does host B run any workload at all (not a guessed pid)?
+# (the workload's name: $WNAME, workload unless a scenario runs another)
 b_runs_workload() {
-	on_b sh -c 'for p in $(pgrep -x workload); do grep -q "^State:.*Z" /proc/$p/status || exit 0; done; exit 1'
+	on_b sh -c 'for p in $(pgrep -x "$1"); do grep -q "^State:.*Z" /proc/$p/status || exit 0; done; exit 1' sh \
+		"${WNAME:-workload}"
 }
 # the source side, in a pid namespace of its own: a counter started after
 # 300 pids, so that its pid is free on B

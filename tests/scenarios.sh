@@ -966,7 +966,7 @@ scenario_migrate_postcopy() {
 	echo 4194304 >/proc/sys/fs/pipe-max-size
 	net_up && hosts_up || { fail "set up hosts A and B"; return; }
 	glibc_workload || { fail "build the glibc workload (gcc)"; return; }
-	W=$WG
+	W=$WG WNAME=workload-glibc
 	export D W CR CRIU
 	echo s3cret >"$D/tok"
 	chmod 600 "$D/tok"
