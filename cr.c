@@ -179,7 +179,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(hook, "hook", 0, T_LIST, C_DPR, "-", "", "", "", "EVENT=CMD", "run CMD with /bin/sh -c at CRIU's EVENT ([hooks] EVENT = CMD), repeatable") \
 	X(hook_timeout, "hook-timeout", 0, T_UINT, C_DPR, "hooks", "timeout", "60", "86400", "SEC", "a hook running longer is killed and fails") \
 	X(print_stats, "print-stats", 0, T_BOOL, C_DPR, "", "", "false", "", "", "print cr's and CRIU's statistics afterwards (stderr)") \
-	X(json, "json", 0, T_BOOL, C_DPR | C_STATS | C_MIG | C_VERIFY | C_INSPECT, "", "", "false", "", "", "the result as one JSON document on stdout") \
+	X(json, "json", 0, T_BOOL, C_DPR | C_CHK | C_STATS | C_MIG | C_VERIFY | C_INSPECT, "", "", "false", "", "", "the result as one JSON document on stdout") \
 	X(no_verify, "no-verify", 0, T_BOOL, C_RST, "", "", "false", "", "", "restore without checking the images against their manifest (cr-manifest)") \
 	X(status_fd, "status-fd", 0, T_UINT, C_DUMP | C_PS, "", "", "0", "1048576", "FD", "write one NUL byte to FD when the page server is ready, then close it") \
 	X(via, "via", 0, T_STR, C_MIG, "migrate", "", "", "", "CMD", "migrate over CMD's stdin/stdout (split on blanks, no shell), e.g. ssh root@b cr receive --stdio") \
@@ -451,6 +451,12 @@ static char *str_find(const char *h, const char *n)
  * gets ": strerror(errno)" appended, as suckless' eprintf does. errno is
  * preserved so callers can report and then decide.
  */
+/* check: cr's first warning is kept here for the report instead of going
+ * to stderr, and CRIU's stderr goes to a memfd (criu_stderr) */
+static bool keep_warn;
+static char warn_keep[512];
+static int criu_stderr = -1;
+
 static void vmsg(const char *fmt, va_list ap)
 {
 	int saved = errno;
@@ -465,6 +471,12 @@ static void vmsg(const char *fmt, va_list ap)
 	if (n && fmt[n - 1] == ':')
 		o.len += (size_t)snprintf(buf + o.len, sizeof(buf) - 2 - o.len, " %s", strerror(saved));
 	o.len = strlen(buf);
+	if (keep_warn) {
+		if (!warn_keep[0])
+			snprintf(warn_keep, sizeof(warn_keep), "%s", buf + strlen(prog) + 2);
+		errno = saved;
+		return;
+	}
 	buf[o.len++] = '\n';
 	write_all(2, buf, o.len);
 	errno = saved;
@@ -483,7 +495,7 @@ __attribute__((format(printf, 1, 2))) static void info(const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!cfg.verbose)
+	if (!cfg.verbose || keep_warn)
 		return;
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
@@ -505,6 +517,7 @@ __attribute__((format(printf, 2, 3), noreturn)) static void die_code(int code, c
 {
 	va_list ap;
 
+	keep_warn = false;
 	va_start(ap, fmt);
 	vmsg(fmt, ap);
 	va_end(ap);
@@ -1575,7 +1588,9 @@ struct hook_ctx {
  * a string to a shell) in its own process group, stdin /dev/null, stdout
  * and stderr on cr's stderr (cr's stdout is for results), with CR_EVENT,
  * CR_PID, CR_IMAGE_PATH, CR_WORK_PATH and CR_COMMAND added to cr's
- * environment (built by hand: setenv would need malloc). Returns 0 when
+ * environment (built by hand: setenv would need malloc). Children come
+ * from _Fork, as everywhere in cr: cr has one thread and no atfork
+ * handlers, and fork's locking brings 2.5 KB of pthread code. Returns 0 when
  * there is no hook or it exited 0; -1 when it failed, timed out (its group
  * is killed) or cr was interrupted meanwhile, after saying so.
  */
@@ -1604,7 +1619,7 @@ static int hook_run(struct hook_ctx *h, const char *event, int criu_pid)
 			envp[n++] = vars[i];
 	envp[n] = NULL;
 	info("hook %s: %s", event, cmd);
-	child = fork();
+	child = _Fork();
 	if (child == 0) {
 		setpgid(0, 0);
 		umask(cfg.umask0);
@@ -1785,9 +1800,10 @@ static int rpc_open(struct rpc *r, const char *criu, bool keep_stdin)
 		close(sv[1]);
 		return -1;
 	}
-	r->pid = fork();
+	r->pid = _Fork();
 	if (r->pid == 0) {
-		if (child_prepare(keep_stdin, false) || fcntl(sv[1], F_SETFD, 0) < 0)
+		if (child_prepare(keep_stdin, false) || fcntl(sv[1], F_SETFD, 0) < 0 ||
+		    (criu_stderr >= 0 && dup2(criu_stderr, 2) < 0))
 			goto fail;
 		/* --inherit-fd: CRIU uses the numbers in its own fd table, so
 		 * these (only these, and only here) must survive exec */
@@ -1796,7 +1812,7 @@ static int rpc_open(struct rpc *r, const char *criu, bool keep_stdin)
 		if (cfg.ps_fd >= 0)	/* ps.fd, likewise a number in CRIU's table */
 			fcntl(cfg.ps_fd, F_SETFD, 0);
 		snprintf(fdarg, sizeof(fdarg), "%d", sv[1]);
-		execl(criu, criu, "swrk", fdarg, (char *)NULL);
+		execv(criu, (char *[]){ (char *)criu, "swrk", fdarg, NULL });
 	fail:
 		err = errno;
 		(void)!write(ep[1], &err, sizeof(err));
@@ -2236,6 +2252,21 @@ static int rpc_features(struct rpc *r, criu_features *f)
 	return 0;
 }
 
+/* The fix for a failure CRIU's words identify (in its log or stderr), or
+ * NULL: a pattern per situation, its fix at half its index. */
+static const char *known_fix(const char *text)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (strstr(text, nth("vdso: \0Can't get 1:16 opt\0cpuset.cpu_exclusive: Invalid argument\0"
+				     "cpuset.cpus: Invalid argument\0", i)))
+			return nth("this CRIU is too old for this kernel: CRIU 4.2 or newer works (docs/troubleshooting.md)\0"
+				   "a sibling cpuset cgroup holds CPUs this tree's cpuset had (exclusively) at checkpoint time, "
+				   "so CRIU cannot recreate it as it was: restore with --manage-cgroups-mode ignore (the tree "
+				   "then stays in the cgroups cr puts CRIU in, --cgroup's), or free those CPUs in the sibling's "
+				   "cpuset.cpus first\0", i / 2);
+	return NULL;
+}
+
 /*
  * The reason an operation failed, as a user needs it: the request, CRIU's
  * errno, its first error message when that is the real reason (not the
@@ -2285,11 +2316,8 @@ static void rpc_report_failure(const char *what, criu_req_type type, const criu_
 		start++;
 	/* migrate's temporary directory goes at its end: the errors follow */
 	warn("CRIU log: %s%s", log_shown, cfg.migrating && !cfg.set[O_image_path] ? " (a temporary directory, removed at the end)" : "");
-	if (str_find(start ? start : buf, "cpuset.cpu_exclusive: Invalid argument") ||
-	    str_find(start ? start : buf, "cpuset.cpus: Invalid argument"))
-		warn("a sibling cpuset cgroup holds CPUs this tree's cpuset had (exclusively) at checkpoint time, so CRIU "
-		     "cannot recreate it as it was: restore with --manage-cgroups-mode ignore (the tree then stays in "
-		     "the cgroups cr puts CRIU in, --cgroup's), or free those CPUs in the sibling's cpuset.cpus first");
+	if (known_fix(start ? start : buf))
+		warn("%s", known_fix(start ? start : buf));
 	for (char *l = strtok_r(start ? start : buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
 		/* CRIU sets TCP options on every socket, cr's unix ps socket too */
 		if (strstr(l, HARMLESS_ERROR) || strstr(l, "Unable to set TCP_"))
@@ -4558,7 +4586,7 @@ static pid_t lazy_daemon_start(const char *criu, const char *img, const char *wd
 	argv[n++] = "-D", argv[n++] = img, argv[n++] = "-W", argv[n++] = wd_path;
 	argv[n++] = "-o", argv[n++] = "lazy-pages.log", argv[n++] = lvl;
 	unlinkat(wd, "lazy-pages.socket", 0);
-	pid = fork();
+	pid = _Fork();
 	if (pid == 0) {
 		if (child_prepare(false, false) || (cfg.ps_fd >= 0 && fcntl(cfg.ps_fd, F_SETFD, 0)))
 			_exit(127);
@@ -4832,28 +4860,94 @@ out:
 }
 
 /*
+ * check's report: one line a fact or verdict, "KEY  VALUE", or with --json
+ * one member of one object (the key in lower case, '/' dropped, ' ' and '-'
+ * as '_'). A fact (ok < 0) is a string. A verdict is yes (1), no (0) or
+ * unknown (2), with why and the fix when known: an indented "fix:" line,
+ * or {"ok":true|false|null,"why":...,"fix":...}.
+ */
+static void chk(const char *key, int ok, const char *why, const char *fix)
+{
+	static bool more;
+	char k[16];
+	size_t n = 0;
+
+	if (!cfg.json) {
+		out(1, "%-12s %s%s\n", key, ok == 0 ? "no: " : ok == 2 ? "unknown: " : "", why ? why : "yes");
+		if (fix)
+			out(1, "             fix: %s\n", fix);
+		return;
+	}
+	for (; *key && n < sizeof(k) - 1; key++)
+		if (*key != '/')
+			k[n++] = *key == ' ' || *key == '-' ? '_' : *key;
+	k[n] = '\0';
+	out(1, "%s\"%s\":", more ? "," : "{", k);
+	more = true;
+	if (ok < 0)
+		out(1, "\"%s\"", ins_str(why, strlen(why)));
+	else
+		out(1, "{\"ok\":%s,\"why\":%s%s%s,\"fix\":%s%s%s}", ok == 1 ? "true" : ok ? "null" : "false",
+		    why ? "\"" : "", why ? ins_str(why, strlen(why)) : "null", why ? "\"" : "",
+		    fix ? "\"" : "", fix ? ins_str(fix, strlen(fix)) : "null", fix ? "\"" : "");
+}
+
+/*
  * One hierarchy for check: where it is, what it holds, whether its freezer
  * works and whether cr can create cgroups in it (a probe cgroup, made and
  * removed at once).
  */
-static void cmd_check_hierarchy(const char *kind, const char *mnt, const char *ctrl, bool freezer)
+static void cmd_check_hierarchy(const char *kind, const char *mnt, const char *ctrl, bool freezer, bool first)
 {
 	char probe[PATH_MAX], file[PATH_MAX + 32];
 	bool made;
+	const char *fr, *mk;
 
 	snprintf(probe, sizeof(probe), "%.4000s/cr-probe-%d", mnt, (int)getpid());
 	made = !mkdir(probe, 0755);
 	snprintf(file, sizeof(file), "%s/%s", probe, kind[1] == '2' ? "cgroup.freeze" : "freezer.state");
-	out(1, "  %s         %s (%s): freezer %s, create %s\n", kind, mnt, ctrl,
-	       !freezer ? "-" : !made ? "unknown" : access(file, F_OK) ? "no" : "yes", made ? "yes" : strerror(errno));
+	fr = !freezer ? "-" : !made ? "unknown" : access(file, F_OK) ? "no" : "yes";
+	mk = made ? "yes" : strerror(errno);
+	out(1, cfg.json ? "%s{\"version\":\"%s\",\"path\":\"%s\",\"controllers\":\"%s\",\"freezer\":\"%s\",\"create\":\"%s\"}"
+			: "%s  %s         %s (%s): freezer %s, create %s\n",
+	    cfg.json ? first ? ",\"hierarchies\":[" : "," : "", kind, ins_str(mnt, strlen(mnt)), ctrl, fr, mk);
 	if (made)
 		rmdir(probe);
 }
 
+/*
+ * What CRIU itself said when a check step failed, as one line: the first
+ * Error line of its stderr (captured while check runs), else of check.log
+ * (the rlimit line every run here logs does not count).
+ */
+static void chk_criu_said(int dfd, char *why, size_t size)
+{
+	static char *buf_m;
+	char *const buf = BIG(buf_m, 1 << 16), *e = NULL, *l;
+	ssize_t n = pread(criu_stderr, buf, (1 << 16) - 1, 0);
+
+	for (int pass = 0; pass < 2 && !e; pass++) {
+		if (pass && (n = read_file_at(dfd, "check.log", buf, 1 << 16)) < 0)
+			break;
+		buf[n < 0 ? 0 : n] = '\0';
+		for (ssize_t i = 0; i < n; i++)	/* CRIU 3.17 pads a line with NULs */
+			buf[i] = buf[i] ? buf[i] : '\n';
+		for (l = buf; (e = strstr(l, "Error (")) && strstr(e, HARMLESS_ERROR) &&
+			      strstr(e, HARMLESS_ERROR) < e + strcspn(e, "\n"); l = e + 1)
+			;
+	}
+	if (e) {
+		size_t m = strlen(why);
+
+		snprintf(why + m, size - m, "%sCRIU says: %.*s", m ? "; " : "", (int)strcspn(e, "\n"), e);
+	}
+}
 
 /*
- * check: what works here and why not. Everything goes to stdout (it is the
- * result); the exit status says whether checkpoint/restore can work.
+ * check: what works here and why not. The report goes to stdout, CRIU's
+ * own stderr and cr's warnings are captured into it (each "no" says why in
+ * one line, with the fix when the situation is a known one); the exit
+ * status says whether checkpoint/restore can work.
  */
 static int cmd_check(void)
 {
@@ -4861,55 +4955,71 @@ static int cmd_check(void)
 	struct utsname u;
 	struct statfs sf;
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
-	const char *why = "CRIU is not usable (see above)";
 	criu_req req;
 	criu_resp resp = { 0 };
 	criu_features f = { 0 };
-	char criu[PATH_MAX], dir[PATH_MAX], buf[256], path[PATH_MAX + 32];
-	bool ok = false, have_f = false;
+	char criu[PATH_MAX], dir[PATH_MAX] = "", buf[256], path[PATH_MAX + 32], why[1024] = "", sub[96];
+	const char *fix = NULL;
+	bool ok = false, have_f = false, root = !geteuid() || cfg.criu_socket[0];
 	long long pipe_max = lazy_pipe_short();
 	int dfd = -1;
 
 	uname(&u);
-	out(1, "cr           %s\n", CR_VERSION);
-	out(1, "arch         %s (cr built for %s)\n", u.machine, CR_ARCH);
-	out(1, "kernel       %s %s\n", u.release, u.machine);
+	keep_warn = true;
+	criu_stderr = memfd_create("criu-stderr", MFD_CLOEXEC);
+	chk("cr", -1, CR_VERSION, NULL);
+	snprintf(buf, sizeof(buf), cfg.json ? "%s" : "%s (cr built for %s)", u.machine, CR_ARCH);
+	chk("arch", -1, buf, NULL);
+	if (cfg.json)
+		chk("built for", -1, CR_ARCH, NULL);
+	chk("kernel", -1, u.release, NULL);
+	snprintf(sub, sizeof(sub), "uid %d", (int)geteuid());
+	chk("user", -1, geteuid() ? sub : "root", NULL);
 	if (!cg_read_layout(&l)) {
-		out(1, "cgroups      %s\n", cg_layout_name(&l));
+		chk("cgroups", -1, cg_layout_name(&l), NULL);
 		if (l.v2[0]) {
 			snprintf(path, sizeof(path), "%s/cgroup.controllers", l.v2);
 			if (read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
 				buf[0] = '\0';
 			buf[strcspn(buf, "\n")] = '\0';
-			cmd_check_hierarchy("v2", l.v2, buf[0] ? buf : "no controllers", true);
+			cmd_check_hierarchy("v2", l.v2, buf[0] ? buf : "no controllers", true, true);
 		}
 		for (int i = 0; i < l.nv1; i++)
-			cmd_check_hierarchy("v1", l.v1[i].path, l.v1[i].ctrl, in_list("freezer", l.v1[i].ctrl));
+			cmd_check_hierarchy("v1", l.v1[i].path, l.v1[i].ctrl, in_list("freezer", l.v1[i].ctrl), !i && !l.v2[0]);
+		if (cfg.json && (l.v2[0] || l.nv1))
+			out(1, "]");
 	}
 	if (!statfs("/run", &sf))
-		out(1, "/run         %s\n", sf.f_type == TMPFS_MAGIC_ ? "tmpfs (CRIU caches its kernel probe in /run/criu.kdat)" :
-				     "not a tmpfs (CRIU probes the kernel on every run, tens of ms)");
+		chk("/run tmpfs", sf.f_type == TMPFS_MAGIC_, sf.f_type == TMPFS_MAGIC_ ? NULL :
+		    "CRIU probes the kernel on every run (tens of ms; only speed)",
+		    sf.f_type == TMPFS_MAGIC_ ? NULL : "mount -t tmpfs tmpfs /run (CRIU then keeps its probe in /run/criu.kdat)");
 	if (rpc_find_criu(criu, sizeof(criu))) {
-		out(1, "criu         not found\nverdict      checkpoint/restore cannot work here: no CRIU\n");
-		return EXIT_FAIL;
+		chk("criu", -1, "not found", NULL);
+		snprintf(why, sizeof(why), "%s", warn_keep);
+		goto out;
 	}
-	/* bounded and interruptible like any operation (default 30 s) */
 	r.sigfd = sig_setup(false);
 	r.deadline = now_ms() + (int64_t)(cfg.timeout ? cfg.timeout : 30) * 1000;
 	if (rpc_open(&r, criu, false) || rpc_version(&r)) {
-		out(1, "criu         %s: not usable (see above)\n", criu);
-		goto out;
+		chk("criu", -1, cfg.criu_socket[0] ? cfg.criu_socket : criu, NULL);
+		goto criu_failed;
 	}
-	out(1, "criu         %s (%d.%d.%d%s)\n", cfg.criu_socket[0] ? cfg.criu_socket : criu, r.ver / 10000,
-	       r.ver / 100 % 100, r.ver % 100, cfg.criu_socket[0] ? ", service" : "");
+	snprintf(sub, sizeof(sub), "%d.%d.%d", r.ver / 10000, r.ver / 100 % 100, r.ver % 100);
+	snprintf(path, sizeof(path), cfg.json ? "%s" : "%s (%s%s)", cfg.criu_socket[0] ? cfg.criu_socket : criu, sub,
+		 cfg.criu_socket[0] ? ", service" : "");
+	chk("criu", -1, path, NULL);
+	if (cfg.json)
+		chk("criu version", -1, sub, NULL);
 	if (rpc_features(&r, &f))
-		goto out;
+		goto criu_failed;
 	have_f = true;
-	out(1, "features     mem_track=%s lazy_pages=%s pidfd_store=%s\n", f.mem_track ? "yes" : "no",
-	    f.lazy_pages ? "yes" : "no", f.pidfd_store ? "yes" : "no");
+	snprintf(buf, sizeof(buf), "mem_track=%s lazy_pages=%s pidfd_store=%s", f.mem_track ? "yes" : "no",
+		 f.lazy_pages ? "yes" : "no", f.pidfd_store ? "yes" : "no");
+	chk("features", -1, buf, NULL);
 	/* CHECK: CRIU up to 4.1 wants an images dir even here */
 	if (!mkdtemp_(dir, sizeof(dir), "check") || (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		warn("create %s:", dir);
+		snprintf(why, sizeof(why), "%s", warn_keep);
 		goto out;
 	}
 	rpc_req_init(&req, criu_req_type_CHECK);
@@ -4921,30 +5031,48 @@ static int cmd_check(void)
 	req.opts.log_level = (int32_t)cfg.log_level;
 	if (!rpc_call(&r, &req, &resp) && resp.success) {
 		ok = true;
-		out(1, "criu check   ok\n");
-	} else {
-		char shown[PATH_MAX + 16];
-		bool logged = !faccessat_(dfd, "check.log", F_OK);
-
-		snprintf(shown, sizeof(shown), "%s/check.log", dir);
-		why = "CRIU's own check failed (see above)";
-		out(1, "criu check   FAILED%s%s%s\n", logged ? " (log: " : "", logged ? shown : "", logged ? ")" : "");
-		rpc_report_failure("criu check", req.type, &resp, dfd, "check.log", logged ? shown : NULL);
-		if (!logged)
-			unlinkat(AT_FDCWD, dir, AT_REMOVEDIR);
+		chk("criu check", 1, "ok", NULL);
+		goto out;
 	}
+	snprintf(path, sizeof(path), "failed (log: %s/check.log)", dir);
+	chk("criu check", 0, faccessat_(dfd, "check.log", F_OK) ? "failed (CRIU wrote no log)" : path, NULL);
+criu_failed:
+	snprintf(why, sizeof(why), "%s", warn_keep[0] ? warn_keep : "CRIU's own check failed");
+	chk_criu_said(dfd, why, sizeof(why));
+	fix = known_fix(why);
 out:
-	out(1, "checkpoint   %s%s\n", ok ? "yes" : "no: ", ok ? "" : why);
-	out(1, "restore      %s%s\n", ok ? "yes" : "no: ", ok ? "" : why);
-	out(1, "pre-dump     %s\n", !have_f ? "unknown" : f.mem_track ? (ok ? "yes" : "no") :
-			     "no: the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY)");
-	if (!have_f || !f.lazy_pages)
-		out(1, "lazy pages   no: %s\n", have_f ? "no non-cooperative userfaultfd in this kernel" : "unknown");
-	else if (pipe_max)
-		out(1, "lazy pages   no: fs.pipe-max-size is %lld and cr lacks CAP_SYS_RESOURCE; CRIU's page server "
-		       "needs %u (sysctl fs.pipe-max-size=%u)\n", pipe_max, LAZY_PIPE_MIN, LAZY_PIPE_MIN);
+	if (!root) {
+		ok = false;
+		snprintf(why, sizeof(why), "cr runs as uid %d, not root", (int)geteuid());
+		fix = "run cr as root: CRIU needs CAP_SYS_ADMIN, CAP_SYS_PTRACE and more (or a CRIU service, --criu-socket)";
+	}
+	chk("checkpoint", ok, ok ? NULL : why, fix);
+	chk("restore", ok, ok ? NULL : why, fix);
+	if (!have_f)
+		chk("pre-dump", 2, "CRIU did not report its features", NULL);
+	else if (!f.mem_track)
+		chk("pre-dump", 0, "the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY)",
+		    "checkpoint without pre-dump (migrate --mode stop-copy or post-copy), or a kernel with "
+		    "CONFIG_MEM_SOFT_DIRTY=y (x86, powerpc and s390 have it)");
 	else
-		out(1, "lazy pages   %s\n", ok ? "yes" : "no");
+		chk("pre-dump", ok, ok ? NULL : why, fix);
+	if (!have_f)
+		chk("lazy pages", 2, "CRIU did not report its features", NULL);
+	else if (!f.lazy_pages)
+		chk("lazy pages", 0, "this kernel has no userfaultfd that CRIU can use (CONFIG_USERFAULTFD, Linux 4.11+)",
+		    "post-copy cannot work here: migrate --mode stop-copy (or pre-copy), or a kernel with CONFIG_USERFAULTFD=y");
+	else if (pipe_max) {
+		snprintf(buf, sizeof(buf), "fs.pipe-max-size is %lld and cr lacks CAP_SYS_RESOURCE; CRIU's page server needs %u",
+			 pipe_max, LAZY_PIPE_MIN);
+		snprintf(sub, sizeof(sub), "sysctl -w fs.pipe-max-size=%u", LAZY_PIPE_MIN);
+		chk("lazy pages", 0, buf, sub);
+	} else
+		chk("lazy pages", ok, ok ? NULL : why, fix);
+	if (cfg.json)
+		out(1, "}\n");
+	keep_warn = false;
+	if (!ok)	/* the report is on stdout; a failure says so on stderr too */
+		warn("checkpoint and restore cannot work here: %s", why);
 	if (dfd >= 0) {
 		close(dfd);
 		if (ok)
@@ -5469,7 +5597,7 @@ static int mig_pump_start(int cin, int cout, int *pg, int *gc, pid_t *pump, unsi
 		XXH3_128bits_reset(&pump_sh->out), XXH3_128bits_reset(&pump_sh->in);
 	if (pump_sh == MAP_FAILED || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, k) || (*pump = fork()) < 0) {
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, k) || (*pump = _Fork()) < 0) {
 		warn("start the stream's pump:");
 		return -1;
 	}
@@ -5671,7 +5799,7 @@ static int mig_via(pid_t *child)
 	}
 	for (int i = 0; i < 4; i++)	/* as the page-server socket (mig_pump_start) */
 		setsockopt(sv[i / 2], SOL_SOCKET, i % 2 ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &(int){ 4 << 20 }, sizeof(int));
-	*child = fork();
+	*child = _Fork();
 	if (*child == 0) {
 		child_prepare(true, false);
 		umask(cfg.umask0);

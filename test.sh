@@ -274,6 +274,75 @@ if mkdir -p "$top/tests/bin" && cc -O2 -I"$top/nanopb" -o "$FAKE" "$top/tests/fa
 	else notok "... its temporary directory is gone afterwards: $(ls -A "$T/tmpdir")"; fi
 	expect "check with a \$TMPDIR that does not exist: exit 1, named" 1 "create $T/nonexistent/cr-check\.[0-9a-f]*: No such file" \
 		env TMPDIR="$T/nonexistent" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" check
+	# check owns its report: CRIU's stderr and cr's warnings are captured,
+	# each "no" says why in one line and names the fix it knows
+	chk_run() { # chk_run NAME FAKE_CRIU [PREFIX...]: check (and --json) against the fake
+		_n=$1 _m=$2; shift 2
+		"$@" env FAKE_CRIU="$_m" "$CR" -c none --criu "$FAKE" check >"$T/chk.$_n" 2>"$T/chk.$_n.err"; echo $? >"$T/chk.$_n.rc"
+		"$@" env FAKE_CRIU="$_m" "$CR" -c none --criu "$FAKE" check --json >"$T/chk.$_n.json" 2>>"$T/chk.$_n.err"
+	}
+	# chk_json NAME PYTHON-EXPR: --json's one document, parsed strictly, makes EXPR true (d: the document)
+	chk_json() {
+		python3 -c 'import json, sys
+def strict(x): raise ValueError("not JSON: " + x)
+d = json.loads(open(sys.argv[1]).read(), parse_constant=strict)
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$T/chk.$1.json" "$2" 2>>"$T/chk.$1.err"
+	}
+	chk_run vdso "log@FEATURE_CHECK,msg=vdso: Unexpected rt vDSO area bounds"
+	if [ "$(cat "$T/chk.vdso.rc")" = 1 ] && [ "$(grep -c . "$T/chk.vdso.err")" = 2 ] &&
+		[ "$(grep -c '^cr: checkpoint and restore cannot work here: .*vDSO area bounds$' "$T/chk.vdso.err")" = 2 ] &&
+		grep -q '^checkpoint   no: .*CRIU says: Error (criu/kerndat.c:1): vdso: Unexpected rt vDSO area bounds$' "$T/chk.vdso" &&
+		grep -A1 '^restore      no: ' "$T/chk.vdso" | grep -q '^  *fix: this CRIU is too old for this kernel: CRIU 4.2 or newer works' &&
+		grep -q '^pre-dump     unknown: ' "$T/chk.vdso"; then
+		ok "check, CRIU too old for the kernel (vDSO): exit 1, one line on stderr (and CRIU's stderr not there), CRIU's error quoted in one line, the fix named"
+	else notok "check, CRIU too old for the kernel (vDSO): exit 1, CRIU's error quoted, the fix named" "$T/chk.vdso" "$T/chk.vdso.err"; fi
+	if chk_json vdso 'd["checkpoint"]["ok"] is False and "vDSO area" in d["checkpoint"]["why"] and "4.2 or newer" in d["restore"]["fix"] and d["pre_dump"]["ok"] is None and d["criu_version"] == "4.2.1"'; then
+		ok "... check --json: one document a strict parser takes, with the same facts"
+	else notok "... check --json: one document with the same facts" "$T/chk.vdso.json" "$T/chk.vdso.err"; fi
+	chk_run plain ok
+	if [ "$(cat "$T/chk.plain.rc")" = 0 ] && [ ! -s "$T/chk.plain.err" ] && grep -q '^checkpoint   yes$' "$T/chk.plain" &&
+		grep -q '^pre-dump     no: the kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY)$' "$T/chk.plain" &&
+		grep -A1 '^pre-dump' "$T/chk.plain" | grep -q '^  *fix: checkpoint without pre-dump (migrate --mode stop-copy or post-copy), or a kernel with CONFIG_MEM_SOFT_DIRTY=y' &&
+		chk_json plain 'd["checkpoint"]["ok"] is True and d["restore"]["ok"] is True and d["pre_dump"]["ok"] is False and "soft-dirty" in d["pre_dump"]["why"] and "CONFIG_MEM_SOFT_DIRTY=y" in d["pre_dump"]["fix"]'; then
+		ok "check, no soft-dirty tracking (FEATURE_CHECK mem_track=no): exit 0, pre-dump no, why and fix (text and --json)"
+	else notok "check, no soft-dirty tracking: pre-dump no, why and fix" "$T/chk.plain" "$T/chk.plain.json" "$T/chk.plain.err"; fi
+	chk_run uffd no-uffd,mem-track
+	if [ "$(cat "$T/chk.uffd.rc")" = 0 ] && grep -q '^pre-dump     yes$' "$T/chk.uffd" &&
+		grep -q '^lazy pages   no: this kernel has no userfaultfd that CRIU can use' "$T/chk.uffd" &&
+		grep -A1 '^lazy pages' "$T/chk.uffd" | grep -q '^  *fix: post-copy cannot work here: migrate --mode stop-copy' &&
+		chk_json uffd 'd["lazy_pages"]["ok"] is False and "userfaultfd" in d["lazy_pages"]["why"] and d["pre_dump"]["ok"] is True'; then
+		ok "check, no userfaultfd (FEATURE_CHECK lazy_pages=no): exit 0, lazy pages no, why and fix"
+	else notok "check, no userfaultfd: lazy pages no, why and fix" "$T/chk.uffd" "$T/chk.uffd.json" "$T/chk.uffd.err"; fi
+	chk_run log log@CHECK
+	if [ "$(cat "$T/chk.log.rc")" = 1 ] && [ "$(grep -c . "$T/chk.log.err")" = 2 ] &&
+		grep -q '^criu check   no: failed (log: .*/check.log)$' "$T/chk.log" &&
+		grep -q '^checkpoint   no: .*CRIU says: Error (criu/cr-check.c:1): fake failure$' "$T/chk.log" &&
+		! grep -A1 '^checkpoint' "$T/chk.log" | grep -q 'fix:' && chk_json log '"fake failure" in d["checkpoint"]["why"] and d["checkpoint"]["fix"] is None'; then
+		ok "check, CRIU's own check fails: exit 1, its log named, its Error line quoted, no fix made up"
+	else notok "check, CRIU's own check fails: its log named, its Error line quoted" "$T/chk.log" "$T/chk.log.err"; fi
+	rm -rf "${TMPDIR:-/tmp}"/cr-check.*
+	if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && command -v unshare >/dev/null; then
+		chmod 755 "$T"
+		chk_run user ok setpriv --reuid 65534 --regid 65534 --clear-groups env TMPDIR=/tmp
+		if [ "$(cat "$T/chk.user.rc")" = 1 ] && grep -q '^user         uid 65534$' "$T/chk.user" &&
+			grep -q '^checkpoint   no: cr runs as uid 65534, not root$' "$T/chk.user" &&
+			grep -A1 '^checkpoint' "$T/chk.user" | grep -q '^  *fix: run cr as root' &&
+			chk_json user 'd["user"] == "uid 65534" and d["restore"]["ok"] is False and "not root" in d["restore"]["why"]'; then
+			ok "check as uid 65534: exit 1, checkpoint no: not root, fix: run cr as root"
+		else notok "check as uid 65534: not root, and the fix" "$T/chk.user" "$T/chk.user.json" "$T/chk.user.err"; fi
+		mkdir -p "$T/run-dir"
+		chk_run runtmpfs ok unshare -m sh -c 'mount -t tmpfs tmpfs /run && exec "$@"' sh
+		chk_run rundir ok unshare -m sh -c 'mount --bind "$0" /run && exec "$@"' "$T/run-dir"
+		if grep -q '^/run tmpfs   yes$' "$T/chk.runtmpfs" && [ "$(cat "$T/chk.runtmpfs.rc")" = 0 ] &&
+			grep -q '^/run tmpfs   no: CRIU probes the kernel on every run' "$T/chk.rundir" &&
+			grep -A1 '^/run tmpfs' "$T/chk.rundir" | grep -q '^  *fix: mount -t tmpfs tmpfs /run' &&
+			[ "$(cat "$T/chk.rundir.rc")" = 0 ] && chk_json rundir 'd["run_tmpfs"]["ok"] is False and d["checkpoint"]["ok"] is True'; then
+			ok "check, /run a tmpfs: yes; /run a plain directory: no, a speed note with its fix, and exit 0 all the same"
+		else notok "check, /run tmpfs or not" "$T/chk.runtmpfs" "$T/chk.rundir" "$T/chk.rundir.err"; fi
+	fi
+	# a known CRIU error in a failed operation's log gets its fix too
+	fk "log,msg=Can't get 1:16 opt" 1 "this CRIU is too old for this kernel: CRIU 4.2 or newer works" \
+		fkrun "log,msg=Can't get 1:16 opt: Operation not supported" checkpoint -D "$T/fk" $S
 	fk parent-path 1 "--parent-path ../nope: no such directory relative to the image directory" \
 		fkrun mem-track pre-dump --parent-path ../nope -D "$T/fk" $S
 	rm -f "$T/rec"
@@ -525,7 +594,9 @@ elif ! { mkdir -p "$top/tests/bin" && ${CC_TEST:-$(command -v musl-gcc || echo c
 	notok "build tests/workload.c" "$T/cc.log"
 else
 	echo "# tier 1 with $("$CRIU" --version 2>&1 | head -1) ($CRIU)"
-	export CRIU CR T
+	# Debian bookworm's own CRIU, which check must judge as it is here
+	CRIU_OLD=$(sh "$top/tests/criu-root.sh" bookworm 2>>"$T/criu-root.log" | tail -n 1) || CRIU_OLD=
+	export CRIU CR T CRIU_OLD
 	W=$top/tests/bin/workload
 	export W
 	tier1 ""

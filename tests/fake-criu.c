@@ -42,6 +42,11 @@
  *   version=X.Y[.Z]     VERSION reports X.Y (and sublevel Z if given)
  *   mem-track           FEATURE_CHECK reports mem_track=yes (so cr will
  *                       pre-dump)
+ *   no-uffd             FEATURE_CHECK reports lazy_pages=no (a kernel
+ *                       without userfaultfd)
+ *   msg=TEXT            log's error line says TEXT instead of "fake
+ *                       failure" (e.g. CRIU's "Can't get 1:16 opt", to see
+ *                       the fix cr names for it)
  *   exit                exit(0) on reading the first request, no reply
  *   exit-after-version  answer VERSION, exit(0) on reading the next request
  *   crash               answer VERSION, SIGSEGV on the next request
@@ -72,7 +77,11 @@
  *                       /proc/<peer>/fd/N) gets "Error (criu/cr-dump.c:1):
  *                       fake failure" (cr-restore.c, cr-check.c), the reply
  *                       has success=false, that cr_errmsg and cr_errno
- *                       ESRCH (DUMP, PRE_DUMP) or EEXIST (RESTORE)
+ *                       ESRCH (DUMP, PRE_DUMP) or EEXIST (RESTORE).
+ *                       log@FEATURE_CHECK: the error line goes to stderr
+ *                       (criu/kerndat.c) and the reply has success=false,
+ *                       as CRIU's kernel probe fails (CRIU 3.17 on a new
+ *                       kernel's vDSO: msg=vdso: ...)
  *
  * FAKE_CRIU_RECORD=FILE: append one line per request to FILE, its type and
  * the options cr set ("DUMP pid=12 leave_stopped=1 cg_root=cpu:/x ..."),
@@ -161,11 +170,12 @@ static struct {
 	bool negate;
 	bool fired;
 	int major, minor, sublevel;	/* sublevel < 0: not sent */
-	bool mem_track;
+	bool mem_track, no_uffd;
+	char msg[160];	/* log's error text */
 	char script[64];	/* MODE@script: the notification that triggers */
 	unsigned child_secs;
 	int child_status;
-} cfg = { FK_OK, 0, false, false, 4, 2, 1, false, "", 60, 0 };
+} cfg = { FK_OK, 0, false, false, 4, 2, 1, false, false, "fake failure", "", 60, 0 };
 
 static int sk = -1;
 static pid_t peer;
@@ -224,6 +234,14 @@ static void parse_env(void)
 		}
 		if (!strcmp(w, "mem-track")) {
 			cfg.mem_track = true;
+			continue;
+		}
+		if (!strcmp(w, "no-uffd")) {
+			cfg.no_uffd = true;
+			continue;
+		}
+		if (!strncmp(w, "msg=", 4)) {
+			snprintf(cfg.msg, sizeof(cfg.msg), "%s", w + 4);
 			continue;
 		}
 		if (at)
@@ -690,7 +708,12 @@ static int write_log(const criu_req *req, int wd, criu_resp *resp, const char *t
 	}
 	snprintf(head, sizeof(head), "(00.000000) Version: %d.%d.%d (fake-criu, NOT CRIU: fault injection only)\n",
 		 cfg.major, cfg.minor, cfg.sublevel < 0 ? 0 : cfg.sublevel);
-	if (write(fd, head, strlen(head)) < 0 || write(fd, text, strlen(text)) < 0)
+	/* msg=TEXT: the failure says TEXT */
+	const char *f = strstr(text, "fake failure");
+	size_t pre = f ? (size_t)(f - text) : strlen(text);
+
+	if (write(fd, head, strlen(head)) < 0 || write(fd, text, pre) < 0 ||
+	    (f && (write(fd, cfg.msg, strlen(cfg.msg)) < 0 || write(fd, f + 12, strlen(f + 12)) < 0)))
 		say("write %s: %s", name, strerror(errno));
 	close(fd);
 	return 0;
@@ -859,11 +882,16 @@ static void handle(const criu_req *req, criu_resp *resp, bool fail_on_purpose)
 		/* CRIU's child crashes on a missing submessage: success=false */
 		if (!req->has_features)
 			break;
+		if (fail_on_purpose) {	/* its kernel probe failed: stderr only */
+			fprintf(stderr, "Error (criu/kerndat.c:1): %s\n", cfg.msg);
+			fflush(stderr);
+			break;
+		}
 		resp->success = true;
 		resp->has_features = true;
 		resp->features.has_mem_track = resp->features.has_lazy_pages = resp->features.has_pidfd_store = true;
 		resp->features.mem_track = cfg.mem_track && req->features.has_mem_track && req->features.mem_track;
-		resp->features.lazy_pages = req->features.has_lazy_pages && req->features.lazy_pages;
+		resp->features.lazy_pages = !cfg.no_uffd && req->features.has_lazy_pages && req->features.lazy_pages;
 		resp->features.pidfd_store = req->features.has_pidfd_store && req->features.pidfd_store;
 		break;
 	case T(CHECK):
