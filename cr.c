@@ -188,7 +188,10 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(max_iter, "max-iterations", 0, T_UINT, C_MIG, "migrate", "", "8", "64", "N", "pre-copy: at most N pre-dumps before the final dump") \
 	X(min_pages, "min-pages", 0, T_UINT, C_MIG, "migrate", "", "64", "1000000000", "PAGES", "pre-copy: a pre-dump that writes no more pages than this is the last") \
 	X(min_shrink, "min-shrink", 0, T_UINT, C_MIG, "migrate", "", "10", "100", "PERCENT", "pre-copy: so is one that shrank by less than this from the one before") \
-	X(listen, "listen", 0, T_STR, C_RCV, "migrate", "", "", "", "ADDR:PORT", "receive: accept one sender on this numeric address") \
+	X(listen, "listen", 0, T_STR, C_RCV, "migrate", "", "", "", "ADDR:PORT", "receive: listen on this numeric address until one sender presents the token") \
+	X(grace, "grace-time", 0, T_UINT, C_RCV, "migrate", "", "5", "600", "SEC", "receive --listen: a connection has this long to present the sender's HELLO (0 counts as 1)") \
+	X(max_unauth, "max-unauthenticated", 0, T_UINT, C_RCV, "migrate", "", "4", "64", "N", "receive --listen: connections that may wait for their HELLO at once; one more is told busy (0 counts as 1)") \
+	X(exit_bad_peer, "exit-on-bad-peer", 0, T_BOOL, C_RCV, "migrate", "", "false", "", "", "receive --listen: the first peer decides; a bad one (silent, wrong token, garbage) ends the receiver, exit 1") \
 	X(use_stdio, "stdio", 0, T_BOOL, C_RCV, "migrate", "", "false", "", "", "receive: talk to the sender on stdin/stdout (for --via)") \
 	X(tmpfs, "tmpfs", 0, T_STR, C_RCV, "migrate", "", "auto", "auto|yes|no", "WHEN", "receive: keep the incoming images in a private tmpfs (auto: when twice the tree fits in MemAvailable)") \
 	X(token_file, "token-file", 0, T_STR, C_MIG | C_RCV, "migrate", "", "", "", "FILE", "the shared secret a --to sender must present") \
@@ -284,6 +287,49 @@ static const char *opt_key(int id)
 
 static const char *prog = "cr";
 static struct cfg cfg;	/* written while parsing only; read-only after main's checks */
+
+/* Plain spans (musl's build 32-byte tables: 0.5 KB for two calls). */
+static size_t str_span(const char *s, const char *set, bool in)
+{
+	size_t n = 0;
+
+	while (s[n] && !strchr(set, s[n]) == !in)
+		n++;
+	return n;
+}
+
+#define strspn(s, set) str_span(s, set, true)
+#define strcspn(s, set) str_span(s, set, false)
+
+/* strtok_r on them, as musl's (which would bring musl's spans back) */
+static char *str_tok(char *s, const char *sep, char **save)
+{
+	char *e;
+
+	if (!s && !(s = *save))
+		return NULL;
+	s += strspn(s, sep);
+	if (!*s)
+		return *save = NULL;
+	e = s + strcspn(s, sep);
+	*save = *e ? e + 1 : NULL;
+	*e = '\0';
+	return s;
+}
+
+#define strtok_r str_tok
+
+/* fcntl and socketpair as the system calls they are: musl's wrappers
+ * emulate what kernels before 2.6.27 lacked (0.6 KB) */
+#define fcntl(...) syscall(SYS_fcntl, __VA_ARGS__)
+#define socketpair(...) syscall(SYS_socketpair, __VA_ARGS__)
+/* and the stat family (musl's fstatat: fallbacks for old kernels, 0.4 KB;
+ * the kernel's struct stat is musl's on every 64-bit architecture) */
+#ifdef SYS_newfstatat
+#define fstatat(...) syscall(SYS_newfstatat, __VA_ARGS__)
+#define fstat(fd, st) syscall(SYS_fstat, fd, st)
+#define lstat(path, st) fstatat(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW)
+#endif
 
 /*
  * A printf subset (flags "-0#", width and precision with "*", the h/l/ll/z
@@ -442,6 +488,7 @@ static char *str_find(const char *h, const char *n)
 }
 
 #define strstr str_find
+
 
 /* =========================== Diagnostics ================================ */
 
@@ -1539,6 +1586,23 @@ static void cfg_check(void)
 			usage_die("--external is longer than 511 bytes");
 }
 
+/* A signal's disposition, SIG_DFL or SIG_IGN (no handler, so no restorer):
+ * the system call itself, musl's sigaction machinery being 0.7 KB. The
+ * kernel's struct has a restorer field where the architecture has one. */
+static void sig_disp(int s, void (*h)(int))
+{
+	struct {
+		void (*h)(int);
+		unsigned long flags;
+#ifdef SA_RESTORER
+		void *restorer;
+#endif
+		unsigned mask[2];
+	} k = { h, 0 };
+
+	syscall(SYS_rt_sigaction, s, &k, NULL, sizeof(k.mask));
+}
+
 /*
  * In a forked child, before exec: a clean signal mask and default
  * dispositions (cr blocks signals for its signalfd and ignores SIGPIPE, and
@@ -1553,7 +1617,7 @@ static int child_prepare(bool keep_stdin, bool out_to_stderr)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int s = 1; s < NSIG; s++)
-		signal(s, SIG_DFL);
+		sig_disp(s, SIG_DFL);
 	if (null < 0 || (!keep_stdin && dup2(null, 0) < 0) || dup2(out_to_stderr ? 2 : null, 1) < 0)
 		return -1;
 	return 0;
@@ -5110,6 +5174,8 @@ out:
  *   END     R  "status=N sum=H": post-copy's last page arrived (0), or not
  *   ERROR   both  a message for the other side's user
  *   PAGES   both  page-server bytes, pump to pump
+ *   BUSY    R  (--listen, before HELLO is read) too many connections wait
+ *              for theirs: try again (mig_listen)
  *
  * Safety (docs/migration.md, "Safety"): the source's final dump waits in its
  * post-dump notification while the images go over and the target restores;
@@ -5125,8 +5191,9 @@ out:
  */
 enum {
 	MIG_HELLO = 1, MIG_READY, MIG_PS, MIG_PSREADY, MIG_PSEND, MIG_PSDONE, MIG_FILE, MIG_DONE,
-	MIG_RESULT, MIG_COMMIT, MIG_RESUMED, MIG_END, MIG_ERROR, MIG_PAGES,
+	MIG_RESULT, MIG_COMMIT, MIG_RESUMED, MIG_END, MIG_ERROR, MIG_PAGES, MIG_BUSY,
 };
+#define MIG_HELLO_MAX (MAX_CG_PIDS * 8 + 512)
 #define MIG_MAX_FRAME (1u << 20)
 
 static int mig_send(int fd, unsigned type, const void *a, size_t alen, const void *b, size_t blen)
@@ -5223,7 +5290,7 @@ static int mig_recv_watch(int fd, char *buf, size_t size, uint32_t *len, pid_t w
 			got += (size_t)n;
 		}
 		h[0] = le32toh(h[0]), h[1] = le32toh(h[1]);
-		if (!part && (h[1] >= size || !h[0] || h[0] > MIG_PAGES)) {
+		if (!part && (h[1] >= size || !h[0] || h[0] > MIG_BUSY)) {
 			warn("the other side sent a bad frame (type %u, %u bytes)", h[0], h[1]);
 			return -1;
 		}
@@ -5743,35 +5810,200 @@ static int mig_tcp(const char *hostport, bool server)
 	}
 	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && server) {
-		int c;
-
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, &a.sa, len) || listen(fd, 1)) {
+		if (bind(fd, &a.sa, len) || listen(fd, 64)) {
 			warn("listen on %s:", hostport);
 			close(fd);
 			return -1;
 		}
 		info("listening on %s", hostport);
-		/* SIGINT and friends are blocked (read from the signalfd): wait
-		 * for a peer or a signal, not in accept(2) alone */
-		struct pollfd pfd[2] = { { fd, POLLIN, 0 }, { cfg.sigfd, POLLIN, 0 } };
-		struct signalfd_siginfo si = { 0 };
-
-		c = poll(pfd, cfg.sigfd > 0 ? 2 : 1, -1) > 0 && (pfd[0].revents & POLLIN) ?
-			    accept4(fd, NULL, NULL, SOCK_CLOEXEC) : -2;
-		close(fd);
-		if (c == -2 && (pfd[1].revents & POLLIN) && read(cfg.sigfd, &si, sizeof(si)) > 0) {
-			warn("interrupted by %s while waiting for a peer on %s", sig_name((int)si.ssi_signo), hostport);
-			return -1;
-		}
-		fd = c;
-	} else if (fd >= 0 && connect(fd, &a.sa, len)) {
+		return fd;
+	}
+	if (fd >= 0 && connect(fd, &a.sa, len)) {
 		close_keep(fd);
 		fd = -1;
 	}
 	if (fd < 0)
-		warn("%s %s:", server ? "accept on" : "connect to", hostport);
+		warn("%s %s:", server ? "listen on" : "connect to", hostport);
 	return fd;
+}
+
+/*
+ * The first bytes a --listen connection sent (have of them, the frame
+ * header first): 0 while HELLO is incomplete, 1 for a whole HELLO of
+ * protocol 2 with the token tok, -1 for anything else and -2 for a wrong
+ * token, why saying what (nothing of it goes to the peer).
+ */
+static int mig_hello_check(const char *buf, size_t have, const char *tok, char *why, size_t size)
+{
+	static char p[MIG_HELLO_MAX + 1];
+	char got[256];
+	uint32_t h[2];
+
+	if (have < 8)
+		return 0;
+	memcpy(h, buf, 8);
+	h[0] = le32toh(h[0]), h[1] = le32toh(h[1]);
+	if (h[0] != MIG_HELLO || h[1] > MIG_HELLO_MAX) {
+		snprintf(why, size, h[0] != MIG_HELLO ? "sent a frame of type %u, not a HELLO" :
+			 "sent a frame of %u bytes, more than a HELLO's %u", h[0] != MIG_HELLO ? h[0] : h[1], MIG_HELLO_MAX);
+		return -1;
+	}
+	if (have < 8 + h[1])
+		return 0;
+	memcpy(p, buf + 8, h[1]);
+	p[h[1]] = '\0';
+	if (strncmp(p, "cr-migrate 2 ", 13)) {
+		snprintf(why, size, "does not speak cr-migrate 2 (another program, or another version of cr)");
+		return -1;
+	}
+	if (!mig_token_ok(tok, mig_field(p, "token", got, sizeof(got)))) {
+		snprintf(why, size, "did not present the token of --token-file");
+		return -2;
+	}
+	return 1;
+}
+
+/*
+ * receive --listen: accept connections until one presents a HELLO with the
+ * token (as sshd: a grace time each, a cap on those waiting, failed tokens
+ * slowed down per address), each bad peer named on stderr in one line.
+ * Returns the sender's connection, its HELLO's payload in hello, or -1 on
+ * --timeout, a signal, or with --exit-on-bad-peer the first bad peer.
+ */
+#define MIG_WAITING 64
+struct mig_bad {	/* an address that failed the token, and until when it waits */
+	uint8_t ip[16];
+	unsigned fails;
+	int64_t until;
+};
+
+static int64_t mig_held(const struct mig_bad *bad, const uint8_t *ip, int64_t now)
+{
+	for (unsigned k = 0; k < 16; k++)
+		if (!memcmp(bad[k].ip, ip, 16) && bad[k].until > now)
+			return bad[k].until;
+	return 0;
+}
+
+static int mig_listen(const char *tok, char *hello)
+{
+	static struct peer {
+		int fd;
+		size_t have;
+		int64_t end;
+		uint8_t ip[16];
+		char addr[64], *buf;
+	} *pv_m;
+	static struct mig_bad bad[16];
+	struct peer *const pv = BIG(pv_m, sizeof(struct peer) * MIG_WAITING);
+	static char *bufs_m;
+	char *const bufs = BIG(bufs_m, (size_t)MIG_WAITING * (MIG_HELLO_MAX + 8)), why[160];
+	struct pollfd pfd[MIG_WAITING + 2];
+	unsigned max = cfg.max_unauth ? cfg.max_unauth : 1, grace = cfg.grace ? cfg.grace : 1, n = 0;
+	int64_t stop = cfg.timeout ? now_ms() + (int64_t)cfg.timeout * 1000 : INT64_MAX;
+	int lfd = mig_tcp(cfg.listen, true), got = -1;
+
+	while (lfd >= 0 && got < 0) {
+		int64_t now = now_ms(), wake = now + 1000, hold[MIG_WAITING];
+		struct signalfd_siginfo si;
+		unsigned np = 2;
+
+		pfd[0] = (struct pollfd){ lfd, POLLIN, 0 };
+		pfd[1] = (struct pollfd){ cfg.sigfd > 0 ? cfg.sigfd : -1, POLLIN, 0 };
+		for (unsigned i = 0; i < n; i++) {	/* held (slowed down) or read */
+			hold[i] = mig_held(bad, pv[i].ip, now);
+			pv[i].end = hold[i] + (int64_t)grace * 1000 > pv[i].end ? hold[i] + (int64_t)grace * 1000 : pv[i].end;
+			wake = pv[i].end < wake ? pv[i].end : hold[i] && hold[i] < wake ? hold[i] : wake;
+			pfd[np++] = (struct pollfd){ hold[i] ? -1 : pv[i].fd, POLLIN, 0 };
+		}
+		if (now >= stop) {
+			warn("no sender presented the token within --timeout (%u s)", cfg.timeout);
+			break;
+		}
+		poll(pfd, np, (int)(wake - now > 0 ? wake - now : 0));
+		now = now_ms();
+		if ((pfd[1].revents & POLLIN) && read(cfg.sigfd, &si, sizeof(si)) > 0) {
+			warn("interrupted by %s while waiting for a sender on %s", sig_name((int)si.ssi_signo), cfg.listen);
+			break;
+		}
+		for (unsigned i = n; i-- > 0;) {
+			struct peer *p = &pv[i];
+			ssize_t r = 0;
+			int v = 0;
+
+			if (pfd[2 + i].revents && !mig_held(bad, p->ip, now)) {
+				uint32_t len = p->have >= 8 ? le32toh(((uint32_t *)p->buf)[1]) : 0;
+				size_t want = p->have < 8 ? 8 - p->have : 8 + (len < MIG_HELLO_MAX ? len : MIG_HELLO_MAX) - p->have;
+
+				r = read(p->fd, p->buf + p->have, want);
+				p->have += r > 0 ? (size_t)r : 0;
+				v = r > 0 ? mig_hello_check(p->buf, p->have, tok, why, sizeof(why)) : r < 0 && errno == EAGAIN ? 0 : -1;
+				if (!r || (r < 0 && errno != EAGAIN))
+					snprintf(why, sizeof(why), "closed before its HELLO was complete (%zu bytes came)", p->have);
+			} else if (now >= p->end) {
+				v = -1;
+				snprintf(why, sizeof(why), "no complete HELLO within the grace time (%u s; %zu bytes came)", grace, p->have);
+			}
+			if (v == 1) {
+				got = p->fd;
+				memcpy(hello, p->buf + 8, p->have - 8);
+				hello[p->have - 8] = '\0';
+			} else if (v < 0) {
+				unsigned k = 0;
+
+				for (unsigned j = 0; v == -2 && j < 16; j++)	/* its address, or the oldest */
+					k = !memcmp(bad[j].ip, p->ip, 16) ? j : bad[j].until < bad[k].until && memcmp(bad[k].ip, p->ip, 16) ? j : k;
+				if (v == -2) {
+					bad[k].fails = memcmp(bad[k].ip, p->ip, 16) ? 1 : bad[k].fails + 1;
+					memcpy(bad[k].ip, p->ip, 16);
+					bad[k].until = now + (bad[k].fails > 3 ? 8000 : 1000 << (bad[k].fails - 1));
+				}
+				warn("peer %s: %s%s", p->addr, why, v == -2 ? "; the next from its address waits" : "");
+				close(p->fd);
+				*p = pv[--n];
+				if (cfg.exit_bad_peer)
+					break;
+			}
+		}
+		if (got >= 0 || (cfg.exit_bad_peer && n < np - 2))
+			break;
+		if (pfd[0].revents & POLLIN) {
+			union { struct sockaddr sa; struct sockaddr_in in4; struct sockaddr_in6 in6; } a = { 0 };
+			socklen_t alen = sizeof(a);
+			int c = accept4(lfd, &a.sa, &alen, SOCK_CLOEXEC | SOCK_NONBLOCK);
+			struct peer *p = &pv[n];
+
+			if (c < 0)
+				continue;
+			memset(p->ip, 0, 16);
+			memcpy(p->ip, a.sa.sa_family == AF_INET ? (void *)&a.in4.sin_addr : (void *)&a.in6.sin6_addr,
+			       a.sa.sa_family == AF_INET ? 4 : 16);
+			ins_addr(p->addr, sizeof(p->addr), (uint32_t *)p->ip, a.sa.sa_family == AF_INET ? 1 : 4,
+				 ntohs(a.in4.sin_port));
+			if (n >= max) {	/* BUSY tells a sender to come back; no more */
+				(void)!write(c, (uint32_t[]){ htole32(MIG_BUSY), 0 }, 8);
+				warn("peer %s: over --max-unauthenticated (%u connections wait for their HELLO): told busy", p->addr, n);
+				close(c);
+				if (cfg.exit_bad_peer)
+					break;
+				continue;
+			}
+			p->fd = c, p->have = 0, p->end = now + (int64_t)grace * 1000, p->buf = bufs + (size_t)n * (MIG_HELLO_MAX + 8);
+			n++;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (pv[i].fd != got) {
+			if (got >= 0)
+				warn("peer %s: dropped: a sender presented the token", pv[i].addr);
+			close(pv[i].fd);
+		}
+	}
+	close_keep(lfd);
+	if (got >= 0)
+		fcntl(got, F_SETFL, 0);
+	return got;
 }
 
 /* --via: run CMD, split on blanks (no shell: hooks are the only strings cr
@@ -6130,7 +6362,7 @@ static int cmd_migrate(void)
 	static struct pidset tree;
 	static struct mig *m_m;
 	struct mig *const m = BIG(m_m, sizeof(struct mig));
-	static char hello[MAX_CG_PIDS * 8 + 512], pids[MAX_CG_PIDS * 8], pidarg[16];
+	static char hello[MIG_HELLO_MAX], pids[MAX_CG_PIDS * 8], pidarg[16];
 	static char *argp[1] = { pidarg };
 	char tok[256], criu[PATH_MAX], dir[PATH_MAX], img[PATH_MAX], par[16], st[64], b1[24], b2[24];
 	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0, via = 0, pump = 0;
@@ -6198,14 +6430,28 @@ static int cmd_migrate(void)
 	}
 	mig_left.dir = dir, mig_left.tree = &tree, mig_left.stopped = &stopped;
 	cfg.cleanup = mig_cleanup;
-	if ((ch = cfg.via[0] ? mig_via(&via) : mig_tcp(cfg.to, false)) < 0)
-		goto out;
 	snprintf(hello, sizeof(hello), "cr-migrate 2 criu=%d pid=%d mib=%llu pids=%s token=%s", r.ver, (int)pid,
 		 pids_rss_mib(&tree), pids, tok[0] ? tok : "-");
 	cfg.phase = "the receiver's checks";
-	if (mig_send(ch, MIG_HELLO, hello, strlen(hello), NULL, 0) || (t = mig_expect(ch, MIG_READY, m->buf, sizeof(m->buf)))) {
-		warn("the receiver %s; nothing was done", t == -2 ? "refused" : "did not answer");
-		goto out;
+	/* a --listen receiver with too many connections waiting says BUSY:
+	 * come back (each second, within the step's bound) */
+	for (int64_t until = now_ms() + (int64_t)mig_wait_s() * 1000;;) {
+		uint32_t len;
+
+		if ((ch = cfg.via[0] ? mig_via(&via) : mig_tcp(cfg.to, false)) < 0)
+			goto out;
+		t = mig_send(ch, MIG_HELLO, hello, strlen(hello), NULL, 0) ? -1 : mig_recv(ch, m->buf, sizeof(m->buf), &len);
+		if (t == MIG_READY)
+			break;
+		if (t != MIG_BUSY || now_ms() >= until) {
+			warn("the receiver %s; nothing was done", t == MIG_ERROR ? "refused" : t == MIG_BUSY ?
+			     "stayed busy with other connections" : "did not answer");
+			goto out;
+		}
+		info("the receiver is busy with other connections: trying again");
+		close(ch);
+		ch = -1;
+		usleep(1000000);
 	}
 	if (post && !mig_num(m->buf, "lazy")) {
 		warn("--mode %s: the target cannot restore lazily (%s); nothing was done", cfg.mode,
@@ -6570,7 +6816,7 @@ static int cmd_receive(void)
 {
 	static struct mig *m_m;
 	struct mig *const m = BIG(m_m, sizeof(struct mig));
-	static char hello[MAX_CG_PIDS * 8 + 512];
+	static char hello[MIG_HELLO_MAX + 1];
 	char tok[256], got[256], criu[PATH_MAX], dir[PATH_MAX] = "", img[PATH_MAX], why[128] = "", sum[33];
 	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
 	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, pst = -1, lazy;
@@ -6589,15 +6835,14 @@ static int cmd_receive(void)
 	if (cfg.cgroup[0])	/* the target cgroup is checked before a peer is accepted */
 		cg_layout_resolve(&l, &cg, false);
 	sig_setup(false);
-	if (!cfg.use_stdio && (cin = cout = mig_tcp(cfg.listen, true)) < 0)
-		return EXIT_FAIL;
 	cfg.phase = "the sender's HELLO";
-	if (mig_recv(cin, hello, sizeof(hello), &len) != MIG_HELLO || strncmp(hello, "cr-migrate 2 ", 13)) {
+	if (!cfg.use_stdio && (cin = cout = mig_listen(tok, hello)) < 0)
+		return EXIT_FAIL;
+	if (cfg.use_stdio && (mig_recv(cin, hello, sizeof(hello), &len) != MIG_HELLO || strncmp(hello, "cr-migrate 2 ", 13))) {
 		warn("the peer did not introduce itself as cr migrate (protocol 2)");
 		return EXIT_FAIL;
 	}
-	if (tok[0] && !mig_token_ok(tok, mig_field(hello, "token", got, sizeof(got)))) {
-		/* nothing for a peer without the token, not even a reason */
+	if (cfg.use_stdio && tok[0] && !mig_token_ok(tok, mig_field(hello, "token", got, sizeof(got)))) {
 		warn("refused a peer that did not present the token of --token-file");
 		return EXIT_FAIL;
 	}
@@ -6786,7 +7031,7 @@ int main(int argc, char **argv)
 	big_a.p = mmap(NULL, BIG_RESERVE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (big_a.p == MAP_FAILED)
 		die("cannot reserve %u MiB of address space for cr's buffers:", BIG_RESERVE >> 20);
-	signal(SIGPIPE, SIG_IGN);
+	sig_disp(SIGPIPE, SIG_IGN);
 	/* images hold process memory, secrets included: whatever CRIU and cr
 	 * create is private to root (CRIU creates its files 0644 & ~umask) */
 	cfg.umask0 = umask(077);

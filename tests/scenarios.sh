@@ -858,12 +858,14 @@ print('#', j)" "$D/json.out"
 	check "... the tree still runs on A" [ "$(field alive "$D/src.out")" = yes ]
 	echo wrong >"$D/tok2"
 	chmod 600 "$D/tok2"
-	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4445 --token-file "$D/tok" -D "$D/in4" >/dev/null 2>"$D/rcv.err" &
+	on_b "$CR" -c none --criu "$CRIU" receive --listen 10.77.0.2:4445 --token-file "$D/tok" --exit-on-bad-peer -D "$D/in4" \
+		>/dev/null 2>"$D/rcv.err" &
 	R=$!
 	sleep 0.5
 	BURN=500 source_run --to 10.77.0.2:4445 --token-file "$D/tok2" >"$D/src.out"
 	wait "$R"
-	check "wrong token: the receiver does nothing (exit 1), the sender exits 1" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 ]
+	check "wrong token, --exit-on-bad-peer: the receiver does nothing (exit 1), the sender exits 1" [ $? = 1 -a "$(field rc "$D/src.out")" = 1 ]
+	check "... the receiver names the peer and why" grep -q "^cr: receive: peer 10.77.0.1:[0-9]*: did not present the token of --token-file" "$D/rcv.err"
 	check "... the token appears in no message" sh -c "! grep -q 's3cret\|wrong' '$D/err' '$D/rcv.err'"
 	check "... the tree still runs on A, B has no image directory" [ "$(field alive "$D/src.out")" = yes -a ! -e "$D/in4" ]
 	BURN=600 source_run --via "$VIA_B env CRIU_FAULT=6 $CR -c none --criu $CRIU receive --stdio -D $D/in5" >"$D/src.out"
@@ -900,7 +902,7 @@ EOF
 	i=0; while ! grep -q "listening on" "$D/rcv.err" && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
 	on_b pkill -INT -f "receive --listen 10.77.0.2:4448"
 	wait "$R"
-	{ [ $? = 1 ] && grep -q "interrupted by SIGINT while waiting for a peer on 10.77.0.2:4448" "$D/rcv.err"; }
+	{ [ $? = 1 ] && grep -q "interrupted by SIGINT while waiting for a sender on 10.77.0.2:4448" "$D/rcv.err"; }
 	verdict $? "receive --listen interrupted by SIGINT before a peer came: exit 1, says so"
 	# (the images' directory may be a tmpfs no path shows: the receiver's
 	# -v line on where they go says that the transfer begins)
