@@ -4369,205 +4369,256 @@ static bool cmd_dump_cgroup(pid_t *pid, struct cg_dir *cg)
 	return true;
 }
 
-/* checkpoint (dump) and pre-dump. */
-static int cmd_dump(void)
-{
-	bool pre = cfg.cmd == C_PRE;
-	const char *what = pre ? "pre-dump" : "checkpoint";
-	const char *log = cfg.log_file[0] ? cfg.log_file : pre ? "pre-dump.log" : "dump.log";
-	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0;
-	char criu[PATH_MAX], wd_shown[PATH_MAX] = "", log_shown[PATH_MAX * 2] = "", title[64], img_tmp[PATH_MAX * 2];
-	int64_t t0 = now_us();
-	stats_entry st_e;
-	struct imgdir d = { 0 };
+/* checkpoint and pre-dump: one operation's state, shared by its phases */
+struct dump {
+	bool pre, freeze, bad_manifest;
+	const char *what, *log;
+	pid_t pid;
+	char criu[PATH_MAX], wd_shown[PATH_MAX], log_shown[PATH_MAX * 2], title[64], img_tmp[PATH_MAX * 2];
+	int64_t t0;
+	struct imgdir d;
 	struct cg_dir cg;
-	bool freeze = cmd_dump_cgroup(&pid, &cg);
-	int frozen0 = freeze ? cg_frozen(&cg) : -1;
-	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+	int frozen0, wd;
+	struct rpc r;
 	criu_req req;
-	criu_resp resp, *rp = NULL;
+	criu_resp resp, *rp;
+};
+
+/*
+ * The image directory and CRIU, and the refusals that need CRIU's answer
+ * (no userfaultfd for --lazy-pages, no soft-dirty for a pre-dump chain).
+ * The first side effects: -1 unwinds.
+ */
+static int dump_open(struct dump *o)
+{
 	criu_features f;
 	struct stat st;
-	int ret = EXIT_FAIL, wd = -1;
-	bool bad_manifest = false;
 
-	img_check(&d, cfg.image_path);
-	if (cfg.lazy_pages)
-		lazy_precheck();
-	if (rpc_find_criu(criu, sizeof(criu)))
-		return EXIT_FAIL;
-	snprintf(title, sizeof(title), "%s of pid %d", what, (int)pid);
-
-	/* side effects from here on */
-	r.sigfd = sig_setup(false);
-	rpc_deadline(&r);
-	if (img_create(&d))
-		goto out;
-	if (cfg.parent_path[0] && (fstatat(d.fd, cfg.parent_path, &st, 0) || !S_ISDIR(st.st_mode))) {
+	if (img_create(&o->d))
+		return -1;
+	if (cfg.parent_path[0] && (fstatat(o->d.fd, cfg.parent_path, &st, 0) || !S_ISDIR(st.st_mode))) {
 		warn("--parent-path %s: no such directory relative to the image directory %s/%s", cfg.parent_path,
-		     d.shown, d.name);
-		goto out;
+		     o->d.shown, o->d.name);
+		return -1;
 	}
-	if (cfg.parent_path[0] && cfg.auto_dedup && man_chain_check(d.fd, cfg.parent_path))
-		goto out;
-	if (rpc_open(&r, criu, cfg.shell_job) || rpc_version(&r))
-		goto out;
-	if ((pre || cfg.parent_path[0] || cfg.lazy_pages) && rpc_features(&r, &f))
-		goto out;
+	if (cfg.parent_path[0] && cfg.auto_dedup && man_chain_check(o->d.fd, cfg.parent_path))
+		return -1;
+	if (rpc_open(&o->r, o->criu, cfg.shell_job) || rpc_version(&o->r))
+		return -1;
+	if ((o->pre || cfg.parent_path[0] || cfg.lazy_pages) && rpc_features(&o->r, &f))
+		return -1;
 	if (cfg.lazy_pages && !f.lazy_pages) {
 		warn("--lazy-pages cannot work here: CRIU says this kernel lacks non-cooperative userfaultfd");
-		goto out;
+		return -1;
 	}
-	if (pre || cfg.parent_path[0]) {
-		if (!f.mem_track) {
-			warn("%s cannot work here: this kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), "
-			     "which %s needs. Use a plain 'cr checkpoint' (add --leave-running to keep the tree running), "
-			     "or a kernel built with CONFIG_MEM_SOFT_DIRTY=y", pre ? "pre-dump" : "--parent-path",
-			     pre ? "pre-dump" : "a checkpoint on top of a pre-dump");
-			goto out;
-		}
+	if ((o->pre || cfg.parent_path[0]) && !f.mem_track) {
+		warn("%s cannot work here: this kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), "
+		     "which %s needs. Use a plain 'cr checkpoint' (add --leave-running to keep the tree running), "
+		     "or a kernel built with CONFIG_MEM_SOFT_DIRTY=y", o->pre ? "pre-dump" : "--parent-path",
+		     o->pre ? "pre-dump" : "a checkpoint on top of a pre-dump");
+		return -1;
 	}
-	wd = d.fd;
-	if (cfg.work_path[0] && (wd = work_open(wd_shown, sizeof(wd_shown))) < 0)
-		goto out;
+	o->wd = o->d.fd;
+	if (cfg.work_path[0] && (o->wd = work_open(o->wd_shown, sizeof(o->wd_shown))) < 0)
+		return -1;
+	return 0;
+}
+
+/* The DUMP (or SINGLE_PRE_DUMP) request, from the options. */
+static void dump_request(struct dump *o)
+{
+	criu_opts *op = &o->req.opts;
 
 	/* SINGLE_PRE_DUMP, not PRE_DUMP: a PRE_DUMP leaves swrk waiting for
 	 * the rest of its chain, and when cr hangs up it prints "Can't recv
 	 * request: Connection reset by peer" on cr's stderr (both 3.15+) */
-	rpc_req_init(&req, pre ? criu_req_type_SINGLE_PRE_DUMP : criu_req_type_DUMP);
-	req.has_opts = true;
-	cmd_fill_opts(&req.opts, d.fd, wd, log);
-	req.opts.has_pid = true;
-	req.opts.pid = pid;
+	rpc_req_init(&o->req, o->pre ? criu_req_type_SINGLE_PRE_DUMP : criu_req_type_DUMP);
+	o->req.has_opts = true;
+	cmd_fill_opts(op, o->d.fd, o->wd, o->log);
+	op->has_pid = true;
+	op->pid = o->pid;
 	if (cfg.page_server[0]) {
 		int port;
 
-		req.opts.has_ps = true;
-		parse_hostport(cfg.page_server, req.opts.ps.address, &port);
-		req.opts.ps.has_address = true;
-		req.opts.ps.has_port = true;
-		req.opts.ps.port = port;
-		BOOL_OPT(&req.opts, lazy_pages);
+		op->has_ps = true;
+		parse_hostport(cfg.page_server, op->ps.address, &port);
+		op->ps.has_address = true;
+		op->ps.has_port = true;
+		op->ps.port = port;
+		BOOL_OPT(op, lazy_pages);
 	}
 	if (cfg.ps_fd >= 0) {
 		/* migrate: the pages go through cr's own socket (criu-rpc.md 1.4).
 		 * CRIU ignores ps.fd for a lazy dump, whose page server would
 		 * listen on every address: criu_conf says "ps-socket FD" then. */
-		req.opts.has_ps = req.opts.ps.has_fd = true;
-		req.opts.ps.fd = cfg.ps_fd;
-		BOOL_OPT(&req.opts, lazy_pages);
+		op->has_ps = op->ps.has_fd = true;
+		op->ps.fd = cfg.ps_fd;
+		BOOL_OPT(op, lazy_pages);
 	}
 	if (cfg.criu_conf) {
-		req.opts.has_config_file = true;
-		snprintf(req.opts.config_file, sizeof(req.opts.config_file), "%s", cfg.criu_conf);
+		op->has_config_file = true;
+		snprintf(op->config_file, sizeof(op->config_file), "%s", cfg.criu_conf);
 	}
-	if (freeze) {
-		req.opts.has_freeze_cgroup = true;
-		snprintf(req.opts.freeze_cgroup, sizeof(req.opts.freeze_cgroup), "%.1023s", cg.path);
+	if (o->freeze) {
+		op->has_freeze_cgroup = true;
+		snprintf(op->freeze_cgroup, sizeof(op->freeze_cgroup), "%.1023s", o->cg.path);
 	}
 	if (cfg.parent_path[0]) {
-		req.opts.has_parent_img = true;
-		snprintf(req.opts.parent_img, sizeof(req.opts.parent_img), "%s", cfg.parent_path);
-		req.opts.has_track_mem = true;
-		req.opts.track_mem = true;
+		op->has_parent_img = true;
+		snprintf(op->parent_img, sizeof(op->parent_img), "%s", cfg.parent_path);
+		op->has_track_mem = true;
+		op->track_mem = true;
 	}
-	if (!pre) {
-		BOOL_OPT(&req.opts, leave_running);
+	if (!o->pre) {
+		BOOL_OPT(op, leave_running);
 		/* migrate: the tree waits, stopped, until the target has it
 		 * (after a lazy dump, until its memory has moved) */
 		if (cfg.migrating)
-			req.opts.has_leave_stopped = req.opts.leave_stopped = true;
-		BOOL_OPT(&req.opts, tcp_skip_in_flight);
-		BOOL_OPT(&req.opts, link_remap);
+			op->has_leave_stopped = op->leave_stopped = true;
+		BOOL_OPT(op, tcp_skip_in_flight);
+		BOOL_OPT(op, link_remap);
 		if (cfg.network_lock[0]) {
-			req.opts.has_network_lock = true;
-			req.opts.network_lock = str_eq(cfg.network_lock, "nftables") ? criu_network_lock_method_NFTABLES :
-						str_eq(cfg.network_lock, "skip")     ? criu_network_lock_method_SKIP :
-										       criu_network_lock_method_IPTABLES;
+			op->has_network_lock = true;
+			op->network_lock = str_eq(cfg.network_lock, "nftables") ? criu_network_lock_method_NFTABLES :
+					   str_eq(cfg.network_lock, "skip")     ? criu_network_lock_method_SKIP :
+										  criu_network_lock_method_IPTABLES;
 		}
 	}
-	info("%s into %s/%s (via %s/%s)", title, d.shown, d.name, d.shown, d.tmp);
-	snprintf(img_tmp, sizeof(img_tmp), "%s/%s", d.shown, d.tmp);
-	r.hook = (struct hook_ctx){ img_tmp, wd == d.fd ? img_tmp : wd_shown, pid, -1, 0, 0 };
-	r.status_fd = cfg.set[O_status_fd] ? (int)cfg.status_fd : -1;
-	unlinkat(wd, log, 0);	/* never quote an earlier run's log as this one's */
-	if (!rpc_call(&r, &req, &resp))
-		rp = &resp;
-	if (rp && rp->success && faccessat_(d.fd, "inventory.img", F_OK)) {
-		warn("CRIU reported success but wrote no inventory.img: this is not a checkpoint");
-		rp->success = false;
+}
+
+/*
+ * CRIU succeeded: the manifest (CRIU has let go of the tree, so hashing
+ * adds no downtime; a checkpoint that cannot get one is still kept, and
+ * said so, exit 1: the tree may be gone), the rename into place,
+ * --remove-cgroup and the statistics. Returns the exit status.
+ */
+static int dump_done(struct dump *o)
+{
+	stats_entry st_e;
+	int ret;
+
+	if (!cfg.migrating && man_write(o->d.fd, o->img_tmp, cfg.page_server[0])) {
+		warn("the %s is kept without a manifest: restore will say it cannot be verified", o->what);
+		o->bad_manifest = true;
 	}
-	if (rp && rp->success) {
-		/* CRIU has let go of the tree: hashing adds no downtime. A
-		 * checkpoint that cannot get its manifest is still kept, and
-		 * said so (exit 1): the tree may be gone */
-		if (!cfg.migrating && man_write(d.fd, img_tmp, cfg.page_server[0])) {
-			warn("the %s is kept without a manifest: restore will say it cannot be verified", what);
-			bad_manifest = true;
-		}
-		if (cfg.parent_path[0] && cfg.auto_dedup && man_chain_rewrite(d.fd, cfg.parent_path)) {
-			warn("--auto-dedup changed the parent chain at %s and its manifest could not follow: restore will "
-			     "refuse it until you pass --no-verify", cfg.parent_path);
-			bad_manifest = true;
-		}
-		if (img_commit(&d)) {
-			d.keep = true;
-			goto out;
-		}
-		if (r.interrupted)
-			warn("%s had already completed when %s arrived; it is kept", title, sig_name(r.interrupted));
-		info("%s written to %s/%s", title, d.shown, d.name);
-		ret = bad_manifest ? EXIT_FAIL : EXIT_OK;
-		if (cfg.remove_cgroup) {
-			if (frozen0 >= 0)
-				cg_set_frozen(&cg, frozen0);
-			frozen0 = -1;
-			if (cg_rmdir_tree(AT_FDCWD, cg.path))
-				warn("--remove-cgroup: remove %s:", cg.path);
-		}
-		snprintf(img_tmp, sizeof(img_tmp), "%s/%s", d.shown, d.name);	/* where it is now */
-		if ((cfg.print_stats || cfg.migrating) && !stats_read(wd, wd == d.fd ? img_tmp : wd_shown, "stats-dump", &st_e)) {
-			cfg.last = st_e;
-			if (cfg.print_stats && !cfg.migrating)
-				stats_print(what, pid, (uint64_t)(now_us() - t0), &st_e, cfg.lazy_pages);
-		} else if (cfg.print_stats && !cfg.migrating) {
-			warn("the %s itself is complete, in %s; only its statistics are missing", what, img_tmp);
-			ret = EXIT_FAIL;	/* what was asked for is not all done */
-		}
-		goto out;
+	if (cfg.parent_path[0] && cfg.auto_dedup && man_chain_rewrite(o->d.fd, cfg.parent_path)) {
+		warn("--auto-dedup changed the parent chain at %s and its manifest could not follow: restore will "
+		     "refuse it until you pass --no-verify", cfg.parent_path);
+		o->bad_manifest = true;
 	}
-	if (r.interrupted && !r.killed)
-		warn("%s interrupted by %s", title, sig_name(r.interrupted));
-	/* CRIU acked post-dump, then died or timed out before its reply: the
-	 * tree may be gone, and then these images are all that is left of it */
-	d.keep = r.post_dump && !rp && !pre && !proc_alive(pid);
-	if (d.keep)
+	if (img_commit(&o->d)) {
+		o->d.keep = true;
+		return EXIT_FAIL;
+	}
+	if (o->r.interrupted)
+		warn("%s had already completed when %s arrived; it is kept", o->title, sig_name(o->r.interrupted));
+	info("%s written to %s/%s", o->title, o->d.shown, o->d.name);
+	ret = o->bad_manifest ? EXIT_FAIL : EXIT_OK;
+	if (cfg.remove_cgroup) {
+		if (o->frozen0 >= 0)
+			cg_set_frozen(&o->cg, o->frozen0);
+		o->frozen0 = -1;
+		if (cg_rmdir_tree(AT_FDCWD, o->cg.path))
+			warn("--remove-cgroup: remove %s:", o->cg.path);
+	}
+	snprintf(o->img_tmp, sizeof(o->img_tmp), "%s/%s", o->d.shown, o->d.name);	/* where it is now */
+	if ((cfg.print_stats || cfg.migrating) &&
+	    !stats_read(o->wd, o->wd == o->d.fd ? o->img_tmp : o->wd_shown, "stats-dump", &st_e)) {
+		cfg.last = st_e;
+		if (cfg.print_stats && !cfg.migrating)
+			stats_print(o->what, o->pid, (uint64_t)(now_us() - o->t0), &st_e, cfg.lazy_pages);
+	} else if (cfg.print_stats && !cfg.migrating) {
+		warn("the %s itself is complete, in %s; only its statistics are missing", o->what, o->img_tmp);
+		ret = EXIT_FAIL;	/* what was asked for is not all done */
+	}
+	return ret;
+}
+
+/*
+ * CRIU failed (or cr gave up on it): what to keep, and why, with CRIU's
+ * log. If CRIU acked post-dump, then died or timed out before its reply,
+ * the tree may be gone, and then these images are all that is left of it.
+ */
+static void dump_failed(struct dump *o)
+{
+	if (o->r.interrupted && !o->r.killed)
+		warn("%s interrupted by %s", o->title, sig_name(o->r.interrupted));
+	o->d.keep = o->r.post_dump && !o->rp && !o->pre && !proc_alive(o->pid);
+	if (o->d.keep)
 		warn("CRIU failed after the images were complete and pid %d is gone: the images are kept in %s; "
-		     "check them, then move them into place or remove them", (int)pid, img_tmp);
-	if (wd == d.fd && !d.keep)
-		img_discard(&d, log, log_shown, sizeof(log_shown));
+		     "check them, then move them into place or remove them", (int)o->pid, o->img_tmp);
+	if (o->wd == o->d.fd && !o->d.keep)
+		img_discard(&o->d, o->log, o->log_shown, sizeof(o->log_shown));
 	else
-		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd == d.fd ? img_tmp : wd_shown, log);
-	if (log_shown[0] && faccessat_(AT_FDCWD, log_shown, F_OK))
-		log_shown[0] = '\0';	/* CRIU wrote none */
+		snprintf(o->log_shown, sizeof(o->log_shown), "%s/%s", o->wd == o->d.fd ? o->img_tmp : o->wd_shown, o->log);
+	if (o->log_shown[0] && faccessat_(AT_FDCWD, o->log_shown, F_OK))
+		o->log_shown[0] = '\0';	/* CRIU wrote none */
 	if (cfg.abandoned)	/* cr's own doing: the caller says why */
-		info("%s abandoned (CRIU's log: %s)", title, log_shown);
+		info("%s abandoned (CRIU's log: %s)", o->title, o->log_shown);
 	else
-		rpc_report_failure(title, req.type, rp, AT_FDCWD, log_shown, log_shown[0] ? log_shown : NULL);
-	if (!pre && !d.keep && !cfg.abandoned && !cfg.migrating)
-		warn("%s: the tree %s", title, proc_alive(pid) ? "is running" : "is not running any more");
+		rpc_report_failure(o->title, o->req.type, o->rp, AT_FDCWD, o->log_shown, o->log_shown[0] ? o->log_shown : NULL);
+	if (!o->pre && !o->d.keep && !cfg.abandoned && !cfg.migrating)
+		warn("%s: the tree %s", o->title, proc_alive(o->pid) ? "is running" : "is not running any more");
+}
+
+/*
+ * checkpoint (dump) and pre-dump: checks that may die (nothing has happened
+ * yet), then open, request, call, and done or failed; one way out, which
+ * leaves the freezer as it was found, whatever happened to CRIU.
+ */
+static int cmd_dump(void)
+{
+	struct dump o_ = { 0 }, *const o = &o_;	/* migrate runs several */
+	int ret = EXIT_FAIL;
+
+	o->pre = cfg.cmd == C_PRE;
+	o->what = o->pre ? "pre-dump" : "checkpoint";
+	o->log = cfg.log_file[0] ? cfg.log_file : o->pre ? "pre-dump.log" : "dump.log";
+	o->pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0;
+	o->t0 = now_us();
+	o->freeze = cmd_dump_cgroup(&o->pid, &o->cg);
+	o->frozen0 = o->freeze ? cg_frozen(&o->cg) : -1;
+	o->r = (struct rpc){ .sk = -1, .sigfd = -1, .status_fd = -1 };
+	o->wd = -1;
+	img_check(&o->d, cfg.image_path);
+	if (cfg.lazy_pages)
+		lazy_precheck();
+	if (rpc_find_criu(o->criu, sizeof(o->criu)))
+		return EXIT_FAIL;
+	snprintf(o->title, sizeof(o->title), "%s of pid %d", o->what, (int)o->pid);
+
+	/* side effects from here on */
+	o->r.sigfd = sig_setup(false);
+	rpc_deadline(&o->r);
+	if (dump_open(o))
+		goto out;
+	dump_request(o);
+	info("%s into %s/%s (via %s/%s)", o->title, o->d.shown, o->d.name, o->d.shown, o->d.tmp);
+	snprintf(o->img_tmp, sizeof(o->img_tmp), "%s/%s", o->d.shown, o->d.tmp);
+	o->r.hook = (struct hook_ctx){ o->img_tmp, o->wd == o->d.fd ? o->img_tmp : o->wd_shown, o->pid, -1, 0, 0 };
+	o->r.status_fd = cfg.set[O_status_fd] ? (int)cfg.status_fd : -1;
+	unlinkat(o->wd, o->log, 0);	/* never quote an earlier run's log as this one's */
+	if (!rpc_call(&o->r, &o->req, &o->resp))
+		o->rp = &o->resp;
+	if (o->rp && o->rp->success && faccessat_(o->d.fd, "inventory.img", F_OK)) {
+		warn("CRIU reported success but wrote no inventory.img: this is not a checkpoint");
+		o->rp->success = false;
+	}
+	if (o->rp && o->rp->success)
+		ret = dump_done(o);
+	else
+		dump_failed(o);
 out:
-	/* the freezer ends as it was found, whatever happened to CRIU */
-	if (frozen0 >= 0)
-		cg_set_frozen(&cg, frozen0);
-	if (ret != EXIT_OK && !d.keep)
-		img_discard(&d, NULL, NULL, 0);
-	if (wd >= 0 && wd != d.fd)
-		close(wd);
-	if (r.status_fd >= 0)
-		close(r.status_fd);	/* without the byte: the page server never got ready */
-	img_close(&d);
-	rpc_close(&r);
+	if (o->frozen0 >= 0)
+		cg_set_frozen(&o->cg, o->frozen0);
+	if (ret != EXIT_OK && !o->d.keep)
+		img_discard(&o->d, NULL, NULL, 0);
+	if (o->wd >= 0 && o->wd != o->d.fd)
+		close(o->wd);
+	if (o->r.status_fd >= 0)
+		close(o->r.status_fd);	/* without the byte: the page server never got ready */
+	img_close(&o->d);
+	rpc_close(&o->r);
 	return ret;
 }
 
@@ -4718,37 +4769,40 @@ static int lazy_wait(pid_t pid, int *st)
 	}
 }
 
-static int cmd_restore(void)
-{
-	const char *log = cfg.log_file[0] ? cfg.log_file : "restore.log";
-	char criu[PATH_MAX], img_shown[PATH_MAX], wd_shown[PATH_MAX], log_shown[PATH_MAX * 2], title[64] = "restore";
-	int64_t t0 = now_us();
-	stats_entry st_e;
-	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+/* restore: one operation's state, shared by its phases */
+struct restore {
+	const char *log;
+	char criu[PATH_MAX], img_shown[PATH_MAX], wd_shown[PATH_MAX], log_shown[PATH_MAX * 2], title[64];
+	int64_t t0;
+	struct rpc r;
 	criu_req req;
-	criu_resp resp, *rp = NULL;
-	int ret = EXIT_FAIL, img, wd;
-	pid_t lazyd = -1;
-	static struct cg_target *t_m;
-	struct cg_target *const t = BIG(t_m, sizeof(struct cg_target));
-	static struct pidset before, left;
+	criu_resp resp, *rp;
+	int img, wd;
+	pid_t lazyd, root;
+	struct cg_target *t;
 	struct cg_layout l;
 	struct cg_dir cg;
-	bool misplaced = false;
-	pid_t root;
+	bool misplaced;
+};
 
-	img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (img < 0)
+/*
+ * Before anything happens (so it may die): a checkpoint is there, it is
+ * intact (its manifest, unless --no-verify; before CRIU reads anything: a
+ * damaged image restores as corrupt memory, or hangs CRIU on a truncated
+ * pages file), and --pid-file can be written.
+ */
+static void restore_check(struct restore *o)
+{
+	struct verdict v = { 0 };
+
+	o->img = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->img < 0)
 		die("image path %s:", cfg.image_path);
-	if (faccessat_(img, "inventory.img", R_OK))
+	if (faccessat_(o->img, "inventory.img", R_OK))
 		die("image path %s is not a checkpoint (no inventory.img in it)", cfg.image_path);
 	if (!cfg.no_verify && !cfg.migrating) {
-		/* before CRIU reads anything: a damaged image restores as
-		 * corrupt memory, or hangs CRIU (a truncated pages file) */
-		struct verdict v = { 0 };
-
 		v.quiet = true;
-		man_verify(img, cfg.image_path, &v, 0);
+		man_verify(o->img, cfg.image_path, &v, 0);
 		if (v.problems)
 			die("%s failed verification (%u problem%s above): nothing was restored. Restore from an intact copy, "
 			    "or with --no-verify if you know better", cfg.image_path, v.problems, v.problems == 1 ? "" : "s");
@@ -4760,8 +4814,8 @@ static int cmd_restore(void)
 			     v.dirs, v.dirs == 1 ? "y" : "ies");
 	}
 	if (!strncmp(cfg.image_path, "/proc/", 6))	/* receive's tmpfs, attached nowhere */
-		snprintf(img_shown, sizeof(img_shown), "%s", cfg.image_path);
-	else if (fd_path(img, img_shown, sizeof(img_shown)))
+		snprintf(o->img_shown, sizeof(o->img_shown), "%s", cfg.image_path);
+	else if (fd_path(o->img, o->img_shown, sizeof(o->img_shown)))
 		die("image path %s:", cfg.image_path);
 	if (cfg.pid_file[0]) {
 		char dir[PATH_MAX], base[NAME_MAX + 1];
@@ -4769,157 +4823,205 @@ static int cmd_restore(void)
 		if (split_path(cfg.pid_file, dir, sizeof(dir), base, sizeof(base)) || access(dir, W_OK))
 			die("--pid-file %s: its directory %s cannot be written", cfg.pid_file, dir);
 	}
-	if (rpc_find_criu(criu, sizeof(criu)))
-		return EXIT_FAIL;
-	if (cfg.cgroup[0])
-		cg_layout_resolve(&l, &cg, false);
-	wd = img;
-	snprintf(wd_shown, sizeof(wd_shown), "%s", img_shown);
+}
 
-	/* side effects from here on. A subreaper: whatever criu forked and
-	 * left behind when a restore fails comes to cr, which ends it (what
-	 * cr had before is not its to end) */
-	proc_tree(getpid(), &before);
-	prctl(PR_SET_CHILD_SUBREAPER, 1);
-	r.sigfd = sig_setup(cfg.wait);
-	rpc_deadline(&r);
-	if (cfg.work_path[0] && (wd = work_open(wd_shown, sizeof(wd_shown))) < 0)
-		goto out;
-	if (rpc_open(&r, criu, cfg.shell_job) || rpc_version(&r))
-		goto out;
-	if (cfg.lazy_pages && (lazyd = lazy_daemon_start(criu, img_shown, wd_shown, wd)) < 0)
-		goto out;
-	rpc_req_init(&req, criu_req_type_RESTORE);
-	req.has_opts = true;
-	cmd_fill_opts(&req.opts, img, wd, log);
-	if (cfg.cgroup[0]) {
-		/* criu's children start where criu is: move it first, and
-		 * never restore when that failed (the tree would land in
-		 * cr's own cgroup) */
-		if (cg_prepare_target(&l, &cg, t) || cg_fill_roots(&l, t, &req.opts) || cg_enter(t, r.pid))
-			goto out;
-	}
-	BOOL_OPT(&req.opts, tcp_close);
-	BOOL_OPT(&req.opts, lazy_pages);
+/* The work directory, CRIU, criu lazy-pages, the cgroups and the RESTORE
+ * request. -1 unwinds. */
+static int restore_open(struct restore *o)
+{
+	criu_opts *op = &o->req.opts;
+
+	if (cfg.work_path[0] && (o->wd = work_open(o->wd_shown, sizeof(o->wd_shown))) < 0)
+		return -1;
+	if (rpc_open(&o->r, o->criu, cfg.shell_job) || rpc_version(&o->r))
+		return -1;
+	if (cfg.lazy_pages && (o->lazyd = lazy_daemon_start(o->criu, o->img_shown, o->wd_shown, o->wd)) < 0)
+		return -1;
+	rpc_req_init(&o->req, criu_req_type_RESTORE);
+	o->req.has_opts = true;
+	cmd_fill_opts(op, o->img, o->wd, o->log);
+	/* criu's children start where criu is: move it first, and never
+	 * restore when that failed (the tree would land in cr's own cgroup) */
+	if (cfg.cgroup[0] && (cg_prepare_target(&o->l, &o->cg, o->t) || cg_fill_roots(&o->l, o->t, op) || cg_enter(o->t, o->r.pid)))
+		return -1;
+	BOOL_OPT(op, tcp_close);
+	BOOL_OPT(op, lazy_pages);
 	if (cfg.wait)
-		req.opts.has_rst_sibling = true, req.opts.rst_sibling = true;
+		op->has_rst_sibling = true, op->rst_sibling = true;
 	if (cfg.root[0]) {
-		req.opts.has_root = true;
-		snprintf(req.opts.root, sizeof(req.opts.root), "%s", cfg.root);
+		op->has_root = true;
+		snprintf(op->root, sizeof(op->root), "%s", cfg.root);
 	}
 	for (int i = 0; i < cfg.inherit_fd.n; i++) {
 		const char *v = cfg.inherit_fd.v[i], *colon = strrchr(v, ':');
-		inherit_fd *ifd = &req.opts.inherit_fd[req.opts.inherit_fd_count++];
+		inherit_fd *ifd = &op->inherit_fd[op->inherit_fd_count++];
 
 		snprintf(ifd->key, sizeof(ifd->key), "%.*s", (int)(colon - v), v);
 		ifd->fd = (int)scan_num(colon + 1, 10);
 	}
-	info("restoring from %s", img_shown);
-	r.hook = (struct hook_ctx){ img_shown, wd_shown, 0, -1, 0, 0 };
-	unlinkat(wd, log, 0);	/* never quote an earlier run's log as this one's */
-	if (!rpc_call(&r, &req, &resp))
-		rp = &resp;
-	if (!rp || !rp->success || !rp->has_restore) {
-		snprintf(log_shown, sizeof(log_shown), "%s/%s", wd_shown, log);
-		if (r.interrupted && !r.killed && !cfg.abandoned)
-			warn("restore interrupted by %s", sig_name(r.interrupted));
-		rpc_report_failure(title, req.type, rp, wd, log, faccessat_(wd, log, F_OK) ? NULL : log_shown);
-		if (proc_alive(r.restored) && r.resumed)
-			warn("CRIU failed after it had let the restored tree run: pid %d is there; check it (and kill it "
-			     "if it must not run)", (int)r.restored);
-		else if (proc_alive(r.restored)) {
-			/* restored but never let go: it would wait forever */
-			static struct pidset tree;
+	return 0;
+}
 
-			proc_tree(r.restored, &tree);
-			pids_signal(&tree, SIGKILL);
-			warn("the restored tree (pid %d) never ran: CRIU failed before it let it go, so cr killed it",
-			     (int)r.restored);
-		}
-		goto out;
+/* CRIU failed: why, with its log; a tree it restored but never let go
+ * would wait forever, and is killed. */
+static void restore_failed(struct restore *o)
+{
+	snprintf(o->log_shown, sizeof(o->log_shown), "%s/%s", o->wd_shown, o->log);
+	if (o->r.interrupted && !o->r.killed && !cfg.abandoned)
+		warn("restore interrupted by %s", sig_name(o->r.interrupted));
+	rpc_report_failure(o->title, o->req.type, o->rp, o->wd, o->log, faccessat_(o->wd, o->log, F_OK) ? NULL : o->log_shown);
+	if (proc_alive(o->r.restored) && o->r.resumed)
+		warn("CRIU failed after it had let the restored tree run: pid %d is there; check it (and kill it "
+		     "if it must not run)", (int)o->r.restored);
+	else if (proc_alive(o->r.restored)) {
+		static struct pidset tree;
+
+		proc_tree(o->r.restored, &tree);
+		pids_signal(&tree, SIGKILL);
+		warn("the restored tree (pid %d) never ran: CRIU failed before it let it go, so cr killed it",
+		     (int)o->r.restored);
 	}
-	root = rp->restore.pid;
-	rpc_close(&r);
-	prctl(PR_SET_CHILD_SUBREAPER, 0);	/* the tree's own orphans go to init again */
+}
+
+/* CRIU restored the tree: is every task in its cgroups, the pid file, the
+ * statistics (each failure: exit 1, the tree runs all the same). */
+static void restore_done(struct restore *o)
+{
+	stats_entry st_e;
+
 	if (cfg.cgroup[0]) {
-		/* every restored task, in every cgroup it was meant to be in */
 		static struct pidset tree, stray;
 
-		proc_tree(root, &tree);
+		proc_tree(o->root, &tree);
 		stray.n = 0;
 		for (int i = 0; i < tree.n; i++)
-			for (int k = 0; k < t->n; k++)
-				if (cg_check_member(&t->d[k], tree.v[i])) {
+			for (int k = 0; k < o->t->n; k++)
+				if (cg_check_member(&o->t->d[k], tree.v[i])) {
 					stray.v[stray.n++] = tree.v[i];
 					break;
 				}
 		if (stray.n) {
 			warn_pids("restored processes outside the --cgroup", &stray);
 			warn("the tree (pid %d) runs, but not all of it in %s (--manage-cgroups-mode %s moved them?)",
-			     (int)root, cg.path, cfg.cg_mode);
-			misplaced = true;
+			     (int)o->root, o->cg.path, cfg.cg_mode);
+			o->misplaced = true;
 		}
 	}
-	t->n = 0;	/* the cgroups stay: the tree is in them */
-	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file, root)) {
-		warn("the tree was restored as pid %d", (int)root);
-		misplaced = true;	/* exit 1: what was asked for is not all done */
+	o->t->n = 0;	/* the cgroups stay: the tree is in them */
+	if (cfg.pid_file[0] && write_pid_file(cfg.pid_file, o->root)) {
+		warn("the tree was restored as pid %d", (int)o->root);
+		o->misplaced = true;	/* exit 1: what was asked for is not all done */
 	}
-	if (cfg.print_stats && !stats_read(wd, wd_shown, "stats-restore", &st_e))
-		stats_print("restore", root, (uint64_t)(now_us() - t0), &st_e, false);
+	if (cfg.print_stats && !stats_read(o->wd, o->wd_shown, "stats-restore", &st_e))
+		stats_print("restore", o->root, (uint64_t)(now_us() - o->t0), &st_e, false);
 	else if (cfg.print_stats) {
-		warn("the restore itself is complete (pid %d); only its statistics are missing", (int)root);
-		misplaced = true;
+		warn("the restore itself is complete (pid %d); only its statistics are missing", (int)o->root);
+		o->misplaced = true;
 	}
-	if (cfg.wait) {
-		info("restored pid %d; waiting for it", (int)root);
-		ret = cmd_wait_tree(root, r.sigfd, r.interrupted);
+}
+
+/* The tree runs: its pid on stdout, then, for a lazy restore, the wait
+ * until criu lazy-pages has fetched every page (the move is complete only
+ * then; receive waits for it itself, telling the source). Exit status. */
+static int restore_lazy_end(struct restore *o)
+{
+	int ret = (!cfg.json && !cfg.migrating && out(1, "%d\n", (int)o->root)) || o->misplaced ? EXIT_FAIL : EXIT_OK;
+	int st = -1;
+
+	if (o->lazyd > 0 && cfg.migrating && ret == EXIT_OK) {
+		cfg.lazyd = o->lazyd;
+		o->lazyd = -1;
+	}
+	if (o->lazyd <= 0)
+		return ret;
+	info("restored pid %d; waiting for criu lazy-pages to fetch the remaining pages", (int)o->root);
+	if (lazy_wait(o->lazyd, &st))
+		st = -1;
+	o->lazyd = -1;
+	if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		warn("criu lazy-pages failed (%s; see %s/lazy-pages.log): the restored tree (pid %d) may be "
+		     "missing memory", rpc_status_str(st, o->title, sizeof(o->title)), o->wd_shown, (int)o->root);
+		ret = EXIT_FAIL;
+	}
+	return ret;
+}
+
+/*
+ * restore: checks that may die, then (as a subreaper: whatever criu forked
+ * and left behind when a restore fails comes to cr, which ends it; what cr
+ * had before is not its to end) open, call, and failed or done; one way
+ * out, which ends criu lazy-pages and what a failed restore left.
+ */
+static int cmd_restore(void)
+{
+	static struct pidset before, left;
+	static struct cg_target *t_m;
+	struct restore o_ = { 0 }, *const o = &o_;
+	int ret = EXIT_FAIL;
+
+	o->log = cfg.log_file[0] ? cfg.log_file : "restore.log";
+	snprintf(o->title, sizeof(o->title), "restore");
+	o->t0 = now_us();
+	o->r = (struct rpc){ .sk = -1, .sigfd = -1, .status_fd = -1 };
+	o->lazyd = -1;
+	o->t = BIG(t_m, sizeof(struct cg_target));
+	restore_check(o);
+	if (rpc_find_criu(o->criu, sizeof(o->criu)))
+		return EXIT_FAIL;
+	if (cfg.cgroup[0])
+		cg_layout_resolve(&o->l, &o->cg, false);
+	o->wd = o->img;
+	snprintf(o->wd_shown, sizeof(o->wd_shown), "%s", o->img_shown);
+
+	/* side effects from here on */
+	proc_tree(getpid(), &before);
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	o->r.sigfd = sig_setup(cfg.wait);
+	rpc_deadline(&o->r);
+	if (restore_open(o))
+		goto out;
+	info("restoring from %s", o->img_shown);
+	o->r.hook = (struct hook_ctx){ o->img_shown, o->wd_shown, 0, -1, 0, 0 };
+	unlinkat(o->wd, o->log, 0);	/* never quote an earlier run's log as this one's */
+	if (!rpc_call(&o->r, &o->req, &o->resp))
+		o->rp = &o->resp;
+	if (!o->rp || !o->rp->success || !o->rp->has_restore) {
+		restore_failed(o);
 		goto out;
 	}
-	if (r.interrupted)
-		warn("the restore had already completed when %s arrived", sig_name(r.interrupted));
-	cfg.restored = root;
-	ret = (!cfg.json && !cfg.migrating && out(1, "%d\n", (int)root)) || misplaced ? EXIT_FAIL : EXIT_OK;
-	if (lazyd > 0 && cfg.migrating && ret == EXIT_OK) {
-		cfg.lazyd = lazyd;	/* receive waits for it, telling the source */
-		lazyd = -1;
+	o->root = o->rp->restore.pid;
+	rpc_close(&o->r);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);	/* the tree's own orphans go to init again */
+	restore_done(o);
+	if (cfg.wait) {
+		info("restored pid %d; waiting for it", (int)o->root);
+		ret = cmd_wait_tree(o->root, o->r.sigfd, o->r.interrupted);
+		goto out;
 	}
-	if (lazyd > 0) {
-		/* the tree runs; its memory arrives as it faults: the move
-		 * is complete only when the daemon has fetched every page */
-		int st = -1;
-
-		info("restored pid %d; waiting for criu lazy-pages to fetch the remaining pages", (int)root);
-		if (lazy_wait(lazyd, &st))
-			st = -1;
-		lazyd = -1;
-		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-			warn("criu lazy-pages failed (%s; see %s/lazy-pages.log): the restored tree (pid %d) may be "
-			     "missing memory", rpc_status_str(st, title, sizeof(title)), wd_shown, (int)root);
-			ret = EXIT_FAIL;
-		}
-	}
+	if (o->r.interrupted)
+		warn("the restore had already completed when %s arrived", sig_name(o->r.interrupted));
+	cfg.restored = o->root;
+	ret = restore_lazy_end(o);
 out:
-	if (lazyd > 0) {
-		kill(lazyd, SIGKILL);
-		waitpid(lazyd, NULL, 0);
+	if (o->lazyd > 0) {
+		kill(o->lazyd, SIGKILL);
+		waitpid(o->lazyd, NULL, 0);
 	}
-	rpc_close(&r);
-	if (!rp || !rp->success || !rp->has_restore) {
+	rpc_close(&o->r);
+	if (!o->rp || !o->rp->success || !o->rp->has_restore) {
 		/* a half-restored task criu left (criu killed, --timeout); not
 		 * what cr had before (receive's pump), not a tree CRIU let run */
 		proc_tree(getpid(), &left);
 		for (int i = 1; i < left.n; i++)
-			if (!pidset_has(&before, left.v[i]) &&
-			    !(r.resumed && proc_in_tree(left.v[i], r.restored)))
+			if (!pidset_has(&before, left.v[i]) && !(o->r.resumed && proc_in_tree(left.v[i], o->r.restored)))
 				kill(left.v[i], SIGKILL);
 		while (waitpid(-1, NULL, WNOHANG) > 0)
 			;
 	}
-	cg_undo_target(t);
-	if (wd != img)
-		close(wd);
-	close(img);
+	cg_undo_target(o->t);
+	if (o->wd != o->img)
+		close(o->wd);
+	close(o->img);
 	return ret;
 }
 
@@ -6357,163 +6459,181 @@ static const char *mib(unsigned long long bytes, char *buf)
 	return buf;
 }
 
-static int cmd_migrate(void)
-{
-	static struct pidset tree;
-	static struct mig *m_m;
-	struct mig *const m = BIG(m_m, sizeof(struct mig));
-	static char hello[MIG_HELLO_MAX], pids[MAX_CG_PIDS * 8], pidarg[16];
-	static char *argp[1] = { pidarg };
-	char tok[256], criu[PATH_MAX], dir[PATH_MAX], img[PATH_MAX], par[16], st[64], b1[24], b2[24];
-	pid_t pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0, via = 0, pump = 0;
-	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+/* migrate: the source's state, shared by its phases (the stream's in m) */
+struct migrate {
+	struct mig *m;
+	struct pidset *tree;
+	pid_t pid, via, pump;
+	int ver, ch, pg, iters;
 	criu_features f;
-	int ret = EXIT_FAIL, ch = -1, pg = -1, t = 0, iters = 0;
-	unsigned long long prev = 0, page = (unsigned long long)getpagesize();
-	int64_t t0 = now_us(), t1 = 0, tp = 0;
-	bool pre, post, stopped = false, told = false;
-	long long dump_ms, xfer_ms, wait_ms;
-	long long pipe_short;
+	char tok[256], criu[PATH_MAX], dir[PATH_MAX], img[PATH_MAX], par[16], st[64], b1[24], b2[24];
+	char *hello, *pids;
+	int64_t t0, t1;
+	bool pre, post, stopped, told;
 	const char *mname;
+};
+
+/*
+ * Before anything happens (so it may die): CRIU here, the mode's half that
+ * this host decides (the target's comes with READY), the tree and its pids
+ * for the target's checks, the root's pid for cmd_dump (not a fresh look at
+ * --cgroup).
+ */
+static int migrate_check(struct migrate *o)
+{
+	static char pidarg[16];
+	static char *argp[1] = { pidarg };
+	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+	long long pipe_short;
 	char *p;
 
-	m->ctl = m->gc = -1;	/* (static, for its size: not 0, which is stdin) */
-	mig_token(tok, sizeof(tok));
-	if (rpc_find_criu(criu, sizeof(criu)))
-		return EXIT_FAIL;
-	if (!pid)	/* --cgroup: the root's pid, for the target's checks */
-		cmd_dump_cgroup(&pid, &(struct cg_dir){ 0 });
+	mig_token(o->tok, sizeof(o->tok));
+	if (rpc_find_criu(o->criu, sizeof(o->criu)))
+		return -1;
+	if (!o->pid)	/* --cgroup: the root's pid, for the target's checks */
+		cmd_dump_cgroup(&o->pid, &(struct cg_dir){ 0 });
 	mig_stall(0);
 	cfg.phase = "the CRIU checks";
 	rpc_deadline(&r);
-	if (rpc_open(&r, criu, false) || rpc_version(&r) || (r.last = true, rpc_features(&r, &f))) {
+	if (rpc_open(&r, o->criu, false) || rpc_version(&r) || (r.last = true, rpc_features(&r, &o->f))) {
 		rpc_close(&r);
-		return EXIT_FAIL;
+		return -1;
 	}
 	rpc_close(&r);
+	o->ver = r.ver;
 	if (r.ver < 31900)
 		die("migrate needs CRIU 3.19 or newer on the source (leave_stopped keeps the tree until the target runs "
 		    "it); this CRIU is %d.%d.%d", r.ver / 10000, r.ver / 100 % 100, r.ver % 100);
-	/* the mode: this host's half now, the target's with READY */
-	pre = str_eq(cfg.mode, "pre-copy") || str_eq(cfg.mode, "pre-copy+post-copy") || (str_eq(cfg.mode, "auto") && f.mem_track);
-	post = !!strstr(cfg.mode, "post-copy");
+	o->pre = str_eq(cfg.mode, "pre-copy") || str_eq(cfg.mode, "pre-copy+post-copy") ||
+		 (str_eq(cfg.mode, "auto") && o->f.mem_track);
+	o->post = !!strstr(cfg.mode, "post-copy");
 	pipe_short = lazy_pipe_short();
-	if (pre && !f.mem_track)
+	if (o->pre && !o->f.mem_track)
 		die("--mode %s: this kernel has no soft-dirty memory tracking (CONFIG_MEM_SOFT_DIRTY), which pre-copy needs; "
 		    "use --mode stop-copy or post-copy", cfg.mode);
-	if (post && (!f.lazy_pages || pipe_short))
-		die("--mode %s: %s", cfg.mode, !f.lazy_pages ? "this kernel lacks non-cooperative userfaultfd" :
+	if (o->post && (!o->f.lazy_pages || pipe_short))
+		die("--mode %s: %s", cfg.mode, !o->f.lazy_pages ? "this kernel lacks non-cooperative userfaultfd" :
 		    "fs.pipe-max-size is too small for CRIU's page server without CAP_SYS_RESOURCE (sysctl -w "
 		    "fs.pipe-max-size=4194304): post-copy could end in two running copies");
-	proc_tree(pid, &tree);
-	mig_stall(pids_rss_mib(&tree));
-	for (int i = 0; i < tree.n; i++)
-		snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), "%s%d", i ? "," : "", (int)tree.v[i]);
-	snprintf(img, sizeof(img), "/proc/%d/status", (int)pid);
-	if (read_file_at(AT_FDCWD, img, hello, sizeof(hello)) > 0 && (p = strstr(hello, "\nNSpid:"))) {
+	proc_tree(o->pid, o->tree);
+	mig_stall(pids_rss_mib(o->tree));
+	for (int i = 0; i < o->tree->n; i++)
+		snprintf(o->pids + strlen(o->pids), MAX_CG_PIDS * 8 - strlen(o->pids), "%s%d", i ? "," : "", (int)o->tree->v[i]);
+	snprintf(o->img, sizeof(o->img), "/proc/%d/status", (int)o->pid);
+	if (read_file_at(AT_FDCWD, o->img, o->hello, MIG_HELLO_MAX) > 0 && (p = strstr(o->hello, "\nNSpid:"))) {
 		/* "NSpid: 1234 1": the init of a pid namespace of its own, which
 		 * CRIU restores as a new one: its pids need not be free */
 		p[strcspn(p + 1, "\n") + 1] = '\0';
 		if (strrchr(p, '\t') != strchr(p, '\t') && str_eq(strrchr(p, '\t') + 1, "1"))
-			snprintf(pids, sizeof(pids), "-");
+			snprintf(o->pids, MAX_CG_PIDS * 8, "-");
 	}
 	sig_setup(false);
-	/* cmd_dump takes the root found here, not a fresh look at --cgroup */
-	snprintf(pidarg, sizeof(pidarg), "%d", (int)pid);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)o->pid);
 	cfg.args = argp;
 	cfg.nargs = 1;
+	return 0;
+}
 
-	/* side effects from here on */
-	if (!mkdtemp_(dir, sizeof(dir), "migrate")) {
-		warn("create %s:", dir);
-		return EXIT_FAIL;
-	}
-	mig_left.dir = dir, mig_left.tree = &tree, mig_left.stopped = &stopped;
-	cfg.cleanup = mig_cleanup;
-	snprintf(hello, sizeof(hello), "cr-migrate 2 criu=%d pid=%d mib=%llu pids=%s token=%s", r.ver, (int)pid,
-		 pids_rss_mib(&tree), pids, tok[0] ? tok : "-");
+/*
+ * HELLO, and the target's READY with its half of the mode; then the pump
+ * that carries everything after. A --listen receiver with too many
+ * connections waiting says BUSY: come back (each second, within the step's
+ * bound). -1 unwinds: nothing was done.
+ */
+static int migrate_connect(struct migrate *o)
+{
+	struct mig *m = o->m;
+	int t;
+
+	snprintf(o->hello, MIG_HELLO_MAX, "cr-migrate 2 criu=%d pid=%d mib=%llu pids=%s token=%s", o->ver, (int)o->pid,
+		 pids_rss_mib(o->tree), o->pids, o->tok[0] ? o->tok : "-");
 	cfg.phase = "the receiver's checks";
-	/* a --listen receiver with too many connections waiting says BUSY:
-	 * come back (each second, within the step's bound) */
 	for (int64_t until = now_ms() + (int64_t)mig_wait_s() * 1000;;) {
 		uint32_t len;
 
-		if ((ch = cfg.via[0] ? mig_via(&via) : mig_tcp(cfg.to, false)) < 0)
-			goto out;
-		t = mig_send(ch, MIG_HELLO, hello, strlen(hello), NULL, 0) ? -1 : mig_recv(ch, m->buf, sizeof(m->buf), &len);
+		if ((o->ch = cfg.via[0] ? mig_via(&o->via) : mig_tcp(cfg.to, false)) < 0)
+			return -1;
+		t = mig_send(o->ch, MIG_HELLO, o->hello, strlen(o->hello), NULL, 0) ? -1 : mig_recv(o->ch, m->buf, sizeof(m->buf), &len);
 		if (t == MIG_READY)
 			break;
 		if (t != MIG_BUSY || now_ms() >= until) {
 			warn("the receiver %s; nothing was done", t == MIG_ERROR ? "refused" : t == MIG_BUSY ?
 			     "stayed busy with other connections" : "did not answer");
-			goto out;
+			return -1;
 		}
 		info("the receiver is busy with other connections: trying again");
-		close(ch);
-		ch = -1;
+		close(o->ch);
+		o->ch = -1;
 		usleep(1000000);
 	}
-	if (post && !mig_num(m->buf, "lazy")) {
+	if (o->post && !mig_num(m->buf, "lazy")) {
 		warn("--mode %s: the target cannot restore lazily (%s); nothing was done", cfg.mode,
-		     mig_field(m->buf, "why", st, sizeof(st)));
-		goto out;
+		     mig_field(m->buf, "why", o->st, sizeof(o->st)));
+		return -1;
 	}
-	if ((pre || post) && (r.ver >= 40200) != (mig_num(m->buf, "criu") >= 40200)) {
+	if ((o->pre || o->post) && (o->ver >= 40200) != (mig_num(m->buf, "criu") >= 40200)) {
 		/* CRIU 4.2 widened page_server_iov: the two would misread each other */
 		warn("--mode %s: the source's CRIU (%d) and the target's (%lld) speak different page-server protocols "
 		     "(changed in CRIU 4.2); use --mode stop-copy, or CRIU 4.2+ on both or neither; nothing was done",
-		     cfg.mode, r.ver, mig_num(m->buf, "criu"));
-		goto out;
+		     cfg.mode, o->ver, mig_num(m->buf, "criu"));
+		return -1;
 	}
-	mname = pre && post ? "pre-copy+post-copy" : pre ? "pre-copy" : post ? "post-copy" : "stop-copy";
-	warn("mode %s", mname);
+	o->mname = o->pre && o->post ? "pre-copy+post-copy" : o->pre ? "pre-copy" : o->post ? "post-copy" : "stop-copy";
+	warn("mode %s", o->mname);
 	if (str_eq(cfg.mode, "auto"))
 		warn("(auto: %s; post-copy only when asked for: it gives up the way back)",
-		     f.mem_track ? "this kernel tracks dirty memory" : "no pre-copy: this kernel has no soft-dirty tracking");
-	if ((m->ctl = mig_pump_start(ch, ch, &pg, &m->gc, &pump, &m->moved)) < 0)
-		goto out;
+		     o->f.mem_track ? "this kernel tracks dirty memory" : "no pre-copy: this kernel has no soft-dirty tracking");
+	if ((m->ctl = mig_pump_start(o->ch, o->ch, &o->pg, &m->gc, &o->pump, &m->moved)) < 0)
+		return -1;
 	cfg.moved = m->moved;
-	ch = -1;
+	o->ch = -1;
 	cfg.migrating = true;
-	cfg.ps_fd = pg;
+	cfg.ps_fd = o->pg;
+	return 0;
+}
 
-	/* pre-copy: pre-dumps while the tree runs, each into a page server on
-	 * the target, until one writes few pages or stops shrinking (p.haul) */
-	for (int i = 1; pre && i <= (int)cfg.max_iter; i++) {
-		unsigned long long w;
+/* pre-copy: pre-dumps while the tree runs, each into a page server on the
+ * target, until one writes few pages or stops shrinking (p.haul). */
+static int migrate_precopy(struct migrate *o)
+{
+	static char phase[32];
+	struct mig *m = o->m;
+	unsigned long long prev = 0, page = (unsigned long long)getpagesize(), w;
+	int64_t tp = 0;
+
+	for (int i = 1; o->pre && i <= (int)cfg.max_iter; i++) {
 		int64_t ti = now_us();
-
-		static char phase[32];
 
 		snprintf(phase, sizeof(phase), "pre-dump %d", i);
 		cfg.phase = phase;
-		snprintf(img, sizeof(img), "%s/pre-%d", dir, i);
-		snprintf(par, sizeof(par), "../pre-%d", i - 1);
-		if (mig_sendf(m->ctl, MIG_PS, "dir=pre-%d parent=%s", i, i > 1 ? par + 3 : "-") ||
+		snprintf(o->img, sizeof(o->img), "%s/pre-%d", o->dir, i);
+		snprintf(o->par, sizeof(o->par), "../pre-%d", i - 1);
+		if (mig_sendf(m->ctl, MIG_PS, "dir=pre-%d parent=%s", i, i > 1 ? o->par + 3 : "-") ||
 		    mig_expect(m->ctl, MIG_PSREADY, m->buf, sizeof(m->buf)))
-			goto out;
+			return -1;
 		cfg.cmd = C_PRE;
-		cfg.image_path = img;
-		cfg.parent_path = i > 1 ? par : "";
+		cfg.image_path = o->img;
+		cfg.parent_path = i > 1 ? o->par : "";
 		memset(&cfg.last, 0, sizeof(cfg.last));
 		if (cmd_dump() != EXIT_OK) {
 			warn("pre-dump %d failed: the tree runs on here", i);
-			goto out;
+			return -1;
 		}
 		if (mig_send(m->ctl, MIG_PSEND, "", 0, NULL, 0) || mig_expect(m->ctl, MIG_PSDONE, m->buf, sizeof(m->buf)) ||
 		    mig_num(m->buf, "status")) {
 			warn("the target's page server failed (%s): the tree runs on here", m->buf);
-			goto out;
+			return -1;
 		}
 		if (mig_sum_check(m->buf, "the pages of pre-dump iteration")) {
 			warn("the tree runs on here");
-			goto out;
+			return -1;
 		}
 		w = cfg.last.dump.pages_written;
-		iters = i;
-		snprintf(st, sizeof(st), ", dirty rate %s MiB/s", mib(w * page * 1000000 / (unsigned long long)(ti - tp + 1), b2));
-		warn("iteration %d: %llu pages written (%s MiB) in %lld ms%s", i, w, mib(w * page, b1),
-		     (long long)(now_us() - ti) / 1000, i > 1 ? st : "");
+		o->iters = i;
+		snprintf(o->st, sizeof(o->st), ", dirty rate %s MiB/s",
+			 mib(w * page * 1000000 / (unsigned long long)(ti - tp + 1), o->b2));
+		warn("iteration %d: %llu pages written (%s MiB) in %lld ms%s", i, w, mib(w * page, o->b1),
+		     (long long)(now_us() - ti) / 1000, i > 1 ? o->st : "");
 		tp = ti;
 		if (w <= cfg.min_pages || (i > 1 && cfg.min_shrink && w * 100 > prev * (100 - cfg.min_shrink)) ||
 		    i == (int)cfg.max_iter) {
@@ -6523,42 +6643,50 @@ static int cmd_migrate(void)
 		}
 		prev = w;
 	}
+	return 0;
+}
 
-	/* the final dump: the tree frozen while the images go over and the
-	 * target restores (mig_src_hold), then left stopped, or (post-copy)
-	 * frozen until its memory has been fetched */
-	t1 = now_us();
-	snprintf(img, sizeof(img), "%s/img", dir);
-	snprintf(par, sizeof(par), "../pre-%d", iters);
-	m->lazy = post;
-	m->remote = !post;	/* stop-copy and pre-copy: the pages stream to the target */
-	if (m->remote && (mig_sendf(m->ctl, MIG_PS, "dir=img parent=%s", iters ? par + 3 : "-") ||
-			 mig_expect(m->ctl, MIG_PSREADY, m->buf, sizeof(m->buf))))
-		goto out;
+/*
+ * The final dump: the tree frozen while the images go over and the target
+ * restores (mig_src_hold), then left stopped, or (post-copy) frozen until
+ * its memory has been fetched; then COMMIT, and the source tree ends once
+ * the target says RESUMED. -1 unwinds (o->stopped: resume it here).
+ */
+static int migrate_final(struct migrate *o)
+{
+	static char conf[PATH_MAX];
+	struct mig *m = o->m;
+	int fd, t;
+
+	o->t1 = now_us();
+	snprintf(o->img, sizeof(o->img), "%s/img", o->dir);
+	snprintf(o->par, sizeof(o->par), "../pre-%d", o->iters);
+	m->lazy = o->post;
+	m->remote = !o->post;	/* stop-copy and pre-copy: the pages stream to the target */
+	if (m->remote && (mig_sendf(m->ctl, MIG_PS, "dir=img parent=%s", o->iters ? o->par + 3 : "-") ||
+			  mig_expect(m->ctl, MIG_PSREADY, m->buf, sizeof(m->buf))))
+		return -1;
 	cfg.cmd = C_DUMP;
-	cfg.image_path = img;
-	cfg.parent_path = iters ? par : "";
-	cfg.lazy_pages = post;
-	if (post) {
-		static char conf[PATH_MAX];
-		int fd;
-
-		snprintf(conf, sizeof(conf), "%s/criu.conf", dir);
-		snprintf(st, sizeof(st), "ps-socket %d\n", pg);
-		if ((fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 || write_all(fd, st, strlen(st)) ||
+	cfg.image_path = o->img;
+	cfg.parent_path = o->iters ? o->par : "";
+	cfg.lazy_pages = o->post;
+	if (o->post) {
+		snprintf(conf, sizeof(conf), "%s/criu.conf", o->dir);
+		snprintf(o->st, sizeof(o->st), "ps-socket %d\n", o->pg);
+		if ((fd = open(conf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 || write_all(fd, o->st, strlen(o->st)) ||
 		    close(fd)) {
 			warn("write %s:", conf);
-			goto out;
+			return -1;
 		}
 		cfg.criu_conf = conf;
 	}
-	cfg.ps_fd = pg;
+	cfg.ps_fd = o->pg;
 	cfg.hold = mig_src_hold;
 	cfg.hold_arg = m;
-	proc_tree(pid, &tree);
+	proc_tree(o->pid, o->tree);
 	memset(&cfg.last, 0, sizeof(cfg.last));
-	m->psz = r.ver >= 40200 ? 32 : 24;	/* 4.2 widened page_server_iov.nr_pages */
-	stopped = !post;	/* until COMMIT: a failed dump may have left it stopped */
+	m->psz = o->ver >= 40200 ? 32 : 24;	/* 4.2 widened page_server_iov.nr_pages */
+	o->stopped = !o->post;	/* until COMMIT: a failed dump may have left it stopped */
 	cfg.phase = "the final dump";
 	t = cmd_dump();
 	cfg.hold = NULL, cfg.watch = NULL;
@@ -6568,70 +6696,110 @@ static int cmd_migrate(void)
 			     "complete) and CRIU resumed the tree here, from the checkpoint");
 		else if (cfg.abandoned)
 			warn("the target did not restore the tree: cr ended CRIU's page server, and CRIU resumed the tree "
-			     "here"), told = true;
+			     "here"), o->told = true;
 		else
-			warn("the dump failed: the tree runs on here"), told = true;
-		goto out;
+			warn("the dump failed: the tree runs on here"), o->told = true;
+		return -1;
 	}
-	if (post) {
-		stopped = true;	/* leave_stopped: until the target has every page */
-		if (mig_post_end(m, &tree, &stopped))
-			goto out;
-	} else {
-		proc_tree(pid, &tree);	/* stopped now: the tasks as they were dumped */
-		cfg.phase = "the target's resume (RESUMED)";
-		if (mig_send(m->ctl, MIG_COMMIT, "", 0, NULL, 0) || mig_expect(m->ctl, MIG_RESUMED, m->buf, sizeof(m->buf))) {
-			/* COMMIT may or may not have arrived, or been acted on */
-			pids[0] = '\0';
-			for (int i = 0; i < tree.n; i++)
-				snprintf(pids + strlen(pids), sizeof(pids) - strlen(pids), " %d", (int)tree.v[i]);
-			warn("no confirmation after the go-ahead: the target may run the tree (pid %d) or may not. The "
-			     "source tree stays stopped: if it runs on the target, kill it here (kill -KILL%s), else "
-			     "resume it (kill -CONT%s)", (int)m->pid, pids, pids);
-			stopped = false;
-			goto out;
-		}
-		m->t_commit = now_us();	/* RESUMED: the tree runs on the target */
-		pids_signal(&tree, SIGKILL);
-		stopped = false;
+	if (o->post) {
+		o->stopped = true;	/* leave_stopped: until the target has every page */
+		return mig_post_end(m, o->tree, &o->stopped);
 	}
-	ret = EXIT_OK;
-	/* from the freeze (CRIU's pre-dump event) until the tree ran there:
-	 * RESUMED's arrival, or for post-copy COMMIT plus the target's time
-	 * from COMMIT to the running tree */
+	proc_tree(o->pid, o->tree);	/* stopped now: the tasks as they were dumped */
+	cfg.phase = "the target's resume (RESUMED)";
+	if (mig_send(m->ctl, MIG_COMMIT, "", 0, NULL, 0) || mig_expect(m->ctl, MIG_RESUMED, m->buf, sizeof(m->buf))) {
+		/* COMMIT may or may not have arrived, or been acted on */
+		o->pids[0] = '\0';
+		for (int i = 0; i < o->tree->n; i++)
+			snprintf(o->pids + strlen(o->pids), MAX_CG_PIDS * 8 - strlen(o->pids), " %d", (int)o->tree->v[i]);
+		warn("no confirmation after the go-ahead: the target may run the tree (pid %d) or may not. The "
+		     "source tree stays stopped: if it runs on the target, kill it here (kill -KILL%s), else "
+		     "resume it (kill -CONT%s)", (int)m->pid, o->pids, o->pids);
+		o->stopped = false;
+		return -1;
+	}
+	m->t_commit = now_us();	/* RESUMED: the tree runs on the target */
+	pids_signal(o->tree, SIGKILL);
+	o->stopped = false;
+	return 0;
+}
+
+/*
+ * The summary. Downtime: from the freeze (CRIU's pre-dump event) until the
+ * tree ran there: RESUMED's arrival, or for post-copy COMMIT plus the
+ * target's time from COMMIT to the running tree. Where it went: the final
+ * dump (its pages stream to the target meanwhile), sending the other
+ * images, the target's restore, and the rest (round trips, the page
+ * server's end, CRIU letting go, COMMIT to RESUMED).
+ */
+static void migrate_summary(struct migrate *o)
+{
+	struct mig *m = o->m;
+	long long dump_ms, xfer_ms, wait_ms, total_ms = (long long)(now_us() - o->t0) / 1000;
+	int t;
+
 	if (!m->t_freeze)
-		m->t_freeze = t1;
+		m->t_freeze = o->t1;
 	t = (int)((m->t_commit - m->t_freeze) / 1000 + m->resume_ms);
-	/* where the downtime went: the final dump (its pages stream to the
-	 * target meanwhile), sending the other images, the target's restore,
-	 * and the rest (round trips, the page server's end, CRIU letting go,
-	 * COMMIT to RESUMED) */
 	dump_ms = (m->t_dumped - m->t_freeze) / 1000;
 	xfer_ms = (m->t_sent - m->t_dumped) / 1000;
 	wait_ms = t - dump_ms - xfer_ms - m->restore_ms;
 	if (cfg.json)
 		out(1, "{\"mode\":\"%s\",\"iterations\":%d,\"total_ms\":%lld,\"downtime_ms\":%d,\"dump_ms\":%lld,"
 		       "\"transfer_ms\":%lld,\"restore_ms\":%lld,\"wait_ms\":%lld,\"mib_moved\":%s,\"target_pid\":%d}\n",
-		    mname, iters, (long long)(now_us() - t0) / 1000, t, dump_ms, xfer_ms, m->restore_ms, wait_ms,
-		    mib(*m->moved, b1), (int)m->pid);
+		    o->mname, o->iters, total_ms, t, dump_ms, xfer_ms, m->restore_ms, wait_ms, mib(*m->moved, o->b1), (int)m->pid);
 	else
 		warn("done: %s, %d pre-dump iteration%s, total %lld ms, downtime %d ms (from the final freeze until the "
 		     "tree ran on the target: dump %lld, transfer %lld, restore %lld, waits %lld), %s MiB moved; on the "
-		     "target it is pid %d", mname, iters, iters == 1 ? "" : "s", (long long)(now_us() - t0) / 1000, t,
-		     dump_ms, xfer_ms, m->restore_ms, wait_ms, mib(*m->moved, b1), (int)m->pid);
-out:
-	if (stopped) {
-		pids_signal(&tree, SIGCONT);
-		if (!told)
-			warn("the tree (pid %d) runs on here", (int)pid);
+		     "target it is pid %d", o->mname, o->iters, o->iters == 1 ? "" : "s", total_ms, t,
+		     dump_ms, xfer_ms, m->restore_ms, wait_ms, mib(*m->moved, o->b1), (int)m->pid);
+}
+
+/*
+ * migrate: checks that may die, then connect (HELLO, READY, the pump),
+ * pre-copy, the final dump and its commit, the summary; one way out, which
+ * resumes a tree left stopped here and removes the temporary images.
+ */
+static int cmd_migrate(void)
+{
+	static struct pidset tree;
+	static struct mig *m_m;
+	static char hello[MIG_HELLO_MAX], pids[MAX_CG_PIDS * 8];
+	struct migrate o_ = { 0 }, *const o = &o_;
+	int ret = EXIT_FAIL;
+
+	o->m = BIG(m_m, sizeof(struct mig));
+	o->m->ctl = o->m->gc = -1;	/* (static, for its size: not 0, which is stdin) */
+	o->tree = &tree, o->hello = hello, o->pids = pids;
+	o->pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0;
+	o->ch = o->pg = -1;
+	o->t0 = now_us();
+	if (migrate_check(o))
+		return EXIT_FAIL;
+
+	/* side effects from here on */
+	if (!mkdtemp_(o->dir, sizeof(o->dir), "migrate")) {
+		warn("create %s:", o->dir);
+		return EXIT_FAIL;
 	}
-	close_keep(ch);
-	close_keep(m->ctl);
-	close_keep(m->gc);
-	close_keep(pg);
-	mig_reap(pump);
-	mig_reap(via);
-	rm_rf_at(AT_FDCWD, dir);
+	mig_left.dir = o->dir, mig_left.tree = &tree, mig_left.stopped = &o->stopped;
+	cfg.cleanup = mig_cleanup;
+	if (!migrate_connect(o) && !migrate_precopy(o) && !migrate_final(o)) {
+		ret = EXIT_OK;
+		migrate_summary(o);
+	}
+	if (o->stopped) {
+		pids_signal(&tree, SIGCONT);
+		if (!o->told)
+			warn("the tree (pid %d) runs on here", (int)o->pid);
+	}
+	close_keep(o->ch);
+	close_keep(o->m->ctl);
+	close_keep(o->m->gc);
+	close_keep(o->pg);
+	mig_reap(o->pump);
+	mig_reap(o->via);
+	rm_rf_at(AT_FDCWD, o->dir);
 	mig_left.dir = NULL, mig_left.stopped = NULL;
 	return ret;
 }
