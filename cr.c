@@ -6980,104 +6980,123 @@ static pid_t mig_pid_taken(const char *hello)
 	return 0;
 }
 
-static int cmd_receive(void)
-{
-	static struct mig *m_m;
-	struct mig *const m = BIG(m_m, sizeof(struct mig));
-	static char hello[MIG_HELLO_MAX + 1];
-	char tok[256], got[256], criu[PATH_MAX], dir[PATH_MAX] = "", img[PATH_MAX], why[128] = "", sum[33];
-	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 }, ps = { .sk = -1, .sigfd = -1, .status_fd = -1 };
-	int cin = 0, cout = 1, dfd = -1, ifd = -1, ret = EXIT_FAIL, pg = -1, t, psp = -1, pst = -1, lazy;
-	bool tmp = !cfg.set[O_image_path], lazy_left = false, inmem = false;
-	pid_t pump = 0, q;
-	criu_features f;
+/* receive: the target's state, shared by its phases (the stream's in m) */
+struct receive {
+	struct mig *m;
+	char tok[256], got[256], criu[PATH_MAX], dir[PATH_MAX], img[PATH_MAX], sum[33];
+	char *hello;
+	struct rpc ps;
+	int cin, cout, dfd, ifd, pg, lazy, ver;
+	bool tmp, lazy_left, inmem;
+	pid_t pump;
+	uint32_t len;
 	struct cg_layout l;
 	struct cg_dir cg;
-	uint32_t len;
+};
 
-	m->ctl = m->gc = -1;	/* (static, for its size: not 0, which is stdin) */
-	prog = "cr: receive";	/* with --via both ends share one stderr: "cr: receive: ..." */
-	mig_token(tok, sizeof(tok));
-	if (rpc_find_criu(criu, sizeof(criu)))
-		return EXIT_FAIL;
+/* The sender: on stdin (--stdio), or the first --listen peer to present
+ * the token (mig_listen); either says cr-migrate 2. -1: nothing began. */
+static int receive_hello(struct receive *o)
+{
+	mig_token(o->tok, sizeof(o->tok));
+	if (rpc_find_criu(o->criu, sizeof(o->criu)))
+		return -1;
 	if (cfg.cgroup[0])	/* the target cgroup is checked before a peer is accepted */
-		cg_layout_resolve(&l, &cg, false);
+		cg_layout_resolve(&o->l, &o->cg, false);
 	sig_setup(false);
 	cfg.phase = "the sender's HELLO";
-	if (!cfg.use_stdio && (cin = cout = mig_listen(tok, hello)) < 0)
-		return EXIT_FAIL;
-	if (cfg.use_stdio && (mig_recv(cin, hello, sizeof(hello), &len) != MIG_HELLO || strncmp(hello, "cr-migrate 2 ", 13))) {
+	if (!cfg.use_stdio)
+		return (o->cin = o->cout = mig_listen(o->tok, o->hello)) < 0 ? -1 : 0;
+	if (mig_recv(o->cin, o->hello, MIG_HELLO_MAX + 1, &o->len) != MIG_HELLO || strncmp(o->hello, "cr-migrate 2 ", 13)) {
 		warn("the peer did not introduce itself as cr migrate (protocol 2)");
-		return EXIT_FAIL;
+		return -1;
 	}
-	if (cfg.use_stdio && tok[0] && !mig_token_ok(tok, mig_field(hello, "token", got, sizeof(got)))) {
+	if (o->tok[0] && !mig_token_ok(o->tok, mig_field(o->hello, "token", o->got, sizeof(o->got)))) {
 		warn("refused a peer that did not present the token of --token-file");
-		return EXIT_FAIL;
+		return -1;
 	}
-	/* the checks, before anything moves */
+	return 0;
+}
+
+/*
+ * The checks, before anything moves (CRIU here, its version against the
+ * source's, the tree's pids free), the image directory (a private tmpfs, a
+ * temporary directory or -D's), then READY and the pump. -1: the sender
+ * was told why (ERROR).
+ */
+static int receive_ready(struct receive *o)
+{
+	struct rpc r = { .sk = -1, .sigfd = -1, .status_fd = -1 };
+	struct mig *m = o->m;
+	criu_features f;
+	char why[128] = "";
+	pid_t q;
+
 	cfg.phase = "the CRIU checks";
 	rpc_deadline(&r);
-	if (rpc_open(&r, criu, false) || rpc_version(&r) || (r.last = true, rpc_features(&r, &f))) {
+	if (rpc_open(&r, o->criu, false) || rpc_version(&r) || (r.last = true, rpc_features(&r, &f))) {
 		rpc_close(&r);
-		mig_sendf(cout, MIG_ERROR, "the target's CRIU is not usable");
-		return EXIT_FAIL;
+		return mig_sendf(o->cout, MIG_ERROR, "the target's CRIU is not usable"), -1;
 	}
 	rpc_close(&r);
-	mig_stall((unsigned long long)mig_num(hello, "mib"));
-	if (r.ver < mig_num(hello, "criu")) {
-		mig_sendf(cout, MIG_ERROR, "the target's CRIU (%d) is older than the source's (%lld)", r.ver, mig_num(hello, "criu"));
-		return EXIT_FAIL;
-	}
-	if ((q = mig_pid_taken(hello))) {
-		mig_sendf(cout, MIG_ERROR, "pid %d of the tree is taken on the target", (int)q);
-		return EXIT_FAIL;
-	}
-	if (tmp && (dfd = mig_images_tmpfs((unsigned long long)mig_num(hello, "mib"))) >= 0) {
+	o->ver = r.ver;
+	mig_stall((unsigned long long)mig_num(o->hello, "mib"));
+	if (r.ver < mig_num(o->hello, "criu"))
+		return mig_sendf(o->cout, MIG_ERROR, "the target's CRIU (%d) is older than the source's (%lld)", r.ver,
+				 mig_num(o->hello, "criu")), -1;
+	if ((q = mig_pid_taken(o->hello)))
+		return mig_sendf(o->cout, MIG_ERROR, "pid %d of the tree is taken on the target", (int)q), -1;
+	if (o->tmp && (o->dfd = mig_images_tmpfs((unsigned long long)mig_num(o->hello, "mib"))) >= 0) {
 		/* CRIU and criu lazy-pages find it through cr's fd */
-		snprintf(dir, sizeof(dir), "/proc/%d/fd/%d", (int)getpid(), dfd);
-		cfg.image_path = dir;
-		tmp = false, inmem = true;
-	} else if (str_eq(cfg.tmpfs, "yes")) {
-		mig_sendf(cout, MIG_ERROR, "the target cannot make a tmpfs for the images (--tmpfs yes)");
-		return EXIT_FAIL;
-	}
-	if (tmp && !mkdtemp_(dir, sizeof(dir), "receive")) {
-		mig_sendf(cout, MIG_ERROR, "the target cannot create an image directory");
-		return EXIT_FAIL;
-	}
-	if (tmp) {
-		mig_left.dir = dir;
+		snprintf(o->dir, sizeof(o->dir), "/proc/%d/fd/%d", (int)getpid(), o->dfd);
+		cfg.image_path = o->dir;
+		o->tmp = false, o->inmem = true;
+	} else if (str_eq(cfg.tmpfs, "yes"))
+		return mig_sendf(o->cout, MIG_ERROR, "the target cannot make a tmpfs for the images (--tmpfs yes)"), -1;
+	if (o->tmp && !mkdtemp_(o->dir, sizeof(o->dir), "receive"))
+		return mig_sendf(o->cout, MIG_ERROR, "the target cannot create an image directory"), -1;
+	if (o->tmp) {
+		mig_left.dir = o->dir;
 		cfg.cleanup = mig_cleanup;
+		cfg.image_path = o->dir;
 	}
-	cfg.image_path = tmp ? dir : cfg.image_path;
-	if (dfd < 0 && ((!tmp && mkdir(cfg.image_path, 0700) && errno != EEXIST) ||
-	    (dfd = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_is_empty(AT_FDCWD, cfg.image_path) != 1)) {
-		mig_sendf(cout, MIG_ERROR, "the target's image directory %s is not an empty directory", cfg.image_path);
-		goto out;
-	}
-	lazy = f.lazy_pages && !lazy_pipe_short();
-	if (!lazy)
+	if (o->dfd < 0 && ((!o->tmp && mkdir(cfg.image_path, 0700) && errno != EEXIST) ||
+	    (o->dfd = open(cfg.image_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || dir_is_empty(AT_FDCWD, cfg.image_path) != 1))
+		return mig_sendf(o->cout, MIG_ERROR, "the target's image directory %s is not an empty directory", cfg.image_path), -1;
+	o->lazy = f.lazy_pages && !lazy_pipe_short();
+	if (!o->lazy)
 		snprintf(why, sizeof(why), " why=%s", !f.lazy_pages ? "no-userfaultfd" : "fs.pipe-max-size-too-small");
-	if (mig_sendf(cout, MIG_READY, "criu=%d lazy=%d%s", r.ver, lazy, why) ||
-	    (m->ctl = mig_pump_start(cin, cout, &pg, &m->gc, &pump, &m->moved)) < 0)
-		goto out;
+	if (mig_sendf(o->cout, MIG_READY, "criu=%d lazy=%d%s", r.ver, o->lazy, why) ||
+	    (m->ctl = mig_pump_start(o->cin, o->cout, &o->pg, &m->gc, &o->pump, &m->moved)) < 0)
+		return -1;
 	cfg.moved = m->moved;
-	cfg.ps_fd = pg;
+	cfg.ps_fd = o->pg;
 	cfg.migrating = true;
-	/* the page servers of the pre-copy iterations, then the images */
+	return 0;
+}
+
+/*
+ * The sender's dump: a page server for each pre-copy iteration and for
+ * the final dump's pages. One ends when its dump flushed, usually before
+ * PSEND arrives: it is waited for then (a failed one ends all at once, so
+ * the source's CRIU is not left writing into nothing), else at PSEND.
+ * Returns the frame that ended it (FILE: the images begin), or -1.
+ */
+static int receive_dump(struct receive *o)
+{
+	struct mig *m = o->m;
+	int t, psp = -1, pst = -1;
+
 	cfg.phase = "the sender's dump";
-	/* a page server ends when its dump flushed, usually before PSEND
-	 * arrives: it is waited for then (a failed one ends all at once, so
-	 * the source's CRIU is not left writing into nothing), else at PSEND */
-	while ((t = mig_recv_watch(m->ctl, m->buf, sizeof(m->buf), &len, psp > 0 ? psp : 0)) == MIG_PS || t == MIG_PSEND ||
-	       t == -3) {
+	while ((t = mig_recv_watch(m->ctl, m->buf, sizeof(m->buf), &o->len, psp > 0 ? psp : 0)) == MIG_PS ||
+	       t == MIG_PSEND || t == -3) {
 		if (t == MIG_PS) {
-			rpc_close(&ps);	/* one at a time */
-			if ((psp = mig_page_server(&ps, criu, dfd, m->buf)) < 0 || ps.interrupted ||
+			rpc_close(&o->ps);	/* one at a time */
+			if ((psp = mig_page_server(&o->ps, o->criu, o->dfd, m->buf)) < 0 || o->ps.interrupted ||
 			    mig_send(m->ctl, MIG_PSREADY, "", 0, NULL, 0)) {
-				mig_sendf(m->ctl, MIG_ERROR, ps.interrupted ? "the target was interrupted by %s" :
-					  "the target's page server did not start", sig_name(ps.interrupted));
-				goto out;
+				mig_sendf(m->ctl, MIG_ERROR, o->ps.interrupted ? "the target was interrupted by %s" :
+					  "the target's page server did not start", sig_name(o->ps.interrupted));
+				return -1;
 			}
 			continue;
 		}
@@ -7088,42 +7107,61 @@ static int cmd_receive(void)
 			rpc_req_init(&req, criu_req_type_WAIT_PID);
 			req.has_pid = true;
 			req.pid = (uint32_t)psp;
-			pst = !rpc_call(&ps, &req, &resp) && resp.success && resp.has_status && !ps.interrupted ? resp.status : -1;
-			rpc_close(&ps);
+			pst = !rpc_call(&o->ps, &req, &resp) && resp.success && resp.has_status && !o->ps.interrupted ? resp.status : -1;
+			rpc_close(&o->ps);
 			psp = -1;
 		}
 		if (t == -3 && !pst)
 			continue;
-		xxh_hex(&pump_sh->in, sum);
-		if (mig_sendf(m->ctl, t == -3 ? MIG_ERROR : MIG_PSDONE, "status=%d sum=%s (the target's page server)", pst, sum) ||
-		    pst)
-			goto out;
+		xxh_hex(&pump_sh->in, o->sum);
+		if (mig_sendf(m->ctl, t == -3 ? MIG_ERROR : MIG_PSDONE, "status=%d sum=%s (the target's page server)", pst,
+			      o->sum) || pst)
+			return -1;
 		pst = -1;
 	}
-	if (t != MIG_FILE || (mkdirat(dfd, "img", 0700) && errno != EEXIST) ||
-	    (ifd = openat(dfd, "img", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+	return t;
+}
+
+/* The images (FILE frames, then DONE), the link to their parent, and the
+ * dump's options that the restore needs. -1: the sender was told. */
+static int receive_images(struct receive *o, int t)
+{
+	struct mig *m = o->m;
+
+	if (t != MIG_FILE || (mkdirat(o->dfd, "img", 0700) && errno != EEXIST) ||
+	    (o->ifd = openat(o->dfd, "img", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		warn("the sender ended before sending the images");
-		goto out;
+		return -1;
 	}
-	if (mig_recv_files(m, ifd, t, len)) {
-		mig_sendf(m->ctl, MIG_ERROR, "the images did not arrive whole");
-		goto out;
-	}
-	mig_field(m->buf, "parent", got, sizeof(got));
-	snprintf(img, sizeof(img), "../%s", got);
-	if (!str_eq(got, "-") && !strchr(got, '/') && symlinkat(img, ifd, "parent") && errno != EEXIST) {
-		mig_sendf(m->ctl, MIG_ERROR, "the target cannot link its images to their parent");
-		goto out;
-	}
-	snprintf(img, sizeof(img), "%s/img", cfg.image_path);
-	cfg.image_path = img;
+	if (mig_recv_files(m, o->ifd, t, o->len))
+		return mig_sendf(m->ctl, MIG_ERROR, "the images did not arrive whole"), -1;
+	mig_field(m->buf, "parent", o->got, sizeof(o->got));
+	snprintf(o->img, sizeof(o->img), "../%s", o->got);
+	if (!str_eq(o->got, "-") && !strchr(o->got, '/') && symlinkat(o->img, o->ifd, "parent") && errno != EEXIST)
+		return mig_sendf(m->ctl, MIG_ERROR, "the target cannot link its images to their parent"), -1;
+	snprintf(o->img, sizeof(o->img), "%s/img", cfg.image_path);
+	cfg.image_path = o->img;
 	cfg.tcp_established = !!strstr(m->buf, "tcp-established,");
 	cfg.ext_unix_sk = !!strstr(m->buf, "ext-unix-sk,");
 	cfg.file_locks = !!strstr(m->buf, "file-locks,");
-	mig_field(m->buf, "cgmode", got, sizeof(got));
-	if (in_choices(got, "soft|full|strict|ignore"))
-		cfg.cg_mode = got;
-	cfg.lazy_pages = mig_num(m->buf, "lazy") && lazy;
+	mig_field(m->buf, "cgmode", o->got, sizeof(o->got));
+	if (in_choices(o->got, "soft|full|strict|ignore"))
+		cfg.cg_mode = o->got;
+	cfg.lazy_pages = mig_num(m->buf, "lazy") && o->lazy;
+	return 0;
+}
+
+/*
+ * The restore, held at post-restore until the source's COMMIT
+ * (mig_dst_hold), then RESUMED; for post-copy, END once criu lazy-pages
+ * has every page. -D keeps what arrived as a checkpoint of its own, with
+ * its manifest. -1 unwinds (lazy_left: the tree runs without its memory).
+ */
+static int receive_restore(struct receive *o)
+{
+	struct mig *m = o->m;
+	int st = -1;
+
 	cfg.cmd = C_RST;
 	cfg.phase = "the restore";
 	cfg.hold = mig_dst_hold;
@@ -7133,38 +7171,57 @@ static int cmd_receive(void)
 	m->t_restore = now_us();
 	if (cmd_restore() != EXIT_OK) {
 		cfg.watch = NULL;
-		mig_sendf(m->ctl, MIG_ERROR, "the restore on the target failed (%s%s)", tmp || inmem ? "the target quotes CRIU's log" : "its log: ",
-			  tmp || inmem ? "" : img);
-		goto out;
+		return mig_sendf(m->ctl, MIG_ERROR, "the restore on the target failed (%s%s)", o->tmp || o->inmem ?
+				 "the target quotes CRIU's log" : "its log: ", o->tmp || o->inmem ? "" : o->img), -1;
 	}
 	cfg.hold = NULL, cfg.watch = NULL;
 	if (mig_sendf(m->ctl, MIG_RESUMED, "pid=%d resume_ms=%lld", (int)cfg.restored, (long long)(now_us() - m->t_commit) / 1000))
-		goto out;
+		return -1;
 	warn("restored pid %d; it runs", (int)cfg.restored);
 	if (cfg.lazyd > 0) {
-		int st = -1;
-
 		if (lazy_wait(cfg.lazyd, &st))
 			st = -1;
 		cfg.lazyd = -1;
 		if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-			warn("criu lazy-pages failed (see %s/lazy-pages.log)", img);
+			warn("criu lazy-pages failed (see %s/lazy-pages.log)", o->img);
 			mig_sendf(m->ctl, MIG_END, "status=%d", st);
-			lazy_left = true;
-			goto out;
+			o->lazy_left = true;
+			return -1;
 		}
-		xxh_hex(&pump_sh->in, sum);
-		if (mig_sendf(m->ctl, MIG_END, "status=0 sum=%s", sum))
-			goto out;
+		xxh_hex(&pump_sh->in, o->sum);
+		if (mig_sendf(m->ctl, MIG_END, "status=0 sum=%s", o->sum))
+			return -1;
 	}
-	/* -D: what arrived is a checkpoint of its own, restore verifies it */
-	if (!tmp && !inmem && man_write(ifd, img, cfg.lazy_pages))
-		warn("the images in %s are kept without a manifest", img);
-	ret = EXIT_OK;
-out:
-	if (lazy_left || (cfg.lazyd > 0 && ret != EXIT_OK)) {
-		/* post-copy broke off: the tree's memory is incomplete, it
-		 * must not run on */
+	if (!o->tmp && !o->inmem && man_write(o->ifd, o->img, cfg.lazy_pages))
+		warn("the images in %s are kept without a manifest", o->img);
+	return 0;
+}
+
+/*
+ * receive: the sender's HELLO, the checks and READY, the sender's dump,
+ * the images, the restore; one way out, which kills a restored tree whose
+ * post-copy broke off (its memory is incomplete: it must not run on) and
+ * removes the temporary images.
+ */
+static int cmd_receive(void)
+{
+	static struct mig *m_m;
+	static char hello[MIG_HELLO_MAX + 1];
+	struct receive o_ = { 0 }, *const o = &o_;
+	int ret = EXIT_FAIL, t;
+
+	o->m = BIG(m_m, sizeof(struct mig));
+	o->m->ctl = o->m->gc = -1;	/* (static, for its size: not 0, which is stdin) */
+	o->hello = hello;
+	o->ps = (struct rpc){ .sk = -1, .sigfd = -1, .status_fd = -1 };
+	o->cin = 0, o->cout = 1, o->dfd = o->ifd = o->pg = -1;
+	o->tmp = !cfg.set[O_image_path];
+	prog = "cr: receive";	/* with --via both ends share one stderr: "cr: receive: ..." */
+	if (receive_hello(o))
+		return EXIT_FAIL;
+	if (!receive_ready(o) && (t = receive_dump(o)) >= 0 && !receive_images(o, t) && !receive_restore(o))
+		ret = EXIT_OK;
+	if (o->lazy_left || (cfg.lazyd > 0 && ret != EXIT_OK)) {
 		static struct pidset tree;
 
 		proc_tree(cfg.restored, &tree);
@@ -7173,14 +7230,14 @@ out:
 		if (cfg.lazyd > 0)
 			kill(cfg.lazyd, SIGKILL), mig_reap(cfg.lazyd);
 	}
-	rpc_close(&ps);
-	close_keep(ifd);
-	close_keep(dfd);
-	close_keep(m->ctl);
-	close_keep(m->gc);
-	mig_reap(pump);
-	if (tmp)
-		rm_rf_at(AT_FDCWD, dir);
+	rpc_close(&o->ps);
+	close_keep(o->ifd);
+	close_keep(o->dfd);
+	close_keep(o->m->ctl);
+	close_keep(o->m->gc);
+	mig_reap(o->pump);
+	if (o->tmp && o->dir[0])
+		rm_rf_at(AT_FDCWD, o->dir);
 	mig_left.dir = NULL;
 	return ret;
 }
