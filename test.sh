@@ -340,6 +340,63 @@ sys.exit(0 if eval(sys.argv[2]) else 1)' "$T/chk.$1.json" "$2" 2>>"$T/chk.$1.err
 			ok "check, /run a tmpfs: yes; /run a plain directory: no, a speed note with its fix, and exit 0 all the same"
 		else notok "check, /run tmpfs or not" "$T/chk.runtmpfs" "$T/chk.rundir" "$T/chk.rundir.err"; fi
 	fi
+	# receive --listen outlives bad peers: against the fake criu, a silent
+	# peer, garbage, a wrong token and one over --max-unauthenticated (told
+	# BUSY) are each named in one line, and the good HELLO that comes after
+	# them gets READY (the "sender" then hangs up: exit 1, nothing left)
+	if command -v python3 >/dev/null; then
+		echo s3cret >"$T/tok"; chmod 600 "$T/tok"
+		_port=$((20000 + $$ % 20000))
+		mkdir -p "$T/rcvtmp"
+		TMPDIR="$T/rcvtmp" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" receive --listen 127.0.0.1:$_port --token-file "$T/tok" \
+			--tmpfs no --grace-time 2 --max-unauthenticated 2 --timeout 30 >"$T/rcv.out" 2>"$T/rcv.err" &
+		_r=$!
+		python3 - "$_port" >"$T/peers.out" 2>&1 <<'PYEOF2'
+import socket, struct, sys, time
+port = int(sys.argv[1])
+def conn():
+    for i in range(100):
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("no listener")
+def hello(tok):
+    p = b"cr-migrate 2 criu=40201 pid=4194000 mib=1 pids=4194000 token=" + tok
+    return struct.pack("<II", 1, len(p)) + p
+def frame(s):
+    h = b""
+    while len(h) < 8:
+        d = s.recv(8 - len(h))
+        if not d:
+            return None
+        h += d
+    return struct.unpack("<II", h)[0]
+silent = conn()                      # says nothing: dropped after the grace time
+garbage = conn(); garbage.sendall(b"\x07" * 64)
+time.sleep(0.3)
+held = conn()                        # a second waiting connection (the cap is 2)
+time.sleep(0.3)
+busy = conn()                        # one more: told BUSY
+print("busy got frame", frame(busy))
+time.sleep(2.2)                      # silent and held are dropped by now
+wrong = conn(); wrong.sendall(hello(b"wrong"))
+print("wrong got", frame(wrong))     # None: closed without a word
+good = conn(); good.sendall(hello(b"s3cret"))   # read once its address has waited 1 s
+print("good got frame", frame(good))
+PYEOF2
+		wait $_r; _st=$?
+		_named=$(grep -c '^cr: receive: peer 127\.0\.0\.1:[0-9]*: ' "$T/rcv.err")
+		if grep -q '^busy got frame 15$' "$T/peers.out" && grep -q '^wrong got None$' "$T/peers.out" &&
+			grep -q '^good got frame 2$' "$T/peers.out" && [ $_st = 1 ] && [ "$_named" = 5 ] &&
+			grep -q ': over --max-unauthenticated (2 connections wait for their HELLO): told busy$' "$T/rcv.err" &&
+			grep -q ': sent a frame of type 117901063, not a HELLO$' "$T/rcv.err" &&
+			grep -q ': did not present the token of --token-file; the next from its address waits$' "$T/rcv.err" &&
+			[ "$(grep -c ': no complete HELLO within the grace time (2 s; 0 bytes came)$' "$T/rcv.err")" = 2 ] &&
+			! grep -q 's3cret\|wrong' "$T/rcv.err" && [ -z "$(ls -A "$T/rcvtmp")" ]; then
+			ok "receive --listen outlives a silent peer, garbage, a wrong token and one over the cap (told BUSY), each named once; the right token then gets READY"
+		else notok "receive --listen outlives bad peers (exit $_st, $_named named)" "$T/peers.out" "$T/rcv.err"; fi
+	fi
 	# a known CRIU error in a failed operation's log gets its fix too
 	fk "log,msg=Can't get 1:16 opt" 1 "this CRIU is too old for this kernel: CRIU 4.2 or newer works" \
 		fkrun "log,msg=Can't get 1:16 opt: Operation not supported" checkpoint -D "$T/fk" $S
