@@ -5821,8 +5821,8 @@ static void mig_token(char *tok, size_t size)
 			  st.st_uid ? "owned by another user" : "readable or writable by others");
 	while (n && (tok[n - 1] == '\n' || tok[n - 1] == '\r'))
 		tok[--n] = '\0';
-	if (!n || strpbrk(tok, " \n"))
-		usage_die("--token-file %s: expected one line without blanks", cfg.token_file);
+	if (!n || strpbrk(tok, " \n") || (size_t)n >= size - 2)
+		usage_die("--token-file %s: expected one line without blanks, at most %zu bytes", cfg.token_file, size - 3);
 }
 
 /* Compare tokens in time that depends only on the length of a. */
@@ -5970,8 +5970,12 @@ static int mig_hello_check(const char *buf, size_t have, const char *tok, char *
  * receive --listen: accept connections until one presents a HELLO with the
  * token (as sshd: a grace time each, a cap on those waiting, failed tokens
  * slowed down per address), each bad peer named on stderr in one line.
- * Returns the sender's connection, its HELLO's payload in hello, or -1 on
- * --timeout, a signal, or with --exit-on-bad-peer the first bad peer.
+ * One over the cap is told BUSY (a cr sender tries again) and drained for
+ * a second before it is closed: closing on bytes it sent unread would
+ * reset the connection, and the reset can overtake BUSY. Each slot keeps
+ * its own buffer. Returns the sender's connection, its HELLO's payload in
+ * hello, or -1 on --timeout, a signal, or with --exit-on-bad-peer the
+ * first bad peer.
  */
 #define MIG_WAITING 64
 struct mig_bad {	/* an address that failed the token, and until when it waits */
@@ -5992,6 +5996,7 @@ static int mig_listen(const char *tok, char *hello)
 {
 	static struct peer {
 		int fd;
+		bool busy;	/* told BUSY: drained, then closed */
 		size_t have;
 		int64_t end;
 		uint8_t ip[16];
@@ -6002,10 +6007,12 @@ static int mig_listen(const char *tok, char *hello)
 	static char *bufs_m;
 	char *const bufs = BIG(bufs_m, (size_t)MIG_WAITING * (MIG_HELLO_MAX + 8)), why[160];
 	struct pollfd pfd[MIG_WAITING + 2];
-	unsigned max = cfg.max_unauth ? cfg.max_unauth : 1, grace = cfg.grace ? cfg.grace : 1, n = 0;
+	unsigned max = cfg.max_unauth ? cfg.max_unauth : 1, grace = cfg.grace ? cfg.grace : 1, n = 0, waiting = 0;
 	int64_t stop = cfg.timeout ? now_ms() + (int64_t)cfg.timeout * 1000 : INT64_MAX;
 	int lfd = mig_tcp(cfg.listen, true), got = -1;
 
+	for (unsigned i = 0; i < MIG_WAITING; i++)
+		pv[i].buf = bufs + (size_t)i * (MIG_HELLO_MAX + 8);
 	while (lfd >= 0 && got < 0) {
 		int64_t now = now_ms(), wake = now + 1000, hold[MIG_WAITING];
 		struct signalfd_siginfo si;
@@ -6014,7 +6021,7 @@ static int mig_listen(const char *tok, char *hello)
 		pfd[0] = (struct pollfd){ lfd, POLLIN, 0 };
 		pfd[1] = (struct pollfd){ cfg.sigfd > 0 ? cfg.sigfd : -1, POLLIN, 0 };
 		for (unsigned i = 0; i < n; i++) {	/* held (slowed down) or read */
-			hold[i] = mig_held(bad, pv[i].ip, now);
+			hold[i] = pv[i].busy ? 0 : mig_held(bad, pv[i].ip, now);
 			pv[i].end = hold[i] + (int64_t)grace * 1000 > pv[i].end ? hold[i] + (int64_t)grace * 1000 : pv[i].end;
 			wake = pv[i].end < wake ? pv[i].end : hold[i] && hold[i] < wake ? hold[i] : wake;
 			pfd[np++] = (struct pollfd){ hold[i] ? -1 : pv[i].fd, POLLIN, 0 };
@@ -6030,21 +6037,23 @@ static int mig_listen(const char *tok, char *hello)
 			break;
 		}
 		for (unsigned i = n; i-- > 0;) {
-			struct peer *p = &pv[i];
+			struct peer *p = &pv[i], t;
 			ssize_t r = 0;
 			int v = 0;
 
 			if (pfd[2 + i].revents && !mig_held(bad, p->ip, now)) {
 				uint32_t len = p->have >= 8 ? le32toh(((uint32_t *)p->buf)[1]) : 0;
-				size_t want = p->have < 8 ? 8 - p->have : 8 + (len < MIG_HELLO_MAX ? len : MIG_HELLO_MAX) - p->have;
+				size_t want = p->busy ? MIG_HELLO_MAX : p->have < 8 ? 8 - p->have :
+					      8 + (len < MIG_HELLO_MAX ? len : MIG_HELLO_MAX) - p->have;
 
-				r = read(p->fd, p->buf + p->have, want);
-				p->have += r > 0 ? (size_t)r : 0;
-				v = r > 0 ? mig_hello_check(p->buf, p->have, tok, why, sizeof(why)) : r < 0 && errno == EAGAIN ? 0 : -1;
+				r = read(p->fd, p->buf + (p->busy ? 0 : p->have), want);
+				p->have += r > 0 && !p->busy ? (size_t)r : 0;
+				v = p->busy ? (r > 0 || (r < 0 && errno == EAGAIN) ? 0 : -3) :
+				    r > 0 ? mig_hello_check(p->buf, p->have, tok, why, sizeof(why)) : r < 0 && errno == EAGAIN ? 0 : -1;
 				if (!r || (r < 0 && errno != EAGAIN))
 					snprintf(why, sizeof(why), "closed before its HELLO was complete (%zu bytes came)", p->have);
 			} else if (now >= p->end) {
-				v = -1;
+				v = p->busy ? -3 : -1;
 				snprintf(why, sizeof(why), "no complete HELLO within the grace time (%u s; %zu bytes came)", grace, p->have);
 			}
 			if (v == 1) {
@@ -6061,9 +6070,11 @@ static int mig_listen(const char *tok, char *hello)
 					memcpy(bad[k].ip, p->ip, 16);
 					bad[k].until = now + (bad[k].fails > 3 ? 8000 : 1000 << (bad[k].fails - 1));
 				}
-				warn("peer %s: %s%s", p->addr, why, v == -2 ? "; the next from its address waits" : "");
+				if (v > -3)	/* (BUSY ones were named when told) */
+					warn("peer %s: %s%s", p->addr, why, v == -2 ? "; the next from its address waits" : "");
 				close(p->fd);
-				*p = pv[--n];
+				waiting -= !p->busy;
+				t = *p, *p = pv[--n], pv[n] = t;	/* the slot keeps its buffer */
 				if (cfg.exit_bad_peer)
 					break;
 			}
@@ -6078,26 +6089,33 @@ static int mig_listen(const char *tok, char *hello)
 
 			if (c < 0)
 				continue;
+			if (n == MIG_WAITING) {	/* busy ones being drained fill every slot */
+				close(c);
+				continue;
+			}
 			memset(p->ip, 0, 16);
 			memcpy(p->ip, a.sa.sa_family == AF_INET ? (void *)&a.in4.sin_addr : (void *)&a.in6.sin6_addr,
 			       a.sa.sa_family == AF_INET ? 4 : 16);
 			ins_addr(p->addr, sizeof(p->addr), (uint32_t *)p->ip, a.sa.sa_family == AF_INET ? 1 : 4,
 				 ntohs(a.in4.sin_port));
-			if (n >= max) {	/* BUSY tells a sender to come back; no more */
-				(void)!write(c, (uint32_t[]){ htole32(MIG_BUSY), 0 }, 8);
-				warn("peer %s: over --max-unauthenticated (%u connections wait for their HELLO): told busy", p->addr, n);
-				close(c);
-				if (cfg.exit_bad_peer)
-					break;
+			p->fd = c, p->have = 0, p->busy = waiting >= max;
+			p->end = now + (p->busy ? 1000 : (int64_t)grace * 1000);
+			n++;
+			if (!p->busy) {
+				waiting++;
 				continue;
 			}
-			p->fd = c, p->have = 0, p->end = now + (int64_t)grace * 1000, p->buf = bufs + (size_t)n * (MIG_HELLO_MAX + 8);
-			n++;
+			/* BUSY tells a sender to come back; no more */
+			(void)!write(c, (uint32_t[]){ htole32(MIG_BUSY), 0 }, 8);
+			shutdown(c, SHUT_WR);
+			warn("peer %s: over --max-unauthenticated (%u connections wait for their HELLO): told busy", p->addr, waiting);
+			if (cfg.exit_bad_peer)
+				break;
 		}
 	}
 	for (unsigned i = 0; i < n; i++) {
 		if (pv[i].fd != got) {
-			if (got >= 0)
+			if (got >= 0 && !pv[i].busy)
 				warn("peer %s: dropped: a sender presented the token", pv[i].addr);
 			close(pv[i].fd);
 		}
@@ -6553,7 +6571,11 @@ static int migrate_connect(struct migrate *o)
 
 		if ((o->ch = cfg.via[0] ? mig_via(&o->via) : mig_tcp(cfg.to, false)) < 0)
 			return -1;
-		t = mig_send(o->ch, MIG_HELLO, o->hello, strlen(o->hello), NULL, 0) ? -1 : mig_recv(o->ch, m->buf, sizeof(m->buf), &len);
+		/* in one write: a receiver that closes on a HELLO half read
+		 * would reset the connection (and the BUSY it sent with it) */
+		len = (uint32_t)strlen(o->hello);
+		memcpy(o->hello - 8, (uint32_t[]){ htole32(MIG_HELLO), htole32(len) }, 8);
+		t = write_all(o->ch, o->hello - 8, 8 + len) ? -1 : mig_recv(o->ch, m->buf, sizeof(m->buf), &len);
 		if (t == MIG_READY)
 			break;
 		if (t != MIG_BUSY || now_ms() >= until) {
@@ -6764,13 +6786,13 @@ static int cmd_migrate(void)
 {
 	static struct pidset tree;
 	static struct mig *m_m;
-	static char hello[MIG_HELLO_MAX], pids[MAX_CG_PIDS * 8];
+	static char hello[8 + MIG_HELLO_MAX], pids[MAX_CG_PIDS * 8];
 	struct migrate o_ = { 0 }, *const o = &o_;
 	int ret = EXIT_FAIL;
 
 	o->m = BIG(m_m, sizeof(struct mig));
 	o->m->ctl = o->m->gc = -1;	/* (static, for its size: not 0, which is stdin) */
-	o->tree = &tree, o->hello = hello, o->pids = pids;
+	o->tree = &tree, o->hello = hello + 8, o->pids = pids;	/* (HELLO's frame header before it) */
 	o->pid = cfg.nargs ? cfg_parse_pid(cfg.args[0]) : 0;
 	o->ch = o->pg = -1;
 	o->t0 = now_us();

@@ -397,6 +397,41 @@ PYEOF2
 			ok "receive --listen outlives a silent peer, garbage, a wrong token and one over the cap (told BUSY), each named once; the right token then gets READY"
 		else notok "receive --listen outlives bad peers (exit $_st, $_named named)" "$T/peers.out" "$T/rcv.err"; fi
 	fi
+	# ... and each waiting connection keeps its own buffer: a HELLO sent in
+	# two parts around another peer's leaving and a newcomer's header
+	# still arrives whole (it once shared the newcomer's buffer)
+	if command -v python3 >/dev/null; then
+		_port=$((_port + 1))
+		TMPDIR="$T/rcvtmp" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" receive --listen 127.0.0.1:$_port --token-file "$T/tok" \
+			--tmpfs no --timeout 30 >"$T/rcv.out" 2>"$T/rcv.err" &
+		_r=$!
+		python3 - "$_port" >"$T/peers.out" 2>&1 <<'PYEOF2'
+import socket, struct, sys, time
+port = int(sys.argv[1])
+def conn():
+    for i in range(100):
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("no listener")
+p = b"cr-migrate 2 pad=" + b"x" * 30000 + b" criu=40201 pid=4194000 mib=1 pids=4194000 token=s3cret"
+msg = struct.pack("<II", 1, len(p)) + p
+first = conn(); time.sleep(0.2)
+x = conn(); x.sendall(msg[:1008]); time.sleep(0.2)
+first.close(); time.sleep(0.2)
+y = conn(); y.sendall(struct.pack("<II", 1, 10)); time.sleep(0.2)
+x.sendall(msg[1008:])
+h = x.recv(8)
+print("x got frame", struct.unpack("<II", h)[0] if len(h) == 8 else None)
+PYEOF2
+		wait $_r
+		if grep -q '^x got frame 2$' "$T/peers.out" && [ "$(grep -c 'peer 127.0.0.1:[0-9]*: ' "$T/rcv.err")" = 2 ] &&
+			grep -q 'peer 127.0.0.1:[0-9]*: closed before its HELLO was complete (0 bytes came)$' "$T/rcv.err" &&
+			grep -q 'peer 127.0.0.1:[0-9]*: dropped: a sender presented the token$' "$T/rcv.err"; then
+			ok "... a HELLO in two parts, around another peer leaving and a newcomer's header, arrives whole: READY"
+		else notok "... a HELLO in two parts arrives whole" "$T/peers.out" "$T/rcv.err"; fi
+	fi
 	# a known CRIU error in a failed operation's log gets its fix too
 	fk "log,msg=Can't get 1:16 opt" 1 "this CRIU is too old for this kernel: CRIU 4.2 or newer works" \
 		fkrun "log,msg=Can't get 1:16 opt: Operation not supported" checkpoint -D "$T/fk" $S

@@ -2,8 +2,9 @@
 /*
  * Writes the seed corpora under DIR (fuzz/corpus): real criu_resp messages
  * and stats files encoded with the nanopb code cr is built from, migration
- * streams, and small ini files. fuzz/run.sh builds it as fuzz/bin/mkseeds;
- * regenerate with: fuzz/bin/mkseeds fuzz/corpus
+ * streams, a --listen connection's first bytes, and small ini files.
+ * fuzz/run.sh builds it as fuzz/bin/mkseeds; regenerate with:
+ * fuzz/bin/mkseeds fuzz/corpus
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -100,10 +101,36 @@ static void ini(const char *name, const char *text)
 	put("ini", name, text, strlen(text));
 }
 
-enum { HELLO = 1, READY, PS, PSREADY, PSEND, PSDONE, FILE_, DONE, RESULT, COMMIT, RESUMED, END, ERROR, PAGES };
+enum { HELLO = 1, READY, PS, PSREADY, PSEND, PSDONE, FILE_, DONE, RESULT, COMMIT, RESUMED, END, ERROR, PAGES, BUSY };
+
+/* hello (fuzz/fz_hello.c): the first bytes of a --listen connection, after
+ * the harness's steering byte (bits 0-3: the step between prefixes; bit 7:
+ * a small why buffer, bits 4-6 its size). HELLO_MAX: cr's MIG_HELLO_MAX,
+ * MAX_CG_PIDS * 8 + 512. */
+#define HELLO_MAX (4096 * 8 + 512)
+
+static void hello(const char *name, unsigned steer, unsigned type, uint32_t len, const void *p, size_t n)
+{
+	uint8_t buf[1 + 8 + 256];
+	uint32_t h[2] = { htole32(type), htole32(len) };
+
+	if (n > sizeof(buf) - 9)
+		exit(1);
+	buf[0] = (uint8_t)steer;
+	memcpy(buf + 1, h, sizeof(h));
+	memcpy(buf + 9, p, n);
+	put("hello", name, buf, 9 + n);
+}
+
+static void hellos(const char *name, unsigned steer, const char *s)
+{
+	hello(name, steer, HELLO, (uint32_t)strlen(s), s, strlen(s));
+}
 
 int main(int argc, char **argv)
 {
+	static const char nul[] = "cr-migrate 2 \0token=s3cret-token",
+			  junk[] = "\x13\x37\xc0\xde\x00\xff random-looking bytes \x01\x02";
 	criu_resp r;
 	stats_entry e;
 
@@ -195,6 +222,25 @@ int main(int argc, char **argv)
 	mig("replies");
 	framef(ERROR, "the target's image directory /var/lib/cr is not an empty directory");
 	mig("error");
+
+	/* hello: what receive --listen reads before the token (the harness's
+	 * token is s3cret-token) */
+	hellos("good", 0x00, "cr-migrate 2 criu=40201 pid=4242 mib=64 pids=4242,4243 token=s3cret-token");
+	hellos("good-step7", 0x06, "cr-migrate 2 criu=40201 pid=4242 mib=64 pids=4242,4243 token=s3cret-token");
+	hellos("wrong-token", 0x96, "cr-migrate 2 criu=40201 pid=4242 mib=64 pids=4242 token=s3cret-tokeN");
+	hellos("token-longer", 0x01, "cr-migrate 2 criu=40201 pid=4242 token=s3cret-token2");
+	hellos("token-shorter", 0x01, "cr-migrate 2 criu=40201 pid=4242 token=s3cret");
+	hellos("token-first-wins", 0x00, "cr-migrate 2 xtoken=s3cret-token token=nope token=s3cret-token");
+	hellos("no-token", 0x02, "cr-migrate 2 criu=40201 pid=4242 mib=64");
+	hellos("old-protocol", 0xa0, "cr-migrate 1 criu=31900 pid=4242 pids=4242 token=s3cret-token");
+	hello("nul-in-payload", 0x00, HELLO, sizeof(nul) - 1, nul, sizeof(nul) - 1);
+	hello("empty", 0x00, HELLO, 0, "", 0);
+	hello("truncated", 0x00, HELLO, 100, "cr-migrate", 10);
+	hello("oversized", 0x00, HELLO, 0x7fffffff, "cr-migrate 2 ", 13);
+	hello("just-over", 0x05, HELLO, HELLO_MAX + 1, "cr-migrate 2 ", 13);
+	hello("at-limit", 0x0f, HELLO, HELLO_MAX, "cr-migrate 2 criu=1 token=s3cret-token", 38);
+	hello("busy", 0x00, BUSY, 0, "", 0);
+	hello("garbage", 0x83, 0x9a3c5e71, 0x11f2e3d4, junk, sizeof(junk) - 1);
 
 	/* ini: small files (run.sh adds cr.ini.example) */
 	ini("all-sections.ini",

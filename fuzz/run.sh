@@ -7,8 +7,9 @@
 # SECS seconds (default $FUZZ_SECS, else 60) on a scratch copy of
 # fuzz/corpus/NAME (the committed corpus never grows). The harnesses: rpc
 # (CRIU's replies), stats (its stats files), ini (config files), mig (the
-# migration stream), man (the manifest check: verify) and img (CRIU's
-# images as inspect reads them); FZ_ONLY="man img" runs only those.
+# migration stream), man (the manifest check: verify), img (CRIU's images
+# as inspect reads them) and hello (what receive --listen reads before the
+# token); FZ_ONLY="man img" runs only those.
 #
 #   sh fuzz/run.sh [SECS]
 #
@@ -23,7 +24,7 @@ secs=${1:-${FUZZ_SECS:-60}}
 case $secs in
 '' | *[!0-9]*) echo "usage: sh fuzz/run.sh [SECS]" >&2; exit 2 ;;
 esac
-harnesses=${FZ_ONLY:-"rpc stats ini mig man img"}
+harnesses=${FZ_ONLY:-"rpc stats ini mig man img hello"}
 bin=fuzz/bin
 log=$bin/log
 inih=${INIH_SRC:-.deps/inih-r59}

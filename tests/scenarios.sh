@@ -778,6 +778,7 @@ scenario_migrate() {
 	check "... nothing of the tree is left on A" [ "$(field alive "$D/src.out")" = no ]
 	check "... the counter continues on B, never going back ($c1 -> $(sleep 1; count "$D/c"))" \
 		wait_above "$D/c" $((c1 + 5))
+	check "... and it is B that runs it (the counter file is shared)" b_runs_workload
 	check "... its data is intact" grep -q " ok" "$D/c"
 	check "... progress lines and a summary with the downtime" grep -q "^cr: done: stop-copy, 0 pre-dump iterations, total .* downtime [0-9]* ms" "$D/err"
 	check "... --mode auto says why it is not pre-copy" grep -q "^cr: (auto: no pre-copy: this kernel has no soft-dirty tracking" "$D/err"
@@ -1093,6 +1094,306 @@ scenario_migrate_postcopy() {
 	on_a pkill -x workload-glibc
 	pkill -f "^sleep 60$"
 	return 0
+}
+
+# receive --listen among stray and hostile peers, as sshd: a second address
+# of host A (10.77.0.3) opens 35 bad connections (20 silent, 10 wrong
+# tokens, garbage, an oversized frame, a truncated one, an old protocol, a
+# slow-loris) while the real sender (10.77.0.1) migrates 64 MiB. The bad
+# peers come in a fixed order so that each kind meets the receiver in a slot
+# of its own and every line is predictable (peers.py below says when); the
+# rate limit per address and --exit-on-bad-peer come after.
+# lbp_ended PID: a child of this shell has ended (gone, or a zombie)
+lbp_ended() { [ ! -e "/proc/$1" ] || grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+# lbp_reap PID TENTHS [PORT]: wait for the child PID at most TENTHS tenths
+# of a second, then kill it, and the receiver on PORT in host B (the child
+# is nsenter); its exit status (137 when it had to be killed)
+lbp_reap() {
+	_i=0
+	while ! lbp_ended "$1" && [ $_i -lt "$2" ]; do sleep 0.1; _i=$((_i + 1)); done
+	if ! lbp_ended "$1"; then
+		[ -n "${3:-}" ] && on_b pkill -9 -f "listen 10.77.0.2:$3"
+		kill -9 "$1" 2>/dev/null
+	fi
+	wait "$1"
+}
+lbp_secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# cr, criu or python3 left on either host (B's pid namespace is a child of A's)
+lbp_left() { echo $(on_a pgrep -x 'cr|criu|python3'; on_b pgrep -x 'cr|criu|python3'); }
+scenario_listen_bad_peers() {
+	trap net_down EXIT
+	net_up && hosts_up || { fail "set up hosts A and B"; return; }
+	ip -n "$NA" addr add 10.77.0.3/24 dev "v$NA" || { fail "give host A a second address, 10.77.0.3"; return; }
+	export D W CR CRIU
+	echo s3cret >"$D/tok"
+	chmod 600 "$D/tok"
+	# peers.py MODE PORT [RECEIVER-STDERR]: the bad peers, all from 10.77.0.3.
+	# One line per connection: "peer KIND PORT GOT HOW T", GOT what came (-
+	# nothing, busy a BUSY frame, else hex), HOW how it ended (eof, reset,
+	# timeout), T when, in seconds from the start; then "started N".
+	cat >"$D/peers.py" <<'EOF'
+import os, select, socket, struct, sys, threading, time
+
+mode, port = sys.argv[1], int(sys.argv[2])
+T0 = time.monotonic()
+lock = threading.Lock()
+BUSY = struct.pack("<II", 15, 0)
+PFX = "cr-migrate 2 criu=40201 pid=4194000 mib=64 pids=4194000 token="
+started = 0
+
+def now():
+    return time.monotonic() - T0
+
+def say(*a):
+    with lock:
+        print(*a, flush=True)
+
+def hello(body):
+    p = body.encode()
+    return struct.pack("<II", 1, len(p)) + p
+
+def connect():
+    global started
+    s = socket.socket()
+    s.bind(("10.77.0.3", 0))
+    s.settimeout(10)
+    s.connect(("10.77.0.2", port))
+    s.settimeout(None)
+    with lock:
+        started += 1
+    return s
+
+def send(s, data, shut=False):
+    try:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+def rest(s, kind, drip=b""):
+    """Until the receiver closes the connection (at most 20 s), sending
+    drip one byte a second meanwhile."""
+    sport, got, how, sent, end = s.getsockname()[1], b"", "timeout", 0, time.monotonic() + 20
+    while time.monotonic() < end:
+        if select.select([s], [], [], 1.0)[0]:
+            try:
+                d = s.recv(4096)
+            except OSError:
+                how = "reset"
+                break
+            if not d:
+                how = "eof"
+                break
+            got += d
+        elif sent < len(drip):
+            try:
+                s.send(drip[sent:sent + 1])
+                sent += 1
+            except OSError:
+                how = "reset"
+                break
+    s.close()
+    say("peer", kind, sport, "-" if not got else "busy" if got == BUSY else got.hex(), how, "%.2f" % now())
+
+def peer(kind, data=b"", shut=False, drip=b""):
+    try:
+        s = connect()
+    except OSError as e:
+        say("peer", kind, "-", "-", "refused:" + type(e).__name__, "%.2f" % now())
+        return
+    send(s, data, shut)
+    rest(s, kind, drip)
+
+def waiting(kind, drip=b""):
+    """Connected now (in this order), then waits in a thread of its own."""
+    s = connect()
+    th = threading.Thread(target=rest, args=(s, kind, drip))
+    th.start()
+    return s, th
+
+def bg(kind, **kw):
+    th = threading.Thread(target=peer, args=(kind,), kwargs=kw)
+    th.start()
+    return th
+
+if mode == "hostile":
+    # the receiver has 4 slots (--max-unauthenticated) and a grace time of
+    # 3 s. (1) one at a time, each after the one before was closed: a
+    # truncated frame, an old protocol, a wrong token (its address now waits
+    # 1 s: ~1.05 s); (2) the slots filled: a silent peer, a slow-loris, and
+    # the garbage and oversized peers, silent for now (their grace time ends
+    # at ~4.05 s, after the address's wait); (3) 26 more at once, each told
+    # BUSY; "ready": the real sender starts and is told BUSY too, once a
+    # second; (4) at ~3 s, just after one of its BUSYs (while it sleeps),
+    # the garbage and oversized peers send and go, two more silent ones take
+    # their slots (their grace time ends at ~6 s); (5) ~4.05 s: the silent
+    # peer and the slow-loris run out of time; the sender gets in at its
+    # next try (~5 s), the two silent ones still wait: dropped.
+    junk = os.urandom(64)
+    while junk[:4] == b"\1\0\0\0":
+        junk = os.urandom(64)
+    peer("truncated", data=struct.pack("<II", 1, 100) + b"cr-migrate", shut=True)
+    peer("old-protocol", data=hello("cr-migrate 1 criu=40201 pid=4194000 pids=4194000 token=s3cret"))
+    peer("wrong-1", data=hello(PFX + "wrong-1"))
+    hold = [waiting("silent-1"), waiting("slow-loris", drip=hello(PFX + "wrong-loris"))]
+    g, gt = waiting("garbage")
+    o, ot = waiting("oversized")
+    flood = [bg("silent-%d" % i) for i in range(4, 21)] + \
+        [bg("wrong-%d" % i, data=hello(PFX + "wrong-%d" % i)) for i in range(2, 11)]
+    for th in flood:
+        th.join()
+    say("ready %.2f" % now())
+
+    def honest_busy():
+        try:
+            with open(sys.argv[3]) as f:
+                return sum(": peer 10.77.0.1:" in l for l in f)
+        except OSError:
+            return 0
+    while now() < 2.9:
+        time.sleep(0.01)
+    n0, synced = honest_busy(), "unsynced"
+    while now() < 3.8:
+        if honest_busy() > n0:
+            synced = "synced"
+            break
+        time.sleep(0.005)
+    send(g, junk)
+    gt.join()
+    hold.append(waiting("silent-2"))
+    send(o, struct.pack("<II", 1, 0x7fffffff) + b"cr-migrate 2 ")
+    ot.join()
+    hold.append(waiting("silent-3"))
+    say("swapped %.2f %s" % (now(), synced))
+    for s, th in hold:
+        th.join()
+elif mode == "ratelimit":
+    # three wrong tokens at once: the receiver reads the first at once, the
+    # second 1 s after it, the third 2 s after that
+    for th in [bg("wrong-%d" % i, data=hello(PFX + "wrong-%d" % i)) for i in range(1, 4)]:
+        th.join()
+elif mode == "strict":
+    # silent for a second (still open then?), then garbage
+    s = connect()
+    early = select.select([s], [], [], 1.0)[0]
+    say("early", "yes" if early else "no")
+    send(s, b"\x07" * 64)
+    rest(s, "garbage")
+say("started", started)
+EOF
+	RCV="$CR -c none --criu $CRIU receive --token-file $D/tok --grace-time 3 --timeout 60"
+
+	# the baseline: the same migration, nobody else around
+	on_b $RCV --listen 10.77.0.2:4460 >/dev/null 2>"$D/rcv0.err" &
+	R=$!
+	sleep 0.5
+	t0=$(date +%s.%N)
+	MIB=64 source_run --mode stop-copy --to 10.77.0.2:4460 --token-file "$D/tok" --timeout 60 >"$D/src.out"
+	t1=$(date +%s.%N)
+	base=$(lbp_secs "$t0" "$t1")
+	c1=$(count "$D/c")
+	lbp_reap "$R" 300 4460
+	st=$?
+	check "baseline: 64 MiB stop-copy --to, no bad peers: both exit 0 in $base s ($(cat "$D/src.out"), receiver $st)" \
+		[ "$(field rc "$D/src.out")" = 0 -a $st = 0 ]
+	{ [ "$(field alive "$D/src.out")" = no ] && b_runs_workload && wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"; }
+	verdict $? "... nothing left on A, it counts on on B with its data intact"
+	check "... the receiver names no peer" not grep -q "peer " "$D/rcv0.err"
+	on_b pkill -x workload
+	rm -f "$D/c"
+
+	# the hostile run
+	on_b $RCV --listen 10.77.0.2:4461 >/dev/null 2>"$D/rcv.err" &
+	R=$!
+	sleep 0.5
+	on_a timeout 40 python3 "$D/peers.py" hostile 4461 "$D/rcv.err" >"$D/peers.out" 2>"$D/peers.err" &
+	PP=$!
+	i=0
+	while ! grep -q "^ready" "$D/peers.out" && ! lbp_ended "$PP" && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	t0=$(date +%s.%N)
+	MIB=64 BURN=400 source_run --mode stop-copy --to 10.77.0.2:4461 --token-file "$D/tok" --timeout 60 >"$D/src.out"
+	t1=$(date +%s.%N)
+	took=$(lbp_secs "$t0" "$t1")
+	c1=$(count "$D/c")
+	# (a receiver whose sender gave up waits on: not for long then)
+	lbp_reap "$R" "$([ "$(field rc "$D/src.out")" = 0 ] && echo 300 || echo 20)" 4461
+	st=$?
+	lbp_reap "$PP" 300
+	check "among 35 bad peers: the 64 MiB stop-copy --to migrates, both exit 0 ($(cat "$D/src.out"), receiver $st)" \
+		[ "$(field rc "$D/src.out")" = 0 -a $st = 0 ]
+	check "... nothing of the tree is left on A" [ "$(field alive "$D/src.out")" = no ]
+	{ b_runs_workload && wait_above "$D/c" $((c1 + 5)) && grep -q " ok" "$D/c"; }
+	verdict $? "... the counter continues on B ($c1 -> $(count "$D/c")) with its data intact"
+	{ [ "$(field rc "$D/src.out")" = 0 ] && awk -v a="$took" -v b="$base" 'BEGIN { exit !(a <= b + 3 + 5) }'; }
+	verdict $? "... it took $took s, the baseline $base s: at most the grace time (3 s) + 5 s more"
+	check "... the sender was told BUSY and tried again ($(grep -c ': peer 10.77.0.1:[0-9]*: over --max-unauthenticated' "$D/rcv.err") times)" \
+		grep -q "^cr: receive: peer 10.77.0.1:[0-9]*: over --max-unauthenticated" "$D/rcv.err"
+	for r in "no complete HELLO within the grace time" "did not present the token" "sent a frame of type" \
+		"sent a frame of [0-9]* bytes" "closed before its HELLO was complete" "does not speak cr-migrate 2" \
+		"over --max-unauthenticated" "dropped: a sender presented the token"; do
+		if grep -q "^cr: receive: peer 10\.77\.0\.3:[0-9]*: $r" "$D/rcv.err"; then pass "... a bad peer named: $r"
+		else fail "... a bad peer named: $r" "$D/rcv.err" "$D/peers.out" "$D/peers.err"; fi
+	done
+	n=$(sed -n 's/^started \([0-9]*\)$/\1/p' "$D/peers.out")
+	named=$(grep -c "^cr: receive: peer 10\.77\.0\.3:" "$D/rcv.err")
+	once=$(sed -n 's/^cr: receive: peer 10\.77\.0\.3:\([0-9]*\): .*/\1/p' "$D/rcv.err" | sort -u | wc -l)
+	if [ "${n:-0}" = 35 ] && [ "$named" = "$n" ] && [ "$once" = "$n" ] && [ "$(grep -c '^peer ' "$D/peers.out")" = "$n" ]; then
+		pass "... each of the ${n:-?} bad connections is named in exactly one line"
+	else fail "... each of the ${n:-?} bad connections (35 meant) is named in exactly one line ($named lines, $once ports)" \
+		"$D/rcv.err" "$D/peers.out" "$D/peers.err"; fi
+	bad=
+	for p in $(awk '$1 == "peer" && $2 ~ /^silent-/ { print $3 }' "$D/peers.out"); do
+		[ "$(grep -c "^cr: receive: peer 10\.77\.0\.3:$p: \(no complete HELLO within the grace time\|over --max-unauthenticated\|dropped: a sender presented the token\)" "$D/rcv.err")" = 1 ] ||
+			bad="$bad $p"
+	done
+	if [ "$(grep -c '^peer silent-' "$D/peers.out")" = 20 ] && [ -z "$bad" ]; then
+		pass "... each of the 20 silent ones: out of grace time, over --max-unauthenticated, or dropped"
+	else fail "... each of the 20 silent ones: out of grace time, over --max-unauthenticated, or dropped (not:$bad)" \
+		"$D/rcv.err" "$D/peers.out"; fi
+	{ [ "$(awk '$2 == "wrong-1" { print $4 }' "$D/peers.out")" = - ] &&
+		[ -z "$(awk '$1 == "peer" && $4 != "-" && $4 != "busy"' "$D/peers.out")" ] &&
+		[ "$(awk '$1 == "peer" && $4 == "busy" && $2 ~ /^silent-/' "$D/peers.out" | wc -l)" = 17 ]; }
+	verdict $? "... what the bad peers got: a wrong token nothing, those over the cap a BUSY frame, no peer anything else"
+	check "... no line shows the token" not grep -q s3cret "$D/rcv.err" "$D/err"
+	check "... no cr, criu or python3 left on A or B ($(lbp_left))" [ -z "$(lbp_left)" ]
+	check "... no temporary directory left (\$TMPDIR: $(echo $(ls "$TMPDIR")))" [ -z "$(ls "$TMPDIR")" ]
+	on_b pkill -x workload
+
+	# the rate limit: three wrong tokens from one address at once
+	on_b $RCV --listen 10.77.0.2:4462 >/dev/null 2>"$D/rcv2.err" &
+	R=$!
+	sleep 0.5
+	on_a timeout 30 python3 "$D/peers.py" ratelimit 4462 >"$D/peers2.out" 2>&1
+	ts=$(awk '$1 == "peer" { print $6 }' "$D/peers2.out" | sort -n | tr '\n' ' ')
+	{ [ "$(grep -c '^peer wrong-[0-9]* [0-9]* - eof' "$D/peers2.out")" = 3 ] &&
+		echo "$ts" | awk '{ exit !(NF == 3 && $1 < 1 && $2 - $1 >= 0.8 && $3 - $2 >= 1.7 && $3 - $1 >= 2.5 && $3 - $1 < 5) }'; }
+	verdict $? "rate limit: three wrong tokens from one address at once are closed at $ts s (the first at once, then 1 s, then 2 s later)"
+	check "... each named" [ "$(grep -c '^cr: receive: peer 10\.77\.0\.3:[0-9]*: did not present the token' "$D/rcv2.err")" = 3 ]
+	on_b pkill -TERM -f "listen 10.77.0.2:4462"
+	lbp_reap "$R" 100 4462
+	st=$?
+	{ [ $st = 1 ] && grep -q "interrupted by SIGTERM" "$D/rcv2.err"; }
+	verdict $? "... the receiver listens on; SIGTERM ends it: exit 1 ($st), says so"
+	{ [ -z "$(lbp_left)" ] && [ -z "$(ls "$TMPDIR")" ]; }
+	verdict $? "... nothing left ($(lbp_left), \$TMPDIR: $(echo $(ls "$TMPDIR")))"
+
+	# --exit-on-bad-peer: the old strict receiver
+	t0=$(date +%s.%N)
+	on_b $RCV --exit-on-bad-peer --listen 10.77.0.2:4463 >/dev/null 2>"$D/rcv3.err" &
+	R=$!
+	sleep 0.5
+	on_a timeout 30 python3 "$D/peers.py" strict 4463 >"$D/peers3.out" 2>&1
+	lbp_reap "$R" 50 4463
+	st=$?
+	t1=$(date +%s.%N)
+	p=$(awk '$1 == "peer" { print $3 }' "$D/peers3.out")
+	check "--exit-on-bad-peer: a peer silent for 1 s, then garbage: the receiver exits 1 ($st) after $(lbp_secs "$t0" "$t1") s" \
+		[ $st = 1 ]
+	check "... it names the peer" grep -q "^cr: receive: peer 10\.77\.0\.3:${p:-x}: sent a frame of type" "$D/rcv3.err"
+	check "... not before the garbage came" grep -q "^early no" "$D/peers3.out"
+	{ [ -z "$(lbp_left)" ] && [ -z "$(ls "$TMPDIR")" ]; }
+	verdict $? "... nothing left ($(lbp_left), \$TMPDIR: $(echo $(ls "$TMPDIR")))"
 }
 
 # ============================ cgroups ===================================
