@@ -191,7 +191,7 @@ enum opt_type { T_STR, T_BOOL, T_UINT, T_LIST };
 	X(listen, "listen", 0, T_STR, C_RCV, "migrate", "", "", "", "ADDR:PORT", "receive: listen on this numeric address until one sender presents the token") \
 	X(grace, "grace-time", 0, T_UINT, C_RCV, "migrate", "", "5", "600", "SEC", "receive --listen: a connection has this long to present the sender's HELLO (0 counts as 1)") \
 	X(max_unauth, "max-unauthenticated", 0, T_UINT, C_RCV, "migrate", "", "4", "64", "N", "receive --listen: connections that may wait for their HELLO at once; one more is told busy (0 counts as 1)") \
-	X(exit_bad_peer, "exit-on-bad-peer", 0, T_BOOL, C_RCV, "migrate", "", "false", "", "", "receive --listen: the first peer decides; a bad one (silent, wrong token, garbage) ends the receiver, exit 1") \
+	X(exit_bad_peer, "exit-on-bad-peer", 0, T_BOOL, C_RCV, "migrate", "", "false", "", "", "receive --listen: the first peer decides; a bad one (silent, wrong token, garbage, over the cap) ends the receiver, exit 1") \
 	X(use_stdio, "stdio", 0, T_BOOL, C_RCV, "migrate", "", "false", "", "", "receive: talk to the sender on stdin/stdout (for --via)") \
 	X(tmpfs, "tmpfs", 0, T_STR, C_RCV, "migrate", "", "auto", "auto|yes|no", "WHEN", "receive: keep the incoming images in a private tmpfs (auto: when twice the tree fits in MemAvailable)") \
 	X(token_file, "token-file", 0, T_STR, C_MIG | C_RCV, "migrate", "", "", "", "FILE", "the shared secret a --to sender must present") \
@@ -2321,7 +2321,7 @@ static int rpc_features(struct rpc *r, criu_features *f)
 static const char *known_fix(const char *text)
 {
 	for (unsigned i = 0; i < 4; i++)
-		if (strstr(text, nth("vdso: \0Can't get 1:16 opt\0cpuset.cpu_exclusive: Invalid argument\0"
+		if (strstr(text, nth("Error (criu/vdso.c\0Can't get 1:16 opt\0cpuset.cpu_exclusive: Invalid argument\0"
 				     "cpuset.cpus: Invalid argument\0", i)))
 			return nth("this CRIU is too old for this kernel: CRIU 4.2 or newer works (docs/troubleshooting.md)\0"
 				   "a sibling cpuset cgroup holds CPUs this tree's cpuset had (exclusively) at checkpoint time, "
@@ -5076,7 +5076,8 @@ static void cmd_check_hierarchy(const char *kind, const char *mnt, const char *c
 	mk = made ? "yes" : strerror(errno);
 	out(1, cfg.json ? "%s{\"version\":\"%s\",\"path\":\"%s\",\"controllers\":\"%s\",\"freezer\":\"%s\",\"create\":\"%s\"}"
 			: "%s  %s         %s (%s): freezer %s, create %s\n",
-	    cfg.json ? first ? ",\"hierarchies\":[" : "," : "", kind, ins_str(mnt, strlen(mnt)), ctrl, fr, mk);
+	    cfg.json ? first ? ",\"hierarchies\":[" : "," : "", kind, ins_str(mnt, strlen(mnt)), ins_str(ctrl, strlen(ctrl)), fr,
+	    ins_str(mk, strlen(mk)));
 	if (made)
 		rmdir(probe);
 }
@@ -5093,8 +5094,16 @@ static void chk_criu_said(int dfd, char *why, size_t size)
 	ssize_t n = pread(criu_stderr, buf, (1 << 16) - 1, 0);
 
 	for (int pass = 0; pass < 2 && !e; pass++) {
-		if (pass && (n = read_file_at(dfd, "check.log", buf, 1 << 16)) < 0)
-			break;
+		int fd = pass ? openat(dfd, "check.log", O_RDONLY | O_CLOEXEC) : -1;
+		off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
+
+		/* the log's last 64 KiB: a debug log is longer, its errors last */
+		if (pass) {
+			n = fd < 0 ? -1 : pread(fd, buf, (1 << 16) - 1, end > (1 << 16) - 1 ? end - (1 << 16) + 1 : 0);
+			close_keep(fd);
+			if (n < 0)
+				break;
+		}
 		buf[n < 0 ? 0 : n] = '\0';
 		for (ssize_t i = 0; i < n; i++)	/* CRIU 3.17 pads a line with NULs */
 			buf[i] = buf[i] ? buf[i] : '\n';
@@ -5126,13 +5135,14 @@ static int cmd_check(void)
 	criu_features f = { 0 };
 	char criu[PATH_MAX], dir[PATH_MAX] = "", buf[256], path[PATH_MAX + 32], why[1024] = "", sub[96];
 	const char *fix = NULL;
-	bool ok = false, have_f = false, root = !geteuid() || cfg.criu_socket[0];
+	bool ok = false, have_f = false, logged = false, root = !geteuid() || cfg.criu_socket[0];
 	long long pipe_max = lazy_pipe_short();
 	int dfd = -1;
 
 	uname(&u);
 	keep_warn = true;
-	criu_stderr = memfd_create("criu-stderr", MFD_CLOEXEC);
+	if ((criu_stderr = memfd_create("criu-stderr", MFD_CLOEXEC)) < 0)	/* kernels before 3.17 */
+		criu_stderr = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	chk("cr", -1, CR_VERSION, NULL);
 	snprintf(buf, sizeof(buf), cfg.json ? "%s" : "%s (cr built for %s)", u.machine, CR_ARCH);
 	chk("arch", -1, buf, NULL);
@@ -5201,7 +5211,8 @@ static int cmd_check(void)
 		goto out;
 	}
 	snprintf(path, sizeof(path), "failed (log: %s/check.log)", dir);
-	chk("criu check", 0, faccessat_(dfd, "check.log", F_OK) ? "failed (CRIU wrote no log)" : path, NULL);
+	logged = !faccessat_(dfd, "check.log", F_OK);
+	chk("criu check", 0, logged ? path : "failed (CRIU wrote no log)", NULL);
 criu_failed:
 	snprintf(why, sizeof(why), "%s", warn_keep[0] ? warn_keep : "CRIU's own check failed");
 	chk_criu_said(dfd, why, sizeof(why));
@@ -5241,7 +5252,7 @@ out:
 		warn("checkpoint and restore cannot work here: %s", why);
 	if (dfd >= 0) {
 		close(dfd);
-		if (ok)
+		if (!logged)	/* kept only for the log it names */
 			rm_rf_at(AT_FDCWD, dir);
 	}
 	rpc_close(&r);
@@ -6022,7 +6033,6 @@ static int mig_listen(const char *tok, char *hello)
 		pfd[1] = (struct pollfd){ cfg.sigfd > 0 ? cfg.sigfd : -1, POLLIN, 0 };
 		for (unsigned i = 0; i < n; i++) {	/* held (slowed down) or read */
 			hold[i] = pv[i].busy ? 0 : mig_held(bad, pv[i].ip, now);
-			pv[i].end = hold[i] + (int64_t)grace * 1000 > pv[i].end ? hold[i] + (int64_t)grace * 1000 : pv[i].end;
 			wake = pv[i].end < wake ? pv[i].end : hold[i] && hold[i] < wake ? hold[i] : wake;
 			pfd[np++] = (struct pollfd){ hold[i] ? -1 : pv[i].fd, POLLIN, 0 };
 		}
@@ -6041,7 +6051,7 @@ static int mig_listen(const char *tok, char *hello)
 			ssize_t r = 0;
 			int v = 0;
 
-			if (pfd[2 + i].revents && !mig_held(bad, p->ip, now)) {
+			if (pfd[2 + i].revents && (p->busy || !mig_held(bad, p->ip, now))) {
 				uint32_t len = p->have >= 8 ? le32toh(((uint32_t *)p->buf)[1]) : 0;
 				size_t want = p->busy ? MIG_HELLO_MAX : p->have < 8 ? 8 - p->have :
 					      8 + (len < MIG_HELLO_MAX ? len : MIG_HELLO_MAX) - p->have;
@@ -6087,8 +6097,10 @@ static int mig_listen(const char *tok, char *hello)
 			int c = accept4(lfd, &a.sa, &alen, SOCK_CLOEXEC | SOCK_NONBLOCK);
 			struct peer *p = &pv[n];
 
-			if (c < 0)
+			if (c < 0) {
+				usleep(100000);	/* EMFILE: the connection stays queued */
 				continue;
+			}
 			if (n == MIG_WAITING) {	/* busy ones being drained fill every slot */
 				close(c);
 				continue;
@@ -6098,8 +6110,11 @@ static int mig_listen(const char *tok, char *hello)
 			       a.sa.sa_family == AF_INET ? 4 : 16);
 			ins_addr(p->addr, sizeof(p->addr), (uint32_t *)p->ip, a.sa.sa_family == AF_INET ? 1 : 4,
 				 ntohs(a.in4.sin_port));
+			/* the grace time counts from when its address may be read,
+			 * and is never extended: nothing holds a slot for longer */
 			p->fd = c, p->have = 0, p->busy = waiting >= max;
-			p->end = now + (p->busy ? 1000 : (int64_t)grace * 1000);
+			p->end = mig_held(bad, p->ip, now);
+			p->end = p->busy ? now + 1000 : (p->end ? p->end : now) + (int64_t)grace * 1000;
 			n++;
 			if (!p->busy) {
 				waiting++;
@@ -6575,7 +6590,8 @@ static int migrate_connect(struct migrate *o)
 		 * would reset the connection (and the BUSY it sent with it) */
 		len = (uint32_t)strlen(o->hello);
 		memcpy(o->hello - 8, (uint32_t[]){ htole32(MIG_HELLO), htole32(len) }, 8);
-		t = write_all(o->ch, o->hello - 8, 8 + len) ? -1 : mig_recv(o->ch, m->buf, sizeof(m->buf), &len);
+		t = write_all(o->ch, o->hello - 8, 8 + len) ? (warn("send to the other side:"), -1) :
+		    mig_recv(o->ch, m->buf, sizeof(m->buf), &len);
 		if (t == MIG_READY)
 			break;
 		if (t != MIG_BUSY || now_ms() >= until) {
@@ -6586,7 +6602,11 @@ static int migrate_connect(struct migrate *o)
 		info("the receiver is busy with other connections: trying again");
 		close(o->ch);
 		o->ch = -1;
-		usleep(1000000);
+		mig_reap(o->via);
+		if (poll(&(struct pollfd){ cfg.sigfd, POLLIN, 0 }, 1, 1000) > 0) {
+			warn("interrupted while the receiver was busy; nothing was done");
+			return -1;
+		}
 	}
 	if (o->post && !mig_num(m->buf, "lazy")) {
 		warn("--mode %s: the target cannot restore lazily (%s); nothing was done", cfg.mode,
@@ -7075,8 +7095,10 @@ static int receive_ready(struct receive *o)
 		o->tmp = false, o->inmem = true;
 	} else if (str_eq(cfg.tmpfs, "yes"))
 		return mig_sendf(o->cout, MIG_ERROR, "the target cannot make a tmpfs for the images (--tmpfs yes)"), -1;
-	if (o->tmp && !mkdtemp_(o->dir, sizeof(o->dir), "receive"))
+	if (o->tmp && !mkdtemp_(o->dir, sizeof(o->dir), "receive")) {
+		o->dir[0] = '\0';	/* (a name mkdtemp_ tried: not cr's to remove) */
 		return mig_sendf(o->cout, MIG_ERROR, "the target cannot create an image directory"), -1;
+	}
 	if (o->tmp) {
 		mig_left.dir = o->dir;
 		cfg.cleanup = mig_cleanup;
@@ -7102,7 +7124,8 @@ static int receive_ready(struct receive *o)
  * the final dump's pages. One ends when its dump flushed, usually before
  * PSEND arrives: it is waited for then (a failed one ends all at once, so
  * the source's CRIU is not left writing into nothing), else at PSEND.
- * Returns the frame that ended it (FILE: the images begin), or -1.
+ * Returns what ended it (FILE: the images begin; else mig_recv_watch's
+ * answer, which receive_images reports), or -4 when it failed and said so.
  */
 static int receive_dump(struct receive *o)
 {
@@ -7118,7 +7141,7 @@ static int receive_dump(struct receive *o)
 			    mig_send(m->ctl, MIG_PSREADY, "", 0, NULL, 0)) {
 				mig_sendf(m->ctl, MIG_ERROR, o->ps.interrupted ? "the target was interrupted by %s" :
 					  "the target's page server did not start", sig_name(o->ps.interrupted));
-				return -1;
+				return -4;
 			}
 			continue;
 		}
@@ -7138,7 +7161,7 @@ static int receive_dump(struct receive *o)
 		xxh_hex(&pump_sh->in, o->sum);
 		if (mig_sendf(m->ctl, t == -3 ? MIG_ERROR : MIG_PSDONE, "status=%d sum=%s (the target's page server)", pst,
 			      o->sum) || pst)
-			return -1;
+			return -4;
 		pst = -1;
 	}
 	return t;
@@ -7241,7 +7264,7 @@ static int cmd_receive(void)
 	prog = "cr: receive";	/* with --via both ends share one stderr: "cr: receive: ..." */
 	if (receive_hello(o))
 		return EXIT_FAIL;
-	if (!receive_ready(o) && (t = receive_dump(o)) >= 0 && !receive_images(o, t) && !receive_restore(o))
+	if (!receive_ready(o) && (t = receive_dump(o)) != -4 && !receive_images(o, t) && !receive_restore(o))
 		ret = EXIT_OK;
 	if (o->lazy_left || (cfg.lazyd > 0 && ret != EXIT_OK)) {
 		static struct pidset tree;

@@ -288,10 +288,10 @@ def strict(x): raise ValueError("not JSON: " + x)
 d = json.loads(open(sys.argv[1]).read(), parse_constant=strict)
 sys.exit(0 if eval(sys.argv[2]) else 1)' "$T/chk.$1.json" "$2" 2>>"$T/chk.$1.err"
 	}
-	chk_run vdso "log@FEATURE_CHECK,msg=vdso: Unexpected rt vDSO area bounds"
+	chk_run vdso "log@FEATURE_CHECK,msg=Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds"
 	if [ "$(cat "$T/chk.vdso.rc")" = 1 ] && [ "$(grep -c . "$T/chk.vdso.err")" = 2 ] &&
 		[ "$(grep -c '^cr: checkpoint and restore cannot work here: .*vDSO area bounds$' "$T/chk.vdso.err")" = 2 ] &&
-		grep -q '^checkpoint   no: .*CRIU says: Error (criu/kerndat.c:1): vdso: Unexpected rt vDSO area bounds$' "$T/chk.vdso" &&
+		grep -q '^checkpoint   no: .*CRIU says: Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds$' "$T/chk.vdso" &&
 		grep -A1 '^restore      no: ' "$T/chk.vdso" | grep -q '^  *fix: this CRIU is too old for this kernel: CRIU 4.2 or newer works' &&
 		grep -q '^pre-dump     unknown: ' "$T/chk.vdso"; then
 		ok "check, CRIU too old for the kernel (vDSO): exit 1, one line on stderr (and CRIU's stderr not there), CRIU's error quoted in one line, the fix named"
@@ -432,9 +432,59 @@ PYEOF2
 			ok "... a HELLO in two parts, around another peer leaving and a newcomer's header, arrives whole: READY"
 		else notok "... a HELLO in two parts arrives whole" "$T/peers.out" "$T/rcv.err"; fi
 	fi
+	# ... and nothing keeps a slot past its grace time: silent connections
+	# from an address that keeps failing the token (each failure holds
+	# the address) are still dropped on time
+	if command -v python3 >/dev/null; then
+		_port=$((_port + 1))
+		TMPDIR="$T/rcvtmp" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" receive --listen 127.0.0.1:$_port --token-file "$T/tok" \
+			--tmpfs no --grace-time 2 --timeout 8 >"$T/rcv.out" 2>"$T/rcv.err" &
+		_r=$!
+		python3 - "$_port" >"$T/peers.out" 2>&1 <<'PYEOF2'
+import socket, struct, sys, threading, time
+port = int(sys.argv[1])
+def conn():
+    for i in range(100):
+        try:
+            return socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("no listener")
+p = b"cr-migrate 2 criu=40201 pid=4194000 mib=1 pids=4194000 token=wrong"
+t0 = time.monotonic()
+silent = [conn() for i in range(3)]
+def wrongs():
+    while time.monotonic() - t0 < 5:
+        try:
+            conn().sendall(struct.pack("<II", 1, len(p)) + p)
+        except OSError:
+            pass
+        time.sleep(0.5)
+threading.Thread(target=wrongs, daemon=True).start()
+for s in silent:
+    s.settimeout(10)
+    try:
+        s.recv(1)
+    except OSError:
+        pass
+print("silent ones closed after %.1f s" % (time.monotonic() - t0))
+PYEOF2
+		wait $_r
+		_secs=$(sed -n 's/^silent ones closed after \([0-9.]*\) s$/\1/p' "$T/peers.out")
+		if [ -n "$_secs" ] && awk -v s="$_secs" 'BEGIN { exit !(s <= 3.5) }' &&
+			[ "$(grep -c ': no complete HELLO within the grace time (2 s; 0 bytes came)$' "$T/rcv.err")" = 3 ]; then
+			ok "... silent connections from an address that keeps failing the token are still dropped on time (${_secs} s, grace 2 s)"
+		else notok "... silent connections are dropped on time whatever their address does (${_secs:-?} s)" "$T/peers.out" "$T/rcv.err"; fi
+	fi
 	# a known CRIU error in a failed operation's log gets its fix too
 	fk "log,msg=Can't get 1:16 opt" 1 "this CRIU is too old for this kernel: CRIU 4.2 or newer works" \
 		fkrun "log,msg=Can't get 1:16 opt: Operation not supported" checkpoint -D "$T/fk" $S
+	# ... and only then: another error that merely mentions the vDSO gets none
+	rm -rf "$T/fk" "$T/fk.dump.log"
+	FAKE_CRIU="log,msg=vdso: Parsing at 7ffd1c5f4000 7ffd1c5f6000" "$CR" -c none --criu "$FAKE" checkpoint -D "$T/fk" $S >"$T/out" 2>"$T/err"
+	if [ $? = 1 ] && grep -q 'vdso: Parsing at' "$T/err" && ! grep -q 'too old for this kernel' "$T/err"; then
+		ok "... a failure whose log mentions the vDSO elsewhere gets no such fix"
+	else notok "... a failure whose log mentions the vDSO elsewhere gets no such fix" "$T/err"; fi
 	fk parent-path 1 "--parent-path ../nope: no such directory relative to the image directory" \
 		fkrun mem-track pre-dump --parent-path ../nope -D "$T/fk" $S
 	rm -f "$T/rec"

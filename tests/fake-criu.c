@@ -79,9 +79,10 @@
  *                       has success=false, that cr_errmsg and cr_errno
  *                       ESRCH (DUMP, PRE_DUMP) or EEXIST (RESTORE).
  *                       log@FEATURE_CHECK: the error line goes to stderr
- *                       (criu/kerndat.c) and the reply has success=false,
- *                       as CRIU's kernel probe fails (CRIU 3.17 on a new
- *                       kernel's vDSO: msg=vdso: ...)
+ *                       (criu/kerndat.c, or msg= as it is when it starts
+ *                       "Error (") and the reply has success=false, as
+ *                       CRIU's kernel probe fails (CRIU 3.17 on a new
+ *                       kernel's vDSO: msg=Error (criu/vdso.c:381): ...)
  *
  * FAKE_CRIU_RECORD=FILE: append one line per request to FILE, its type and
  * the options cr set ("DUMP pid=12 leave_stopped=1 cg_root=cpu:/x ..."),
@@ -883,7 +884,7 @@ static void handle(const criu_req *req, criu_resp *resp, bool fail_on_purpose)
 		if (!req->has_features)
 			break;
 		if (fail_on_purpose) {	/* its kernel probe failed: stderr only */
-			fprintf(stderr, "Error (criu/kerndat.c:1): %s\n", cfg.msg);
+			fprintf(stderr, "%s%s\n", strncmp(cfg.msg, "Error (", 7) ? "Error (criu/kerndat.c:1): " : "", cfg.msg);
 			fflush(stderr);
 			break;
 		}
