@@ -6009,7 +6009,7 @@ static int mig_listen(const char *tok, char *hello)
 		int fd;
 		bool busy;	/* told BUSY: drained, then closed */
 		size_t have;
-		int64_t end;
+		int64_t end, cap;	/* the grace time's end, and its latest */
 		uint8_t ip[16];
 		char addr[64], *buf;
 	} *pv_m;
@@ -6033,6 +6033,8 @@ static int mig_listen(const char *tok, char *hello)
 		pfd[1] = (struct pollfd){ cfg.sigfd > 0 ? cfg.sigfd : -1, POLLIN, 0 };
 		for (unsigned i = 0; i < n; i++) {	/* held (slowed down) or read */
 			hold[i] = pv[i].busy ? 0 : mig_held(bad, pv[i].ip, now);
+			if (hold[i] && hold[i] + (int64_t)grace * 1000 > pv[i].end)	/* unread while held */
+				pv[i].end = hold[i] + (int64_t)grace * 1000 < pv[i].cap ? hold[i] + (int64_t)grace * 1000 : pv[i].cap;
 			wake = pv[i].end < wake ? pv[i].end : hold[i] && hold[i] < wake ? hold[i] : wake;
 			pfd[np++] = (struct pollfd){ hold[i] ? -1 : pv[i].fd, POLLIN, 0 };
 		}
@@ -6110,11 +6112,12 @@ static int mig_listen(const char *tok, char *hello)
 			       a.sa.sa_family == AF_INET ? 4 : 16);
 			ins_addr(p->addr, sizeof(p->addr), (uint32_t *)p->ip, a.sa.sa_family == AF_INET ? 1 : 4,
 				 ntohs(a.in4.sin_port));
-			/* the grace time counts from when its address may be read,
-			 * and is never extended: nothing holds a slot for longer */
+			/* the grace time counts from when its address may be read
+			 * (a wait there extends it), but no wait makes it longer
+			 * than grace + 8 s: nothing holds a slot for longer */
 			p->fd = c, p->have = 0, p->busy = waiting >= max;
-			p->end = mig_held(bad, p->ip, now);
-			p->end = p->busy ? now + 1000 : (p->end ? p->end : now) + (int64_t)grace * 1000;
+			p->end = p->busy ? now + 1000 : now + (int64_t)grace * 1000;
+			p->cap = p->end + 8000;
 			n++;
 			if (!p->busy) {
 				waiting++;

@@ -438,7 +438,7 @@ PYEOF2
 	if command -v python3 >/dev/null; then
 		_port=$((_port + 1))
 		TMPDIR="$T/rcvtmp" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" receive --listen 127.0.0.1:$_port --token-file "$T/tok" \
-			--tmpfs no --grace-time 2 --timeout 8 >"$T/rcv.out" 2>"$T/rcv.err" &
+			--tmpfs no --grace-time 2 --timeout 16 >"$T/rcv.out" 2>"$T/rcv.err" &
 		_r=$!
 		python3 - "$_port" >"$T/peers.out" 2>&1 <<'PYEOF2'
 import socket, struct, sys, threading, time
@@ -454,7 +454,7 @@ p = b"cr-migrate 2 criu=40201 pid=4194000 mib=1 pids=4194000 token=wrong"
 t0 = time.monotonic()
 silent = [conn() for i in range(3)]
 def wrongs():
-    while time.monotonic() - t0 < 5:
+    while time.monotonic() - t0 < 14:
         try:
             conn().sendall(struct.pack("<II", 1, len(p)) + p)
         except OSError:
@@ -462,7 +462,7 @@ def wrongs():
         time.sleep(0.5)
 threading.Thread(target=wrongs, daemon=True).start()
 for s in silent:
-    s.settimeout(10)
+    s.settimeout(20)
     try:
         s.recv(1)
     except OSError:
@@ -471,9 +471,9 @@ print("silent ones closed after %.1f s" % (time.monotonic() - t0))
 PYEOF2
 		wait $_r
 		_secs=$(sed -n 's/^silent ones closed after \([0-9.]*\) s$/\1/p' "$T/peers.out")
-		if [ -n "$_secs" ] && awk -v s="$_secs" 'BEGIN { exit !(s <= 3.5) }' &&
+		if [ -n "$_secs" ] && awk -v s="$_secs" 'BEGIN { exit !(s <= 10.5) }' &&
 			[ "$(grep -c ': no complete HELLO within the grace time (2 s; 0 bytes came)$' "$T/rcv.err")" = 3 ]; then
-			ok "... silent connections from an address that keeps failing the token are still dropped on time (${_secs} s, grace 2 s)"
+			ok "... silent connections from an address that keeps failing the token are still dropped in bounded time (${_secs} s: grace 2 s + at most 8 s of its address's wait)"
 		else notok "... silent connections are dropped on time whatever their address does (${_secs:-?} s)" "$T/peers.out" "$T/rcv.err"; fi
 	fi
 	# a known CRIU error in a failed operation's log gets its fix too
