@@ -27,13 +27,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-ok() { n=$((n + 1)); pass=$((pass + 1)); echo "ok $n - $1"; }
+ok() { n=$((n + 1)); pass=$((pass + 1)); _why=0; echo "ok $n - $1"; }
 notok() {
 	n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $1"
+	echo "not ok $n - $1" >>"$T/failed"
+	echo "== not ok $n - $1" >>"$T/failed.why"
 	shift
-	for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | tail -40; done
+	for f in "$@"; do [ -f "$f" ] && sed 's/^/#   /' "$f" | tail -40 | tee -a "$T/failed.why"; done
+	_why=1
 	return 0
 }
+# a line of the details a scenario printed under its failure: kept for the
+# recap at the end too
+why() { echo "$1"; [ "${_why:-0}" = 1 ] && echo "$1" >>"$T/failed.why"; return 0; }
 
 # run NAME EXPECTED_STATUS CMD...: run with stdout/stderr in $T/out, $T/err
 run() {
@@ -351,40 +357,7 @@ sys.exit(0 if eval(sys.argv[2]) else 1)' "$T/chk.$1.json" "$2" 2>>"$T/chk.$1.err
 		TMPDIR="$T/rcvtmp" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" receive --listen 127.0.0.1:$_port --token-file "$T/tok" \
 			--tmpfs no --grace-time 2 --max-unauthenticated 2 --timeout 30 >"$T/rcv.out" 2>"$T/rcv.err" &
 		_r=$!
-		python3 - "$_port" >"$T/peers.out" 2>&1 <<'PYEOF2'
-import socket, struct, sys, time
-port = int(sys.argv[1])
-def conn():
-    for i in range(100):
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=10)
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("no listener")
-def hello(tok):
-    p = b"cr-migrate 2 criu=40201 pid=4194000 mib=1 pids=4194000 token=" + tok
-    return struct.pack("<II", 1, len(p)) + p
-def frame(s):
-    h = b""
-    while len(h) < 8:
-        d = s.recv(8 - len(h))
-        if not d:
-            return None
-        h += d
-    return struct.unpack("<II", h)[0]
-silent = conn()                      # says nothing: dropped after the grace time
-garbage = conn(); garbage.sendall(b"\x07" * 64)
-time.sleep(0.3)
-held = conn()                        # a second waiting connection (the cap is 2)
-time.sleep(0.3)
-busy = conn()                        # one more: told BUSY
-print("busy got frame", frame(busy))
-time.sleep(2.2)                      # silent and held are dropped by now
-wrong = conn(); wrong.sendall(hello(b"wrong"))
-print("wrong got", frame(wrong))     # None: closed without a word
-good = conn(); good.sendall(hello(b"s3cret"))   # read once its address has waited 1 s
-print("good got frame", frame(good))
-PYEOF2
+		python3 "$top/tests/listen-peers.py" bad "$_port" >"$T/peers.out" 2>&1
 		wait $_r; _st=$?
 		_named=$(grep -c '^cr: receive: peer 127\.0\.0\.1:[0-9]*: ' "$T/rcv.err")
 		if grep -q '^busy got frame 15$' "$T/peers.out" && grep -q '^wrong got None$' "$T/peers.out" &&
@@ -405,26 +378,7 @@ PYEOF2
 		TMPDIR="$T/rcvtmp" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" receive --listen 127.0.0.1:$_port --token-file "$T/tok" \
 			--tmpfs no --timeout 30 >"$T/rcv.out" 2>"$T/rcv.err" &
 		_r=$!
-		python3 - "$_port" >"$T/peers.out" 2>&1 <<'PYEOF2'
-import socket, struct, sys, time
-port = int(sys.argv[1])
-def conn():
-    for i in range(100):
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=10)
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("no listener")
-p = b"cr-migrate 2 pad=" + b"x" * 30000 + b" criu=40201 pid=4194000 mib=1 pids=4194000 token=s3cret"
-msg = struct.pack("<II", 1, len(p)) + p
-first = conn(); time.sleep(0.2)
-x = conn(); x.sendall(msg[:1008]); time.sleep(0.2)
-first.close(); time.sleep(0.2)
-y = conn(); y.sendall(struct.pack("<II", 1, 10)); time.sleep(0.2)
-x.sendall(msg[1008:])
-h = x.recv(8)
-print("x got frame", struct.unpack("<II", h)[0] if len(h) == 8 else None)
-PYEOF2
+		python3 "$top/tests/listen-peers.py" split "$_port" >"$T/peers.out" 2>&1
 		wait $_r
 		if grep -q '^x got frame 2$' "$T/peers.out" && [ "$(grep -c 'peer 127.0.0.1:[0-9]*: ' "$T/rcv.err")" = 2 ] &&
 			grep -q 'peer 127.0.0.1:[0-9]*: closed before its HELLO was complete (0 bytes came)$' "$T/rcv.err" &&
@@ -440,35 +394,7 @@ PYEOF2
 		TMPDIR="$T/rcvtmp" FAKE_CRIU=ok "$CR" -c none --criu "$FAKE" receive --listen 127.0.0.1:$_port --token-file "$T/tok" \
 			--tmpfs no --grace-time 2 --timeout 16 >"$T/rcv.out" 2>"$T/rcv.err" &
 		_r=$!
-		python3 - "$_port" >"$T/peers.out" 2>&1 <<'PYEOF2'
-import socket, struct, sys, threading, time
-port = int(sys.argv[1])
-def conn():
-    for i in range(100):
-        try:
-            return socket.create_connection(("127.0.0.1", port), timeout=10)
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("no listener")
-p = b"cr-migrate 2 criu=40201 pid=4194000 mib=1 pids=4194000 token=wrong"
-t0 = time.monotonic()
-silent = [conn() for i in range(3)]
-def wrongs():
-    while time.monotonic() - t0 < 14:
-        try:
-            conn().sendall(struct.pack("<II", 1, len(p)) + p)
-        except OSError:
-            pass
-        time.sleep(0.5)
-threading.Thread(target=wrongs, daemon=True).start()
-for s in silent:
-    s.settimeout(20)
-    try:
-        s.recv(1)
-    except OSError:
-        pass
-print("silent ones closed after %.1f s" % (time.monotonic() - t0))
-PYEOF2
+		python3 "$top/tests/listen-peers.py" slots "$_port" >"$T/peers.out" 2>&1
 		wait $_r
 		_secs=$(sed -n 's/^silent ones closed after \([0-9.]*\) s$/\1/p' "$T/peers.out")
 		if [ -n "$_secs" ] && awk -v s="$_secs" 'BEGIN { exit !(s <= 10.5) }' &&
@@ -658,6 +584,7 @@ tier1() {
 			"ok - "*) ok "$1$s: ${line#ok - }" ;;
 			"not ok - "*) notok "$1$s: ${line#not ok - }" ;;
 			"# matrix: "*) echo "${line#\# matrix: }" >>"$T/matrix" ;;
+			"#   "*) why "$line" ;;
 			*) echo "$line" ;;
 			esac
 		done <"$T/$s.out"
@@ -786,6 +713,7 @@ for a in ${CR_TEST_CROSS_ARCHS-aarch64 riscv64}; do
 		case $line in
 		"ok "[0-9]*) ok "$a: ${line#ok * - }" ;;
 		"not ok "[0-9]*) notok "$a: ${line#not ok * - }"; xfail=1 ;;
+		"#   "*) why "$line" ;;
 		"#"*) echo "$line" ;;
 		esac
 	done <"$T/tier0-$a.out"
@@ -843,6 +771,7 @@ else
 			"ok "[0-9]*) ok "$vp: ${line#ok * - }" ;;
 			"not ok "[0-9]*) notok "$vp: ${line#not ok * - }"; vfail=1 ;;
 			*" passed, "*" failed"*) echo "# $vp: $line" ;;
+			"#   "*) why "$line" ;;
 			*) echo "$line" ;;
 			esac
 		done <"$T/$vp.out"
@@ -852,5 +781,15 @@ else
 	done
 fi
 
+# The failures again, last, where a CI log cut to its tail still shows
+# them: the first three with the first lines of their details, then the
+# titles of up to 12 (everything is above, in place)
+if [ -s "$T/failed" ]; then
+	echo "# ---- the first failures, again:"
+	awk '/^== not ok / { f++; k = 0; if (f <= 3) print "# " substr($0, 4); next } f <= 3 && k++ < 5' "$T/failed.why"
+	echo "# ---- the $failed failure(s):"
+	head -n 12 "$T/failed" | sed 's/^/# /'
+	[ "$failed" -gt 12 ] && echo "# ... and $((failed - 12)) more"
+fi
 echo "$pass passed, $failed failed"
 [ "$failed" = 0 ]
