@@ -1476,6 +1476,29 @@ interrupt_mid_dump() { # interrupt_mid_dump CGROUP PID WHAT(criu|cr) SIGNAL
 	wait "$C"
 }
 
+# cgk_runs_on CGROUP COUNTFILE PREFIX: after criu was SIGKILLed mid-dump,
+# the process $P counts on and runs untraced. Or the kill landed in the
+# instant criu ran a syscall inside it (compel's code over the process's
+# own, then an int3: CRIU's window, docs/reliability.md; it happened in 1 CI
+# run of many) and it died of SIGTRAP: then that is checked, and a new
+# process in CGROUP takes its place for what follows.
+cgk_runs_on() {
+	_c=$(count "$2")
+	if wait_above "$2" $((_c + 2)) && running "$P"; then
+		pass "$3... the process counts on ($_c -> $(count "$2")) and runs, untraced"
+		return 0
+	fi
+	kill -9 "$P" 2>/dev/null
+	wait "$P" 2>/dev/null
+	_ps=$?
+	check "$3... the process died of SIGTRAP ($_ps): criu was killed inside its syscall injection (CRIU's window)" \
+		[ "$_ps" = 133 ]
+	rm -f "$2"
+	start_in "$1" -- "$W" counter "$2" 512
+	P=$!
+	wait_above "$2" 0 200
+}
+
 scenario_cgroup_kill() {
 	trap cg_cleanup EXIT
 	A=$V2/$CGN-a
@@ -1487,9 +1510,7 @@ scenario_cgroup_kill() {
 	check "criu SIGKILLed mid-dump: exit 1" [ $? = 1 ]
 	check "... says criu died" grep -q "criu exited without answering\|killed by signal" "$D/err"
 	check "... the cgroup is thawed ($(v2_state "$A"))" [ "$(v2_state "$A")" = 00 ]
-	check "... the process runs, untraced" running "$P"
-	c1=$(count "$D/c")
-	check "... and counts on" wait_above "$D/c" $((c1 + 2))
+	cgk_runs_on "$A" "$D/c" ""
 	{ [ ! -e "$D/ck-criu" ] && no_temp_dirs; }
 	verdict $? "... no image directory, no temporary one"
 	interrupt_mid_dump "$A" "$P" cr INT
@@ -1513,9 +1534,10 @@ scenario_cgroup_kill() {
 		interrupt_mid_dump "$A" "$P" "${w%:*}" "${w#*:}"
 		check "v1: SIG${w#*:} to ${w%:*} mid-dump: exit 1, THAWED ($(cat "$A/freezer.state"))" \
 			[ $? = 1 -a "$(cat "$A/freezer.state")" = THAWED ]
-		{ running "$P" && [ ! -e "$D/ck-${w%:*}" ] && no_temp_dirs &&
-			[ -z "$(pgrep -x criu)" ]; }
-		verdict $? "v1: ... the process runs, untraced; nothing left"
+		{ [ ! -e "$D/ck-${w%:*}" ] && no_temp_dirs && [ -z "$(pgrep -x criu)" ]; }
+		verdict $? "v1: ... nothing left"
+		if [ "${w%:*}" = criu ]; then cgk_runs_on "$A" "$D/c1" "v1: "
+		else check "v1: ... the process runs, untraced" running "$P"; fi
 	done
 }
 
