@@ -5094,11 +5094,10 @@ static void chk_criu_said(int dfd, char *why, size_t size)
 	ssize_t n = pread(criu_stderr, buf, (1 << 16) - 1, 0);
 
 	for (int pass = 0; pass < 2 && !e; pass++) {
-		int fd = pass ? openat(dfd, "check.log", O_RDONLY | O_CLOEXEC) : -1;
-		off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
+		if (pass) {	/* the log's last 64 KiB: a debug log is longer, its errors last */
+			int fd = openat(dfd, "check.log", O_RDONLY | O_CLOEXEC);
+			off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : 0;
 
-		/* the log's last 64 KiB: a debug log is longer, its errors last */
-		if (pass) {
 			n = fd < 0 ? -1 : pread(fd, buf, (1 << 16) - 1, end > (1 << 16) - 1 ? end - (1 << 16) + 1 : 0);
 			close_keep(fd);
 			if (n < 0)
@@ -6032,9 +6031,10 @@ static int mig_listen(const char *tok, char *hello)
 		pfd[0] = (struct pollfd){ lfd, POLLIN, 0 };
 		pfd[1] = (struct pollfd){ cfg.sigfd > 0 ? cfg.sigfd : -1, POLLIN, 0 };
 		for (unsigned i = 0; i < n; i++) {	/* held (slowed down) or read */
-			hold[i] = pv[i].busy ? 0 : mig_held(bad, pv[i].ip, now);
-			if (hold[i] && hold[i] + (int64_t)grace * 1000 > pv[i].end)	/* unread while held */
-				pv[i].end = hold[i] + (int64_t)grace * 1000 < pv[i].cap ? hold[i] + (int64_t)grace * 1000 : pv[i].cap;
+			int64_t after = (hold[i] = pv[i].busy ? 0 : mig_held(bad, pv[i].ip, now)) + (int64_t)grace * 1000;
+
+			if (hold[i] && after > pv[i].end)	/* unread while held */
+				pv[i].end = after < pv[i].cap ? after : pv[i].cap;
 			wake = pv[i].end < wake ? pv[i].end : hold[i] && hold[i] < wake ? hold[i] : wake;
 			pfd[np++] = (struct pollfd){ hold[i] ? -1 : pv[i].fd, POLLIN, 0 };
 		}

@@ -1368,9 +1368,8 @@ EOF
 	ts=$(awk '$1 == "peer" { print $6 }' "$D/peers2.out" | sort -n | tr '\n' ' ')
 	{ [ "$(grep -c '^peer wrong-[0-9]* [0-9]* - eof' "$D/peers2.out")" = 3 ] &&
 		echo "$ts" | awk '{ exit !(NF == 3 && $1 < 1 && $2 - $1 >= 0.8 && $3 - $2 >= 1.7 && $3 - $1 >= 2.5 && $3 - $1 < 5) }'; }
-	if [ $? = 0 ]; then pass "rate limit: three wrong tokens from one address at once are closed at $ts s (the first at once, then 1 s, then 2 s later)"
-	else fail "rate limit: three wrong tokens from one address at once are closed at $ts s (the first at once, then 1 s, then 2 s later)" \
-		"$D/peers2.out" "$D/rcv2.err"; fi
+	_v=$? desc="rate limit: three wrong tokens from one address at once are closed at $ts s (the first at once, then 1 s, then 2 s later)"
+	if [ $_v = 0 ]; then pass "$desc"; else fail "$desc" "$D/peers2.out" "$D/rcv2.err"; fi
 	if [ "$(grep -c '^cr: receive: peer 10\.77\.0\.3:[0-9]*: did not present the token' "$D/rcv2.err")" = 3 ]; then pass "... each named"
 	else fail "... each named" "$D/rcv2.err" "$D/peers2.out"; fi
 	on_b pkill -TERM -f "listen 10.77.0.2:4462"
